@@ -1,0 +1,115 @@
+"""Configuration, read in one documented order.
+
+1. The defaults below.
+2. ``instance/config.py``, when it exists.
+3. ``CRM_*`` environment variables (``CRM_DATABASE_URL`` becomes
+   ``DATABASE_URL``, and so on).
+4. The mapping passed to ``create_app`` (tests use this).
+"""
+
+import os
+from pathlib import Path
+
+DEV_SECRET = "dev-only-secret-not-for-production"
+
+
+class ConfigError(RuntimeError):
+    """A required setting is missing or unsafe; the message says what to set."""
+
+
+DEFAULTS = {
+    "DATABASE_URL": None,  # filled with SQLite under instance/ when unset
+    "SECRET_KEY": None,
+    "DEMO": False,
+    "DEBUG": False,
+    "TESTING": False,
+    "DEFAULT_PHONE_REGION": "US",
+    "DEFAULT_LOCALE": "en",
+    "CONTACT_TYPES": ["Lead", "Prospect", "Customer", "Partner", "Vendor", "Other"],
+    "PHONE_TYPES": ["Work", "Home", "Mobile", "Other"],
+    "FAX_TYPES": ["Work", "Home", "Other"],
+    "TITLE_TYPES": ["Mr.", "Mrs.", "Ms.", "Dr.", "Prof."],
+    "SUFFIX_TYPES": ["Jr.", "Sr.", "II", "III", "PhD"],
+    "LANGUAGES": ["en", "es"],
+    "WEATHER_URL": None,  # e.g. https://api.open-meteo.com
+    "WEATHER_GEOCODE_URL": None,  # e.g. https://geocoding-api.open-meteo.com
+    "WEATHER_TIMEOUT": 1.5,
+    "WEATHER_CACHE_SECONDS": 1800,
+    "IMPORT_MAX_BYTES": 20 * 1024 * 1024,
+    "EXPORT_MAX_ROWS": 100_000,
+    "LOOKUP_PAGE_CAP": 20,
+    "LIST_COUNT_CAP": 1000,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": False,
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "FLASK_ADMIN_RAISE_ON_VIEW_EXCEPTION": False,
+    "WTF_CSRF_TIME_LIMIT": None,
+}
+
+_BOOL_KEYS = {"DEMO", "DEBUG", "TESTING", "SESSION_COOKIE_SECURE"}
+_FLOAT_KEYS = {"WEATHER_TIMEOUT"}
+_INT_KEYS = {"WEATHER_CACHE_SECONDS", "IMPORT_MAX_BYTES", "EXPORT_MAX_ROWS"}
+
+
+def _from_environment(environ) -> dict:
+    values = {}
+    for key, raw in environ.items():
+        if not key.startswith("CRM_"):
+            continue
+        name = key[4:]
+        if name in _BOOL_KEYS:
+            values[name] = raw.strip().lower() in {"1", "true", "yes", "on"}
+        elif name in _FLOAT_KEYS:
+            values[name] = float(raw)
+        elif name in _INT_KEYS:
+            values[name] = int(raw)
+        else:
+            values[name] = raw
+    return values
+
+
+def load(app, overrides=None, environ=None) -> None:
+    """Fill ``app.config`` in the documented order and check what is required."""
+    app.config.update(DEFAULTS)
+
+    instance_file = Path(app.instance_path) / "config.py"
+    if instance_file.exists():
+        app.config.from_pyfile(str(instance_file))
+
+    app.config.update(_from_environment(os.environ if environ is None else environ))
+    app.config.update(overrides or {})
+
+    if not app.config["DATABASE_URL"]:
+        db_file = Path(app.instance_path) / "crm.sqlite"
+        app.config["DATABASE_URL"] = f"sqlite:///{db_file}"
+    app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(
+        app.config["DATABASE_URL"]
+    )
+    _check_secret(app.config)
+
+
+def _engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True}
+
+
+def _check_secret(config) -> None:
+    relaxed = config["DEMO"] or config["DEBUG"] or config["TESTING"]
+    secret = config.get("SECRET_KEY")
+    if not secret:
+        if not relaxed:
+            raise ConfigError(
+                "CRM_SECRET_KEY is not set. Set it in the environment or as "
+                "SECRET_KEY in instance/config.py (a long random string, e.g. from "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'`)."
+            )
+        config["SECRET_KEY"] = DEV_SECRET
+    elif secret == DEV_SECRET and not relaxed:
+        raise ConfigError(
+            "CRM_SECRET_KEY is the development secret; set a real one outside "
+            "demo and debug mode."
+        )

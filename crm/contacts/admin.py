@@ -1,0 +1,174 @@
+"""The contact list and the contact record page."""
+
+import logging
+
+from flask import current_app, g
+from flask_admin import expose
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, literal_column, select
+
+from crm.access import policy
+from crm.contacts import search
+from crm.contacts.filters import contact_filters
+from crm.contacts.models import Contact
+from crm.core.admin import SecuredModelView
+from crm.extensions import db
+from crm.tags.models import ContactTag, Tag
+
+log = logging.getLogger(__name__)
+
+
+class ContactView(SecuredModelView):
+    """The contact list: search, filters, sorting, paging, export."""
+
+    list_template = "contacts/list.html"
+    details_template = "contacts/record.html"
+
+    column_list = ("name", "company", "primary_email", "primary_phone", "tags", "owner")
+    column_labels = {
+        "name": _l("Name"),
+        "company": _l("Company"),
+        "primary_email": _l("E-mail"),
+        "primary_phone": _l("Phone"),
+        "tags": _l("Tags"),
+        "owner": _l("Owner"),
+        "created_at": _l("Created"),
+    }
+    column_sortable_list = (
+        ("name", Contact.family_name),
+        ("primary_email", Contact.primary_email),
+        ("created_at", Contact.created_at),
+    )
+    column_default_sort = (Contact.id, True)
+    # The search box runs over the trigram-indexed search_text (see search.py).
+    column_searchable_list = ("search_text",)
+    column_filters = None
+    simple_list_pager = True
+    allow_export = True
+    can_view_details = True
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("name", _l("Contacts"))
+        kwargs.setdefault("endpoint", "contact")
+        super().__init__(Contact, **kwargs)
+
+    def get_filters(self):
+        return contact_filters()
+
+    def _get_filter_groups(self):
+        # Tag, owner and type choices change while the app runs: read them per request.
+        groups = super()._get_filter_groups()
+        if not groups:
+            return groups
+        for items in groups.values():
+            for item in items:
+                flt = self._filters[item["index"]]
+                if getattr(flt, "dynamic", False):
+                    item["options"] = [(k, v) for k, v in flt.get_options(self)] or None
+        return groups
+
+    def search_placeholder(self):
+        return str(_l("Name, e-mail, phone or company"))
+
+    def _apply_search(self, query, count_query, joins, count_joins, term):
+        clause = search.criterion(term, db.engine.dialect.name)
+        if clause is None:
+            return query, count_query, joins, count_joins
+        query = query.filter(clause)
+        if count_query is not None:
+            count_query = count_query.filter(clause)
+        return query, count_query, joins, count_joins
+
+    def get_list(
+        self,
+        page,
+        sort_column,
+        sort_desc,
+        search_term,
+        filters,
+        execute=True,
+        page_size=None,
+    ):
+        query = self.get_query()
+        if search_term:
+            query, _, _, _ = self._apply_search(query, None, {}, {}, search_term)
+        if filters and self._filters:
+            query, _, _, _ = self._apply_filters(query, None, {}, {}, filters)
+
+        g.crm_list_count = self._capped_count(query, bool(search_term or filters))
+
+        query, _ = self._apply_sorting(query, {}, sort_column, sort_desc)
+        query = self._apply_pagination(query, page, page_size)
+        if not execute:
+            return None, query
+        rows = query.all()
+        self._attach_tags(rows)
+        return None, rows
+
+    def _capped_count(self, query, narrowed: bool):
+        """The number of matching rows, exact up to the configured cap."""
+        cap = current_app.config["LIST_COUNT_CAP"]
+        if not narrowed:
+            total = db.session.scalar(
+                select(func.count(literal_column("*")))
+                .select_from(Contact)
+                .where(policy.scope(Contact, self._user()))
+            )
+            return {"value": total, "capped": False}
+        limited = (
+            query.with_entities(Contact.id).order_by(None).limit(cap + 1).subquery()
+        )
+        total = db.session.scalar(
+            select(func.count(literal_column("*"))).select_from(limited)
+        )
+        return {"value": min(total, cap), "capped": total > cap}
+
+    def _user(self):
+        from flask_login import current_user
+
+        return current_user
+
+    def _attach_tags(self, rows) -> None:
+        """Load the tag names of one page of contacts in a single query."""
+        ids = [row.id for row in rows]
+        names: dict[int, list[str]] = {i: [] for i in ids}
+        if ids:
+            query = (
+                select(ContactTag.contact_id, Tag.name)
+                .join(Tag, Tag.id == ContactTag.tag_id)
+                .where(ContactTag.contact_id.in_(ids))
+                .order_by(Tag.name)
+            )
+            for contact_id, name in db.session.execute(query):
+                names[contact_id].append(name)
+        g.crm_row_tags = names
+
+    # Export: the same rows as the list, formulas neutralised.
+    column_export_list = (
+        "given_name",
+        "family_name",
+        "company",
+        "primary_email",
+        "primary_phone",
+        "tags",
+        "owner",
+        "country_code",
+        "contact_type",
+        "created_at",
+    )
+
+    @expose("/export/<export_type>/")
+    def export(self, export_type):
+        from crm.contacts.export import export_response
+
+        return export_response(self, export_type)
+
+    @expose("/details/")
+    def details_view(self):
+        from crm.contacts.record import render_record
+
+        return render_record(self)
+
+
+def views():
+    yield ContactView()

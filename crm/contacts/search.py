@@ -1,0 +1,55 @@
+"""Substring search over contacts, served by a trigram index on both engines.
+
+SQLite keeps an FTS5 table with the trigram tokenizer over
+``contacts.search_text`` (migration 0001 creates it with its triggers);
+PostgreSQL keeps a pg_trgm GIN index on the same column. Terms shorter than
+three characters cannot use a trigram index and fall back to a scan.
+"""
+
+from sqlalchemy import Integer, and_, column, text
+
+from crm.contacts.models import Contact
+from crm.core.text import digits, fold
+
+FTS_TABLE = "contact_search"
+
+
+def _like_escape(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+_PHONE_CHARS = set("0123456789+-().")
+
+
+def _terms(query: str) -> list[str]:
+    """Folded terms; phone-like fragments are reduced to their digits."""
+    terms = []
+    for raw in fold(query).split(" "):
+        if raw and set(raw) <= _PHONE_CHARS and digits(raw):
+            raw = digits(raw)
+        if raw:
+            terms.append(raw)
+    return terms
+
+
+def criterion(query: str, dialect: str):
+    """A WHERE criterion matching contacts that contain every term of ``query``."""
+    terms = _terms(query)
+    if not terms:
+        return None
+
+    clauses = []
+    indexed = [t for t in terms if len(t) >= 3]
+    if dialect == "sqlite" and indexed:
+        match = " AND ".join('"' + t.replace('"', '""') + '"' for t in indexed)
+        clauses.append(
+            Contact.id.in_(
+                text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :match")
+                .bindparams(match=match)
+                .columns(column("rowid", Integer))
+            )
+        )
+        terms = [t for t in terms if len(t) < 3]
+    for term in terms:
+        clauses.append(Contact.search_text.like(f"%{_like_escape(term)}%", escape="\\"))
+    return and_(*clauses)

@@ -1,0 +1,239 @@
+"""Rules and writes for contacts: validation, derived fields, duplicates."""
+
+import logging
+
+import pycountry
+from flask import current_app
+from sqlalchemy import select
+
+from crm.access import policy
+from crm.contacts.models import (
+    ADDRESS_LIMITS,
+    EMAIL_SLOTS,
+    FAX_SLOTS,
+    PHONE_SLOTS,
+    Company,
+    Contact,
+    ContactEmail,
+)
+from crm.core.db import utcnow
+from crm.core.errors import ServiceError
+from crm.core.text import (
+    clean,
+    digits,
+    email_problem,
+    fold,
+    looks_spreadsheet_damaged,
+    normalize_email,
+    phone_to_e164,
+)
+from crm.extensions import db
+
+log = logging.getLogger(__name__)
+
+ADDRESS_FIELD_LABELS = {
+    "line1": "Street address 1",
+    "line2": "Street address 2",
+    "locality": "City",
+    "region": "Region",
+    "postal_code": "Postal code",
+    "zip_four": "ZIP+4",
+}
+
+
+def country_code(value: str | None) -> str | None:
+    """The ISO 3166-1 alpha-3 code for a code or a country name, or None."""
+    text = clean(value)
+    if not text:
+        return None
+    try:
+        country = pycountry.countries.lookup(text)
+    except LookupError:
+        try:
+            country = pycountry.countries.search_fuzzy(text)[0]
+        except LookupError:
+            return None
+    return country.alpha_3
+
+
+def get_or_create_company(name: str | None) -> Company | None:
+    """The company of that name, created when it does not exist yet."""
+    name = clean(name)
+    if not name:
+        return None
+    company = db.session.scalar(select(Company).where(Company.name == name))
+    if company is None:
+        company = Company(name=name)
+        db.session.add(company)
+        db.session.flush()
+    return company
+
+
+def build_search_text(contact: Contact) -> str:
+    """The folded text that substring search runs over."""
+    parts = [
+        contact.prefix,
+        contact.given_name,
+        contact.middle_name,
+        contact.family_name,
+        contact.suffix,
+        contact.preferred_name,
+        contact.company.name if contact.company else None,
+    ]
+    parts += [e.address for e in contact.emails]
+    for phone in list(contact.phones) + list(contact.faxes):
+        parts += [phone.number, digits(phone.number), (phone.e164 or "").lstrip("+")]
+    return " ".join(fold(p) for p in parts if p)
+
+
+def refresh_derived(contact: Contact) -> None:
+    """Recompute the copied columns the list and search read."""
+    for email in contact.emails:
+        email.address = clean(email.address) or ""
+        email.normalized = normalize_email(email.address)
+    region = current_app.config["DEFAULT_PHONE_REGION"]
+    for phone in list(contact.phones) + list(contact.faxes):
+        phone.number = clean(phone.number) or ""
+        phone.e164 = phone_to_e164(phone.number, region) if phone.number else None
+    contact.primary_email = contact.emails[0].address if contact.emails else None
+    contact.primary_phone = contact.phones[0].number if contact.phones else None
+    billing = contact.billing_address
+    contact.country_code = billing.country_code if billing else None
+    contact.search_text = build_search_text(contact)
+
+
+def _renumber(rows, kind=None):
+    for slot, row in enumerate(rows, start=1):
+        row.slot = slot
+        if kind:
+            row.kind = kind
+
+
+def validate(contact: Contact) -> None:
+    """Check slot counts and per-slot limits; raises ServiceError with one sentence."""
+    if len(contact.emails) > EMAIL_SLOTS:
+        raise ServiceError(f"A contact has at most {EMAIL_SLOTS} e-mail addresses.")
+    if len(contact.phones) > PHONE_SLOTS:
+        raise ServiceError(f"A contact has at most {PHONE_SLOTS} phone numbers.")
+    if len(contact.faxes) > FAX_SLOTS:
+        raise ServiceError(f"A contact has at most {FAX_SLOTS} fax numbers.")
+    if len(contact.billing_addresses) > 1:
+        raise ServiceError("A contact has one billing address.")
+
+    for email in contact.emails:
+        if not clean(email.address):
+            raise ServiceError("An e-mail row is empty; fill it in or remove it.")
+        problem = email_problem(clean(email.address))
+        if problem:
+            raise ServiceError(problem)
+        if len(email.address) > (75 if email.slot == 1 else 100):
+            raise ServiceError(f"The e-mail address {email.address} is too long.")
+
+    for phone in list(contact.phones) + list(contact.faxes):
+        if not clean(phone.number):
+            raise ServiceError("A phone row is empty; fill it in or remove it.")
+        limit = 40 if phone.kind == "fax" or phone.slot <= 3 else 20
+        if len(phone.number) > limit:
+            raise ServiceError(f"Phone {phone.slot} is longer than {limit} characters.")
+        if looks_spreadsheet_damaged(phone.number):
+            raise ServiceError(
+                f"The phone number {phone.number} looks damaged by a spreadsheet "
+                "(scientific notation); type the digits again."
+            )
+
+    kinds = [a.kind for a in contact.addresses]
+    if len(kinds) != len(set(kinds)):
+        raise ServiceError(
+            "Each address kind (billing, shipping, other) can be used once."
+        )
+    for address in contact.addresses:
+        _validate_address(address)
+
+
+def _validate_address(address) -> None:
+    limits = ADDRESS_LIMITS[address.kind]
+    for field, limit in limits.items():
+        value = getattr(address, field)
+        if value and len(value) > limit:
+            raise ServiceError(
+                f"{ADDRESS_FIELD_LABELS[field]} of the {address.kind} address is "
+                f"longer than {limit} characters."
+            )
+    if address.country_code:
+        code = country_code(address.country_code)
+        if code is None:
+            raise ServiceError(
+                f"{address.country_code!r} is not a country (use an ISO 3166 code "
+                "such as USA, DEU or ESP, or the country's name)."
+            )
+        address.country_code = code
+
+
+def prepare(contact: Contact, actor=None, *, is_new: bool = False) -> None:
+    """Validate and stamp a contact before its unit of work commits."""
+    for attr in (
+        "prefix",
+        "given_name",
+        "middle_name",
+        "family_name",
+        "suffix",
+        "preferred_name",
+        "job_title",
+        "website",
+        "contact_type",
+        "lead_source",
+        "spouse_name",
+        "assistant_name",
+        "assistant_phone",
+        "referral_code",
+        "billing_information",
+    ):
+        setattr(contact, attr, clean(getattr(contact, attr)))
+    _renumber(contact.emails)
+    _renumber(contact.phones, "phone")
+    _renumber(contact.faxes, "fax")
+    for address in contact.billing_addresses:
+        address.kind = "billing"
+
+    validate(contact)
+    refresh_derived(contact)
+
+    now = utcnow()
+    contact.updated_at = now
+    if actor is not None:
+        contact.updated_by_id = actor.id
+    if is_new:
+        contact.created_at = now
+        if actor is not None:
+            contact.created_by_id = actor.id
+            if contact.owner_id is None and contact.owner is None:
+                contact.owner_id = actor.id
+
+
+def find_by_email(addresses, user) -> list[Contact]:
+    """Contacts the user may see with any of these e-mail addresses (all slots)."""
+    keys = {normalize_email(a) for a in addresses if a}
+    keys.discard("")
+    if not keys:
+        return []
+    query = (
+        select(Contact)
+        .join(ContactEmail, ContactEmail.contact_id == Contact.id)
+        .where(ContactEmail.normalized.in_(keys), policy.scope(Contact, user))
+        .order_by(Contact.id)
+        .distinct()
+    )
+    return list(db.session.scalars(query))
+
+
+def get_visible(contact_id, user, action=policy.VIEW) -> Contact | None:
+    """The contact, when it exists and the user may act on it."""
+    try:
+        contact_id = int(contact_id)
+    except (TypeError, ValueError):
+        return None
+    return db.session.scalar(
+        select(Contact).where(
+            Contact.id == contact_id, policy.scope(Contact, user, action)
+        )
+    )

@@ -1,0 +1,67 @@
+"""Text normalisation shared by forms, imports, search and duplicate checks."""
+
+import re
+import unicodedata
+
+import email_validator
+import phonenumbers
+
+# Deliverability is a status of the address, not a reason to refuse it: an
+# address at a reserved domain such as example.invalid is still kept. The
+# library documents this list as the place to say so.
+email_validator.SPECIAL_USE_DOMAIN_NAMES = []
+
+_SPREADSHEET_NUMBER = re.compile(r"^[+-]?\d(?:[.,]\d+)?E\+?\d+$", re.IGNORECASE)
+_SPACES = re.compile(r"\s+")
+
+
+def clean(value) -> str | None:
+    """Trimmed NFC text, or None for an empty value."""
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFC", str(value)).strip()
+    return text or None
+
+
+def fold(value: str | None) -> str:
+    """The form used to compare text: NFC, casefolded, single spaces."""
+    if not value:
+        return ""
+    text = unicodedata.normalize("NFC", value).casefold().strip()
+    return _SPACES.sub(" ", text)
+
+
+def normalize_email(value: str | None) -> str:
+    """The comparison key of an e-mail address: trimmed, NFC, casefolded."""
+    return fold(value).replace(" ", "")
+
+
+def email_problem(value: str) -> str | None:
+    """Why the text is not an e-mail address, or None when it is one."""
+    try:
+        email_validator.validate_email(
+            value, check_deliverability=False, globally_deliverable=False
+        )
+    except email_validator.EmailNotValidError as exc:
+        return f"{value!r} is not an e-mail address: {exc}"
+    return None
+
+
+def looks_spreadsheet_damaged(raw: str) -> bool:
+    """True for phone cells such as 4.91E+11 that a spreadsheet turned to numbers."""
+    return bool(_SPREADSHEET_NUMBER.match(raw.strip()))
+
+
+def phone_to_e164(raw: str, region: str) -> str | None:
+    """The E.164 form of a phone number, or None when it cannot be read as one."""
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def digits(value: str | None) -> str:
+    return "".join(ch for ch in (value or "") if ch.isdigit())

@@ -1,0 +1,47 @@
+"""Health check, the home redirect and friendly error pages."""
+
+import logging
+
+from flask import Blueprint, jsonify, redirect, render_template, url_for
+from sqlalchemy import text
+
+from crm.extensions import db
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("web", __name__)
+
+
+@bp.get("/")
+def home():
+    return redirect(url_for("contact.index_view"))
+
+
+@bp.get("/healthz")
+def healthz():
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:
+        log.exception("health check: database unreachable")
+        return jsonify(status="error", database="unreachable"), 503
+    return jsonify(status="ok", database="ok")
+
+
+@bp.app_errorhandler(403)
+def forbidden(error):
+    return render_template("errors/error.html", code=403), 403
+
+
+@bp.app_errorhandler(404)
+def not_found(error):
+    return render_template("errors/error.html", code=404), 404
+
+
+@bp.app_errorhandler(413)
+def too_large(error):
+    return render_template("errors/error.html", code=413), 413
+
+
+@bp.app_errorhandler(500)
+def server_error(error):
+    return render_template("errors/error.html", code=500), 500

@@ -1,0 +1,274 @@
+"""Test foundation: an app per test on a migrated database, on every engine given.
+
+TEST_DATABASE_URLS lists the engines, comma separated: ``sqlite`` and/or a
+PostgreSQL URL such as ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``.
+Each engine's schema is built once per session through the migrations, then
+copied for each test (a file copy on SQLite, a template database on PostgreSQL).
+"""
+
+import contextvars
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "corpus"
+PASSWORD = "correct horse battery staple"
+
+
+def _engines():
+    raw = os.environ.get("TEST_DATABASE_URLS", "sqlite")
+    return [u.strip() for u in raw.split(",") if u.strip()]
+
+
+def _engine_id(url):
+    return "sqlite" if url == "sqlite" else make_url(url).get_backend_name()
+
+
+def pytest_generate_tests(metafunc):
+    if "engine_url" in metafunc.fixturenames:
+        urls = _engines()
+        metafunc.parametrize("engine_url", urls, ids=[_engine_id(u) for u in urls],
+                             scope="session")
+
+
+def _migrate(url):
+    from flask_migrate import upgrade
+
+    from crm import create_app
+
+    app = create_app({"TESTING": True, "DATABASE_URL": url})
+    with app.app_context():
+        upgrade()
+        from crm.extensions import db
+
+        db.engine.dispose()
+
+
+class _SQLiteTemplate:
+    def __init__(self, tmp_path_factory):
+        self.dir = tmp_path_factory.mktemp("sqlite")
+        self.template = self.dir / "template.sqlite"
+        _migrate(f"sqlite:///{self.template}")
+
+    def new(self):
+        target = self.dir / f"t_{uuid.uuid4().hex}.sqlite"
+        shutil.copyfile(self.template, target)
+        return f"sqlite:///{target}", lambda: target.unlink(missing_ok=True)
+
+
+class _PostgresTemplate:
+    def __init__(self, url):
+        self.base = make_url(url)
+        self.admin = create_engine(self.base, isolation_level="AUTOCOMMIT")
+        try:
+            with self.admin.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # the server is down: skip, do not fail
+            pytest.skip(f"PostgreSQL at {url} is unreachable: {exc}")
+        self.name = f"crm_tmpl_{uuid.uuid4().hex[:10]}"
+        self._execute(f'CREATE DATABASE "{self.name}"')
+        _migrate(self.base.set(database=self.name).render_as_string(False))
+
+    def _execute(self, sql):
+        with self.admin.connect() as conn:
+            conn.execute(text(sql))
+
+    def new(self):
+        name = f"crm_t_{uuid.uuid4().hex[:12]}"
+        self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.name}"')
+        url = self.base.set(database=name).render_as_string(False)
+        return url, lambda: self._execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+    def close(self):
+        self._execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_template(engine_url, tmp_path_factory):
+    if engine_url == "sqlite":
+        yield _SQLiteTemplate(tmp_path_factory)
+        return
+    template = _PostgresTemplate(engine_url)
+    yield template
+    template.close()
+
+
+@pytest.fixture
+def database_url(database_template):
+    url, drop = database_template.new()
+    yield url
+    drop()
+
+
+@pytest.fixture
+def app_config(database_url, tmp_path):
+    return {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret-" + uuid.uuid4().hex,
+        "FLASK_ADMIN_RAISE_ON_VIEW_EXCEPTION": True,
+        "UPLOAD_DIR": str(tmp_path / "uploads"),
+    }
+
+
+class IsolatedClient(FlaskClient):
+    """Each request runs in an empty context, so it gets its own app context.
+
+    The test keeps an app context pushed for its own database work; without
+    this, Flask would reuse that context (and its ``g`` and session) for every
+    request, which no real server does.
+    """
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+@pytest.fixture
+def app(app_config):
+    from crm import create_app
+    from crm.extensions import db
+
+    app = create_app(app_config)
+    app.test_client_class = IsolatedClient
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def db(app):
+    from crm.extensions import db
+
+    return db
+
+
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+class Web:
+    """A test client that signs in and posts forms with their CSRF token."""
+
+    def __init__(self, client):
+        self.client = client
+        self._token = None
+
+    def token(self):
+        if self._token is None:
+            page = self.client.get("/login").get_data(as_text=True)
+            match = _CSRF.search(page)
+            self._token = match.group(1) or match.group(2)
+        return self._token
+
+    def get(self, url, **kwargs):
+        return self.client.get(url, **kwargs)
+
+    def post(self, url, data=None, **kwargs):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.token())
+        return self.client.post(url, data=data, **kwargs)
+
+    def login(self, email, password=PASSWORD):
+        return self.post("/login", {"email": email, "password": password})
+
+    def logout(self):
+        return self.post("/logout")
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def web(client):
+    return Web(client)
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_user(db):
+    from crm.auth import services
+
+    counter = iter(range(1, 10_000))
+
+    def make(email=None, *, is_admin=False, name="", password=PASSWORD):
+        email = email or f"user{next(counter)}@example.com"
+        user = services.create_user(email, password, name=name, is_admin=is_admin)
+        db.session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def admin_user(make_user):
+    return make_user("admin@example.com", is_admin=True, name="Ana Admin")
+
+
+@pytest.fixture
+def login_as(web, make_user):
+    """Sign the web client in as a new user of the given role and return it."""
+
+    def login(role="user", **kwargs):
+        user = make_user(is_admin=(role == "admin"), **kwargs)
+        response = web.login(user.email)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return user
+
+    return login
+
+
+@pytest.fixture
+def make_contact(db):
+    from crm.contacts import services
+    from crm.contacts.models import Contact, ContactAddress, ContactEmail, ContactPhone
+
+    def make(given="Jane", family="Doe", *, email=None, phone=None, owner=None,
+             country=None, company=None, **fields):
+        contact = Contact(given_name=given, family_name=family, **fields)
+        if email:
+            contact.emails.append(ContactEmail(address=email))
+        if phone:
+            contact.phones.append(ContactPhone(number=phone, kind="phone"))
+        if country:
+            contact.billing_addresses.append(ContactAddress(kind="billing",
+                                                            country_code=country))
+        if company:
+            contact.company = services.get_or_create_company(company)
+        if owner is not None:
+            contact.owner = owner
+        db.session.add(contact)
+        services.prepare(contact, owner, is_new=True)
+        db.session.commit()
+        return contact
+
+    return make
+
+
+@pytest.fixture
+def corpus():
+    if not CORPUS.is_dir():
+        pytest.skip(f"the shared contact corpus is absent ({CORPUS})")
+    return CORPUS
+
+
+@pytest.fixture(autouse=True)
+def _no_context_left_behind():
+    from flask import has_app_context, has_request_context
+
+    yield
+    assert not has_request_context(), "a test left a request context pushed"

@@ -1,0 +1,44 @@
+import pytest
+
+from crm import create_app
+from crm.config import ConfigError
+
+
+def test_healthz_answers_json(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok"}
+
+
+def test_secret_key_required_outside_demo(tmp_path):
+    with pytest.raises(ConfigError, match="CRM_SECRET_KEY"):
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite"})
+
+
+def test_development_secret_refused_outside_demo(tmp_path):
+    from crm.config import DEV_SECRET
+
+    with pytest.raises(ConfigError, match="development secret"):
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite",
+                    "SECRET_KEY": DEV_SECRET})
+
+
+def test_environment_overrides_defaults(tmp_path, monkeypatch):
+    monkeypatch.setenv("CRM_SECRET_KEY", "from-the-environment")
+    monkeypatch.setenv("CRM_DATABASE_URL", f"sqlite:///{tmp_path}/env.sqlite")
+    app = create_app()
+    assert app.config["SECRET_KEY"] == "from-the-environment"
+    assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("env.sqlite")
+
+
+def test_security_headers_on_every_response(client):
+    response = client.get("/login")
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_admin_home_needs_login(client):
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
