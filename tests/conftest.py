@@ -46,7 +46,7 @@ def _migrate(url):
 
     app = create_app({"TESTING": True, "DATABASE_URL": url})
     with app.app_context():
-        upgrade()
+        upgrade(revision="heads")
         from crm.extensions import db
 
         db.engine.dispose()
