@@ -69,21 +69,35 @@ def get_or_create_company(name: str | None) -> Company | None:
     return company
 
 
-def build_search_text(contact: Contact) -> str:
-    """The folded text that substring search runs over."""
-    parts = [
-        contact.prefix,
-        contact.given_name,
-        contact.middle_name,
-        contact.family_name,
-        contact.suffix,
-        contact.preferred_name,
-        contact.company.name if contact.company else None,
-    ]
-    parts += [e.address for e in contact.emails]
-    for phone in list(contact.phones) + list(contact.faxes):
-        parts += [phone.number, digits(phone.number), (phone.e164 or "").lstrip("+")]
+def search_text_of(names, company, emails, phones, phones_e164) -> str:
+    """The folded text that substring search runs over.
+
+    Phones appear as typed, as bare digits and in E.164 without the plus, so a
+    fragment in any of those shapes finds the contact.
+    """
+    parts = [*names, company, *emails]
+    for number, e164 in zip(phones, phones_e164, strict=True):
+        parts += [number, digits(number), (e164 or "").lstrip("+")]
     return " ".join(fold(p) for p in parts if p)
+
+
+def build_search_text(contact: Contact) -> str:
+    """The search text of one contact object."""
+    numbers = list(contact.phones) + list(contact.faxes)
+    return search_text_of(
+        [
+            contact.prefix,
+            contact.given_name,
+            contact.middle_name,
+            contact.family_name,
+            contact.suffix,
+            contact.preferred_name,
+        ],
+        contact.company.name if contact.company else None,
+        [e.address for e in contact.emails],
+        [p.number for p in numbers],
+        [p.e164 for p in numbers],
+    )
 
 
 def refresh_derived(contact: Contact) -> None:

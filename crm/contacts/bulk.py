@@ -1,0 +1,225 @@
+"""The bulk path: many contacts in a few statements.
+
+The importer, the demo loader and the benchmark database builder all write
+through ``insert_contacts``; it computes the same derived columns as
+``services.prepare`` does for one contact, without building ORM objects.
+The caller owns the transaction.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import insert, select
+
+from crm.contacts.models import (
+    Company,
+    Contact,
+    ContactAddress,
+    ContactEmail,
+    ContactPhone,
+    SocialAccount,
+)
+from crm.contacts.services import search_text_of
+from crm.core.db import utcnow
+from crm.core.text import clean, fold, normalize_email, phone_to_e164
+from crm.customfields.models import CustomValue
+from crm.extensions import db
+from crm.tags.models import ContactTag, Tag
+
+log = logging.getLogger(__name__)
+
+NAME_FIELDS = (
+    "prefix",
+    "given_name",
+    "middle_name",
+    "family_name",
+    "suffix",
+    "preferred_name",
+)
+
+
+@dataclass
+class ContactData:
+    """One contact as plain values, already validated by the caller."""
+
+    fields: dict = field(default_factory=dict)  # Contact column -> value
+    company: str | None = None
+    emails: list[str] = field(default_factory=list)
+    phones: list[dict] = field(default_factory=list)  # number, type, extension
+    faxes: list[dict] = field(default_factory=list)  # number, type
+    addresses: dict[str, dict] = field(default_factory=dict)  # kind -> columns
+    social: list[dict] = field(default_factory=list)  # type, name
+    tags: list[str] = field(default_factory=list)
+    custom: dict[int, str] = field(default_factory=dict)  # field id -> stored text
+
+
+class _PhoneCache(dict):
+    """E.164 forms by raw text; the same number often repeats in a file."""
+
+    def __init__(self, region):
+        super().__init__()
+        self.region = region
+
+    def __missing__(self, raw):
+        value = self[raw] = phone_to_e164(raw, self.region)
+        return value
+
+
+def company_ids(names) -> dict[str, int]:
+    """Ids of the named companies, creating the missing ones."""
+    wanted = {n for n in (clean(x) for x in names) if n}
+    if not wanted:
+        return {}
+    query = select(Company.name, Company.id).where(Company.name.in_(wanted))
+    found = {name: company_id for name, company_id in db.session.execute(query)}
+    missing = sorted(wanted - found.keys())
+    if missing:
+        now = utcnow()
+        rows = db.session.execute(
+            insert(Company).returning(
+                Company.name, Company.id, sort_by_parameter_order=True
+            ),
+            [{"name": n, "created_at": now} for n in missing],
+        )
+        found.update({name: company_id for name, company_id in rows})
+    return found
+
+
+def tag_ids(names) -> dict[str, int]:
+    """Ids of the named tags by folded name, creating missing tags without category."""
+    wanted = {}
+    for name in names:
+        text = clean(name)
+        if text:
+            wanted.setdefault(fold(text), text)
+    if not wanted:
+        return {}
+    found = {
+        fold(n): i
+        for n, i in db.session.execute(select(Tag.name, Tag.id))
+        if fold(n) in wanted
+    }
+    missing = [wanted[k] for k in wanted if k not in found]
+    if missing:
+        now = utcnow()
+        rows = db.session.execute(
+            insert(Tag).returning(Tag.name, Tag.id, sort_by_parameter_order=True),
+            [{"name": n, "created_at": now} for n in missing],
+        )
+        found.update({fold(n): i for n, i in rows})
+    return found
+
+
+def insert_contacts(
+    rows: list[ContactData],
+    *,
+    owner_id=None,
+    actor_id=None,
+    source_type="IMPORT",
+    region="US",
+    created_at: datetime | None = None,
+) -> list[int]:
+    """Insert the contacts and their children; return the new ids in order."""
+    if not rows:
+        return []
+    now = created_at or utcnow()
+    phones_e164 = _PhoneCache(region)
+    companies = company_ids(r.company for r in rows)
+    tags = tag_ids(t for r in rows for t in r.tags)
+
+    contact_rows = []
+    for row in rows:
+        values = dict(row.fields)
+        company = clean(row.company)
+        billing = row.addresses.get("billing") or {}
+        phone_texts = [p["number"] for p in row.phones + row.faxes]
+        values.update(
+            version=1,
+            company_id=companies.get(company) if company else None,
+            owner_id=values.get("owner_id", owner_id),
+            source_type=source_type,
+            created_at=values.get("created_at") or now,
+            updated_at=now,
+            created_by_id=actor_id,
+            updated_by_id=actor_id,
+            primary_email=row.emails[0] if row.emails else None,
+            primary_phone=row.phones[0]["number"] if row.phones else None,
+            country_code=billing.get("country_code"),
+            search_text=search_text_of(
+                [values.get(f) for f in NAME_FIELDS],
+                company,
+                row.emails,
+                phone_texts,
+                [phones_e164[p] for p in phone_texts],
+            ),
+        )
+        contact_rows.append(values)
+
+    result = db.session.execute(
+        insert(Contact).returning(Contact.id, sort_by_parameter_order=True),
+        contact_rows,
+    )
+    ids = [r[0] for r in result]
+    _insert_children(ids, rows, tags, phones_e164, actor_id, now)
+    log.info("bulk insert: %d contacts", len(ids))
+    return ids
+
+
+def _insert_children(ids, rows, tags, phones_e164, actor_id, now) -> None:
+    emails, phones, addresses, social, tag_links, custom = [], [], [], [], [], []
+    for contact_id, row in zip(ids, rows, strict=True):
+        for slot, address in enumerate(row.emails, start=1):
+            emails.append(
+                {
+                    "contact_id": contact_id,
+                    "slot": slot,
+                    "address": address,
+                    "normalized": normalize_email(address),
+                }
+            )
+        for kind, numbers in (("phone", row.phones), ("fax", row.faxes)):
+            for slot, phone in enumerate(numbers, start=1):
+                phones.append(
+                    {
+                        "contact_id": contact_id,
+                        "kind": kind,
+                        "slot": slot,
+                        "number": phone["number"],
+                        "e164": phones_e164[phone["number"]],
+                        "extension": phone.get("extension"),
+                        "type": phone.get("type"),
+                    }
+                )
+        for kind, values in row.addresses.items():
+            addresses.append({"contact_id": contact_id, "kind": kind, **values})
+        for account in row.social:
+            social.append({"contact_id": contact_id, **account})
+        seen = set()
+        for name in row.tags:
+            tag_id = tags.get(fold(clean(name) or ""))
+            if tag_id and tag_id not in seen:
+                seen.add(tag_id)
+                tag_links.append(
+                    {
+                        "contact_id": contact_id,
+                        "tag_id": tag_id,
+                        "applied_at": now,
+                        "applied_by_id": actor_id,
+                    }
+                )
+        for field_id, value in row.custom.items():
+            custom.append(
+                {"contact_id": contact_id, "field_id": field_id, "value": value}
+            )
+
+    for model, values in (
+        (ContactEmail, emails),
+        (ContactPhone, phones),
+        (ContactAddress, addresses),
+        (SocialAccount, social),
+        (ContactTag, tag_links),
+        (CustomValue, custom),
+    ):
+        if values:
+            db.session.execute(insert(model), values)
