@@ -59,6 +59,7 @@ class ContactTag(db.Model):
 
     tag = relationship("Tag", lazy="joined")
     contact = relationship("Contact", back_populates="tag_links")
+    applied_by = relationship("User", lazy="joined")
 
     def __str__(self) -> str:
         return str(self.tag)
