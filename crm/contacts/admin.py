@@ -45,6 +45,7 @@ class ContactView(SecuredModelView):
     column_filters = None
     simple_list_pager = True
     allow_export = True
+    export_types = ("csv", "vcf")
     can_view_details = True
 
     def __init__(self, **kwargs):
