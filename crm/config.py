@@ -44,13 +44,31 @@ DEFAULTS = {
     "SESSION_COOKIE_SECURE": False,
     "REMEMBER_COOKIE_HTTPONLY": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_SECURE": False,
+    # Sign-in throttling (counted in the database, so shared by all workers).
+    "LOGIN_MAX_FAILURES_PER_ACCOUNT": 5,
+    "LOGIN_MAX_FAILURES_PER_ADDRESS": 20,
+    "LOGIN_FAILURE_WINDOW": 900,  # seconds
     "FLASK_ADMIN_RAISE_ON_VIEW_EXCEPTION": False,
     "WTF_CSRF_TIME_LIMIT": None,
 }
 
-_BOOL_KEYS = {"DEMO", "DEBUG", "TESTING", "SESSION_COOKIE_SECURE"}
+_BOOL_KEYS = {
+    "DEMO",
+    "DEBUG",
+    "TESTING",
+    "SESSION_COOKIE_SECURE",
+    "REMEMBER_COOKIE_SECURE",
+}
 _FLOAT_KEYS = {"WEATHER_TIMEOUT"}
-_INT_KEYS = {"WEATHER_CACHE_SECONDS", "IMPORT_MAX_BYTES", "EXPORT_MAX_ROWS"}
+_INT_KEYS = {
+    "WEATHER_CACHE_SECONDS",
+    "IMPORT_MAX_BYTES",
+    "EXPORT_MAX_ROWS",
+    "LOGIN_MAX_FAILURES_PER_ACCOUNT",
+    "LOGIN_MAX_FAILURES_PER_ADDRESS",
+    "LOGIN_FAILURE_WINDOW",
+}
 
 
 def _from_environment(environ) -> dict:
@@ -84,6 +102,9 @@ def load(app, overrides=None, environ=None) -> None:
     if not app.config["DATABASE_URL"]:
         db_file = Path(app.instance_path) / "crm.sqlite"
         app.config["DATABASE_URL"] = f"sqlite:///{db_file}"
+    if app.config["SESSION_COOKIE_SECURE"]:
+        # A site served over HTTPS keeps the remember-me cookie off plain HTTP too.
+        app.config["REMEMBER_COOKIE_SECURE"] = True
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(
         app.config["DATABASE_URL"]

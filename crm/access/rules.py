@@ -1,9 +1,20 @@
 """Row rules and action permissions for every model the screens reach."""
 
-from sqlalchemy import true
+from sqlalchemy import false, or_, select, true
 
-from crm.access import policy
-from crm.auth.models import User
+from crm.access import policy, services
+from crm.access.models import (
+    ALL,
+    EDIT_LEVEL,
+    LEVELS,
+    AuditEntry,
+    ContactShare,
+    DefaultPermission,
+    Team,
+    TeamMember,
+    UserPermission,
+)
+from crm.auth.models import LoginFailure, User
 from crm.contacts.models import (
     Company,
     Contact,
@@ -25,12 +36,44 @@ CONTACT_CHILDREN = (
     ContactTag,
     CustomValue,
 )
+ADMIN_MODELS = (UserPermission, DefaultPermission, AuditEntry, LoginFailure)
+
+
+def contact_criterion(user, action):
+    """The visibility rule of the issue as one SQL criterion on Contact.
+
+    Visible when the user is an administrator, may view all, owns the
+    contact, manages a team that contains the owner, or holds a grant
+    directly or through a team. Editable by the same rule with the edit
+    scope and edit-level grants.
+    """
+    if user.is_admin:
+        return true()
+    perms = services.permissions_for(user, "contacts")
+    scope = perms["view_scope"] if action == policy.VIEW else perms["edit_scope"]
+    if scope == ALL:
+        return true()
+
+    levels = LEVELS if action == policy.VIEW else (EDIT_LEVEL,)
+    my_teams = select(TeamMember.team_id).where(TeamMember.user_id == user.id)
+    managed_teams = my_teams.where(TeamMember.is_manager.is_(True))
+    managed_owners = select(TeamMember.user_id).where(
+        TeamMember.team_id.in_(managed_teams)
+    )
+    granted = select(ContactShare.contact_id).where(
+        or_(ContactShare.user_id == user.id, ContactShare.team_id.in_(my_teams)),
+        ContactShare.level.in_(levels),
+    )
+    return or_(
+        Contact.owner_id == user.id,
+        Contact.owner_id.in_(managed_owners),
+        Contact.id.in_(granted),
+    )
 
 
 @policy.rule(Contact)
 def contact_rows(user, action):
-    # Every active user sees every contact until per-user access lands.
-    return true()
+    return contact_criterion(user, action)
 
 
 def _follows_contact(model):
@@ -40,7 +83,7 @@ def _follows_contact(model):
     return rows
 
 
-for _child in CONTACT_CHILDREN:
+for _child in (*CONTACT_CHILDREN, ContactShare):
     policy.rule(_child)(_follows_contact(_child))
 
 
@@ -63,8 +106,34 @@ def user_rows(user, action):
     return User.id == user.id
 
 
-@policy.permission(Contact, Company, *CONTACT_CHILDREN, ContactLink)
+@policy.rule(Team, TeamMember)
+def team_rows(user, action):
+    # Everyone sees the teams (they are share targets); administrators edit them.
+    return true() if action == policy.VIEW or user.is_admin else false()
+
+
+@policy.rule(*ADMIN_MODELS)
+def admin_rows(user, action):
+    return true() if user.is_admin else false()
+
+
+@policy.permission(Contact)
 def contact_actions(user, action):
+    return services.area_allows(user, "contacts", action)
+
+
+@policy.permission(*CONTACT_CHILDREN, ContactLink, ContactShare)
+def child_actions(user, action):
+    # Adding or removing a child is an edit of its contact, which the row
+    # rule (edit scope) decides; exporting follows the contact export right.
+    if action == "export":
+        return services.area_allows(user, "contacts", "export")
+    return action in (policy.VIEW, policy.EDIT, "create", "delete")
+
+
+@policy.permission(Company)
+def company_actions(user, action):
+    # Companies are created from the contact form by anyone who adds contacts.
     return True
 
 
@@ -75,6 +144,21 @@ def reference_actions(user, action):
     return action == policy.VIEW or user.is_admin
 
 
-@policy.permission(User)
+@policy.permission(User, Team, TeamMember)
 def user_actions(user, action):
     return action == policy.VIEW or user.is_admin
+
+
+@policy.permission(AuditEntry)
+def audit_actions(user, action):
+    # The log is read and exported, never written or edited through a screen.
+    return user.is_admin and action in (policy.VIEW, "export")
+
+
+@policy.permission(UserPermission, DefaultPermission, LoginFailure)
+def admin_actions(user, action):
+    return user.is_admin
+
+
+# Owner changes are checked and audited on every flush, whatever the path.
+services.install_hooks()

@@ -3,7 +3,7 @@
 import secrets
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, String
+from sqlalchemy import Boolean, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.core.db import UTCDateTime, utcnow
@@ -38,3 +38,19 @@ class User(UserMixin, db.Model):
 
     def __str__(self) -> str:
         return self.name or self.email
+
+
+class LoginFailure(db.Model):
+    """One failed sign-in, kept for the throttling window."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    # The normalised e-mail that was tried, whether or not such a user exists.
+    account: Mapped[str] = mapped_column(String(254))
+    address: Mapped[str] = mapped_column(String(64))
+
+
+Index("ix_login_failures_account_at", LoginFailure.account, LoginFailure.at)
+Index("ix_login_failures_address_at", LoginFailure.address, LoginFailure.at)

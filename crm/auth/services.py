@@ -2,7 +2,7 @@
 
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from crm.auth.models import User, new_session_token
 from crm.auth.passwords import (
@@ -54,8 +54,56 @@ def create_user(
     )
     db.session.add(user)
     db.session.flush()
+
+    from crm.access.services import apply_defaults
+
+    apply_defaults(user)
     log.info("user created: %s (admin=%s)", key, is_admin)
     return user
+
+
+def active_admin_count(excluding: User | None = None) -> int:
+    """How many active administrators there are, leaving one user out."""
+    query = select(func.count(User.id)).where(
+        User.is_admin.is_(True), User.active.is_(True)
+    )
+    if excluding is not None and excluding.id is not None:
+        query = query.where(User.id != excluding.id)
+    return db.session.scalar(query)
+
+
+def check_admin_change(user: User, *, is_admin: bool, active: bool, actor=None):
+    """Refuse a change that leaves no active administrator or raises oneself.
+
+    Raises ServiceError with one sentence; changes nothing itself.
+    """
+    if actor is not None and not actor.is_admin:
+        if actor.id == user.id:
+            raise ServiceError("You cannot change your own access.")
+        raise ServiceError("Only an administrator can change users.")
+    was_admin = bool(user.is_admin and user.active)
+    stays_admin = bool(is_admin and active)
+    if was_admin and not stays_admin and active_admin_count(excluding=user) == 0:
+        raise ServiceError(
+            "The last active administrator cannot be demoted or deactivated."
+        )
+
+
+def record_user_change(user: User, before: dict, actor=None) -> None:
+    """Audit a change of the administrator or active flag of ``user``."""
+    from crm.access import audit
+
+    after = {"is_admin": bool(user.is_admin), "active": bool(user.active)}
+    diff = {k: [before[k], after[k]] for k in after if before.get(k) != after[k]}
+    if diff:
+        audit.record(
+            audit.USER_CHANGED,
+            actor=actor,
+            target_type="user",
+            target_ids=[user.id],
+            details=diff,
+        )
+        log.info("user %s changed: %s", user.email, diff)
 
 
 def authenticate(email: str, password: str) -> User | None:

@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from crm.auth import services
+from crm.auth import services, throttle
 from crm.auth.forms import LoginForm
 from crm.auth.models import User
 from crm.extensions import db, login_manager
@@ -49,12 +49,19 @@ def login():
         return redirect(_safe_next(request.args.get("next")))
 
     form = LoginForm()
+    if request.method == "POST" and throttle.is_blocked(form.email.data or ""):
+        flash(_("Too many failed sign-ins. Wait a few minutes and try again."), "error")
+        return render_template("auth/login.html", form=form), 429
+
     if form.validate_on_submit():
         user = services.authenticate(form.email.data, form.password.data)
         if user is not None:
+            throttle.clear_account(form.email.data)
             db.session.commit()
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
+        throttle.record_failure(form.email.data)
+        db.session.commit()
         flash(_("Wrong e-mail or password."), "error")
     elif request.method == "POST":
         flash(_("Wrong e-mail or password."), "error")

@@ -8,7 +8,15 @@ classes here, which route each of those paths through ``access.policy``.
 
 import logging
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import (
+    abort,
+    after_this_request,
+    current_app,
+    flash,
+    redirect,
+    request,
+    url_for,
+)
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
@@ -25,7 +33,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from wtforms import FormField
 from wtforms.validators import ValidationError
 
-from crm.access import policy
+from crm.access import audit, policy
 from crm.core.errors import ServiceError
 from crm.extensions import db
 
@@ -35,6 +43,17 @@ STALE_MESSAGE = (
     "This record was changed by someone else since you opened it. "
     "Nothing was saved: reload it to see their changes, then edit again."
 )
+
+
+# A cell starting with one of these is a formula to a spreadsheet.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(value):
+    """Prefix text a spreadsheet would evaluate with an apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _login_redirect():
@@ -173,20 +192,28 @@ class SecuredModelView(SecuredMixin, ModelView):
         pass
 
     # Reads.
+    #: Endpoints that only read; every other path (edit, delete, mass actions,
+    #: list editing, custom POSTs) needs edit rights on the rows it touches.
+    read_endpoints = ("index_view", "details_view", "export", "ajax_lookup")
+
     def scope_action(self):
-        """Details need view rights; every other single-record path edits."""
-        endpoint = request.endpoint or ""
-        return policy.VIEW if endpoint.endswith(".details_view") else policy.EDIT
+        """View for the reading endpoints, edit for every other path."""
+        endpoint = (request.endpoint or "").rpartition(".")[2]
+        return policy.VIEW if endpoint in self.read_endpoints else policy.EDIT
 
     def get_query(self):
-        return super().get_query().filter(policy.scope(self.model, current_user))
+        return (
+            super()
+            .get_query()
+            .filter(policy.scope(self.model, current_user, self.scope_action()))
+        )
 
     def get_count_query(self):
         # A literal count(*) keeps SQLite on its fast counting path.
         return (
             db.session.query(func.count(literal_column("*")))
             .select_from(self.model)
-            .filter(policy.scope(self.model, current_user))
+            .filter(policy.scope(self.model, current_user, self.scope_action()))
         )
 
     def get_one(self, id):
@@ -244,6 +271,26 @@ class SecuredModelView(SecuredMixin, ModelView):
             )
         )
         return [row[0] for row in rows]
+
+    # Exports: audited, and cells a spreadsheet would evaluate are neutralised.
+    def _handle_view(self, name, **kwargs):
+        response = super()._handle_view(name, **kwargs)
+        if response is None and name == "export":
+            after_this_request(self._audit_export)
+        return response
+
+    def _audit_export(self, response):
+        if response.status_code == 200:
+            audit.record(
+                audit.EXPORTED,
+                target_type=self.endpoint,
+                details={"query": request.query_string.decode("utf-8", "replace")},
+            )
+            db.session.commit()
+        return response
+
+    def get_export_value(self, model, name):
+        return neutralise_formula(super().get_export_value(model, name))
 
     # Writes and errors.
     def handle_view_exception(self, exc):
