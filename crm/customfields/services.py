@@ -476,9 +476,7 @@ def form_value(field: CustomField, stored: str | None):
         if kind == "date_time":
             moment = datetime.fromisoformat(stored.replace("Z", "+00:00"))
             return moment.astimezone(UTC).replace(tzinfo=None)
-        if kind == "month":
-            return MONTHS[int(stored) - 1]
-    except (ValueError, IndexError):
+    except ValueError:
         return stored
     return stored
 
@@ -602,7 +600,7 @@ def make_field_name(label: str, exclude_id: int | None = None) -> str:
 
 
 def _ascii(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text or "")
+    decomposed = unicodedata.normalize("NFKD", (text or "").replace("ß", "ss"))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 

@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from crm.access import policy
 from crm.core.db import utcnow
 from crm.core.errors import ServiceError
 from crm.core.text import clean, fold
@@ -115,7 +116,7 @@ def get_or_create_tag(name: str, category_name: str | None = None) -> Tag:
         return tag
 
     category = get_or_create_category(category_name) if clean(category_name) else None
-    tag = _create(Tag, name=name, category=category)
+    tag = _create(Tag, name=name, category_id=category.id if category else None)
     log.info("tag created: %s (category %s)", name, category)
     return tag
 
@@ -169,6 +170,31 @@ def remove_tag(contact, tag, actor=None) -> bool:
     )
     tag_removed.send(contact, tag=tag, actor=actor)
     return True
+
+
+def categories() -> list[TagCategory]:
+    """Every tag category, by name."""
+    return list(db.session.scalars(select(TagCategory).order_by(TagCategory.name)))
+
+
+def get_tag(tag_id, user) -> Tag | None:
+    """The tag with that id when the user may see it, else None."""
+    return _get_visible(Tag, tag_id, user)
+
+
+def get_category(category_id, user) -> TagCategory | None:
+    """The tag category with that id when the user may see it, else None."""
+    return _get_visible(TagCategory, category_id, user)
+
+
+def _get_visible(model, row_id, user):
+    try:
+        row_id = int(row_id)
+    except (TypeError, ValueError):
+        return None
+    return db.session.scalar(
+        select(model).where(model.id == row_id, policy.scope(model, user))
+    )
 
 
 def grouped_tags(exclude_ids=()) -> list[tuple[str | None, list[Tag]]]:

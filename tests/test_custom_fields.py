@@ -1,0 +1,303 @@
+import json
+
+import pytest
+from sqlalchemy import select
+
+from crm.core.errors import ServiceError
+from crm.customfields import services
+from crm.customfields.models import CustomField, CustomHeader, CustomTab, CustomValue
+
+OPTIONS = "Red\nGreen\nBlue"
+
+
+@pytest.fixture
+def header(db):
+    tab = CustomTab(name="Preferences", position=1)
+    head = CustomHeader(tab=tab, name="Shopping", position=1)
+    db.session.add_all([tab, head])
+    db.session.commit()
+    return head
+
+
+@pytest.fixture
+def make_field(db, header):
+    def make(field_type, label="Favourite", *, options=None, required=False, **kw):
+        field = CustomField(
+            header=header,
+            label=label,
+            field_type=field_type,
+            options=options,
+            required=required,
+            field_name=kw.pop("field_name", None)
+            or services.make_field_name(label),
+            **kw,
+        )
+        db.session.add(field)
+        db.session.commit()
+        return field
+
+    return make
+
+
+VALID = [
+    ("text", "  Blue shoes ", "Blue shoes"),
+    ("text", "x" * 255, "x" * 255),
+    ("text_area", "line one\r\nline two", "line one\nline two"),
+    ("whole_number", "42", "42"),
+    ("whole_number", "-7", "-7"),
+    ("whole_number", "1,234", "1234"),
+    ("decimal", "3.750", "3.75"),
+    ("decimal", "1,250.5", "1250.5"),
+    ("decimal", "0.00", "0"),
+    ("currency", "$1,234.5", "1234.50"),
+    ("currency", "12", "12.00"),
+    ("currency", "-€3.10", "-3.10"),
+    ("percent", "12.5%", "12.5"),
+    ("percent", "150", "150"),
+    ("date", "2024-02-29", "2024-02-29"),
+    ("date_time", "2026-03-01 14:30", "2026-03-01T14:30:00Z"),
+    ("date_time", "2026-03-01T14:30+02:00", "2026-03-01T12:30:00Z"),
+    ("date_time", "2026-03-01T14:30:00Z", "2026-03-01T14:30:00Z"),
+    ("yes_no", "Yes", "1"),
+    ("yes_no", "no", "0"),
+    ("yes_no", "TRUE", "1"),
+    ("dropdown", "green", "Green"),
+    ("radio", "Blue", "Blue"),
+    ("list_box", ["Blue", "Red"], '["Red", "Blue"]'),
+    ("list_box", "blue, red", '["Red", "Blue"]'),
+    ("list_box", '["Green"]', '["Green"]'),
+    ("email", " jane@example.com ", "jane@example.com"),
+    ("email", "john@doe.invalid", "john@doe.invalid"),
+    ("phone", "+49 261 8500000", "+49 261 8500000"),
+    ("phone", "555-0100 ext. 12", "555-0100 ext. 12"),
+    ("website", "example.com/shop", "https://example.com/shop"),
+    ("website", "http://example.org", "http://example.org"),
+    ("year", "1990", "1990"),
+    ("month", "03", "3"),
+    ("month", "December", "12"),
+    ("month", "sep", "9"),
+    ("day_of_week", "tuesday", "Tuesday"),
+    ("day_of_week", "Sun", "Sunday"),
+    ("state", "US-CA", "US-CA"),
+    ("state", "ny", "US-NY"),
+    ("state", "California", "US-CA"),
+    ("state", "de-by", "DE-BY"),
+]
+
+
+@pytest.mark.parametrize(("field_type", "raw", "stored"), VALID)
+def test_valid_input_is_stored_in_canonical_form(make_field, field_type, raw, stored):
+    field = make_field(field_type, options=OPTIONS)
+    assert services.coerce_value(field, raw) == stored
+
+
+INVALID = [
+    ("text", "x" * 256, "Favourite: use at most 255 characters."),
+    ("text_area", "x" * 65_536, "Favourite: use at most 65,535 characters."),
+    ("whole_number", "4.5", "Favourite: enter a whole number, such as 42."),
+    ("whole_number", "forty", "Favourite: enter a whole number, such as 42."),
+    ("decimal", "3,75", "Favourite: enter a number, such as 3.75."),
+    ("decimal", "1e5", "Favourite: enter a number, such as 3.75."),
+    ("decimal", "NaN", "Favourite: enter a number, such as 3.75."),
+    ("currency", "12.345", "Favourite: use at most two decimal places."),
+    ("currency", "ten dollars", "Favourite: enter a number, such as 1250.00."),
+    ("percent", "half", "Favourite: enter a number, such as 12.5."),
+    ("date", "2026-02-30", "Favourite: day 30 is not valid in February 2026."),
+    ("date", "2026-13-01", "Favourite: month 13 is not valid."),
+    ("date", "31/12/1990", "Favourite: enter a date as YYYY-MM-DD, such as 2026-03-31."),
+    (
+        "date_time",
+        "tomorrow",
+        "Favourite: enter a date and time as YYYY-MM-DD HH:MM, such as 2026-03-31 14:30.",
+    ),
+    ("yes_no", "maybe", "Favourite: answer yes or no."),
+    (
+        "dropdown",
+        "Purple",
+        "Favourite: “Purple” is not one of the options (Red, Green, Blue).",
+    ),
+    ("radio", ["Red", "Blue"], "Favourite: choose one option."),
+    (
+        "list_box",
+        ["Red", "Pink"],
+        "Favourite: “Pink” is not one of the options (Red, Green, Blue).",
+    ),
+    (
+        "email",
+        "not-an-address",
+        "Favourite: 'not-an-address' is not an e-mail address: "
+        "An email address must have an @-sign.",
+    ),
+    (
+        "phone",
+        "4.91E+11",
+        "Favourite: 4.91E+11 looks damaged by a spreadsheet; type the digits again.",
+    ),
+    ("phone", "call me", "Favourite: a phone number needs digits."),
+    (
+        "website",
+        "javascript:alert(1)",
+        "Favourite: enter a web address starting with http:// or https://.",
+    ),
+    (
+        "website",
+        "ftp://example.com",
+        "Favourite: enter a web address starting with http:// or https://.",
+    ),
+    ("user", "999999", "Favourite: there is no user 999999."),
+    ("year", "26", "Favourite: enter a year with four digits, such as 2026."),
+    ("year", "0999", "Favourite: enter a year with four digits, such as 2026."),
+    ("month", "13", "Favourite: enter a month, 1 to 12 or its name."),
+    ("day_of_week", "Funday", "Favourite: enter a day of the week, Monday to Sunday."),
+    (
+        "state",
+        "ZZ",
+        "Favourite: ZZ is not a state or province code (use one such as US-CA or "
+        "DE-BY).",
+    ),
+]
+
+
+@pytest.mark.parametrize(("field_type", "raw", "message"), INVALID)
+def test_invalid_input_is_refused_with_a_clear_message(
+    make_field, field_type, raw, message
+):
+    field = make_field(field_type, options=OPTIONS)
+    with pytest.raises(ServiceError) as caught:
+        services.coerce_value(field, raw)
+    assert caught.value.message == message
+
+
+@pytest.mark.parametrize(
+    ("date_order", "raw", "stored"),
+    [
+        ("DMY", "31/12/1990", "1990-12-31"),
+        ("DMY", "12/3/1990", "1990-03-12"),
+        ("MDY", "12/3/1990", "1990-12-03"),
+        ("MDY", "2.29.2024", "2024-02-29"),
+    ],
+)
+def test_import_date_order_reads_local_dates(make_field, date_order, raw, stored):
+    field = make_field("date")
+    assert services.coerce_value(field, raw, date_order=date_order) == stored
+
+
+def test_day_first_date_never_rolls_over(make_field):
+    field = make_field("date")
+    with pytest.raises(ServiceError) as caught:
+        services.coerce_value(field, "12/31/1990", date_order="DMY")
+    assert caught.value.message == "Favourite: month 31 is not valid."
+
+
+@pytest.mark.parametrize("raw", [None, "", "   ", [], ["", " "]])
+def test_empty_input_means_no_value(make_field, raw):
+    assert services.coerce_value(make_field("list_box", options=OPTIONS), raw) is None
+    assert services.coerce_value(make_field("text", label="Other"), raw) is None
+
+
+def test_required_field_refuses_an_empty_value(make_field):
+    field = make_field("text", label="Account number", required=True)
+    with pytest.raises(ServiceError) as caught:
+        services.coerce_value(field, "  ")
+    assert caught.value.message == "Account number: this field is required."
+
+
+def test_user_field_takes_an_existing_user_by_id_or_email(make_field, make_user):
+    user = make_user("sam@example.com", name="Sam Seller")
+    field = make_field("user", label="Account manager")
+    assert services.coerce_value(field, str(user.id)) == str(user.id)
+    assert services.coerce_value(field, "Sam@Example.com") == str(user.id)
+    assert services.display_value(field, str(user.id)) == "Sam Seller"
+
+
+@pytest.mark.parametrize(
+    ("field_type", "stored", "shown"),
+    [
+        ("yes_no", "1", "Yes"),
+        ("yes_no", "0", "No"),
+        ("list_box", '["Red", "Blue"]', "Red, Blue"),
+        ("date_time", "2026-03-01T12:30:00Z", "2026-03-01 12:30 UTC"),
+        ("currency", "1234.50", "1,234.50"),
+        ("percent", "12.5", "12.5 %"),
+        ("month", "3", "March"),
+        ("state", "US-CA", "California (US-CA)"),
+        ("date", "2024-02-29", "2024-02-29"),
+        ("text", None, ""),
+    ],
+)
+def test_display_value_reads_the_stored_text(make_field, field_type, stored, shown):
+    field = make_field(field_type, options=OPTIONS)
+    assert services.display_value(field, stored) == shown
+
+
+def test_set_values_adds_updates_and_removes_rows(db, make_field, make_contact):
+    colour = make_field("dropdown", label="Colour", options=OPTIONS)
+    size = make_field("whole_number", label="Shoe size")
+    note = make_field("text", label="Remark")
+    contact = make_contact()
+    version = contact.version
+
+    services.set_values(contact, {colour: "red", size: "42", note: "hi"})
+    db.session.commit()
+    assert services.values_of(contact) == {colour.id: "Red", size.id: "42", note.id: "hi"}
+    assert contact.version == version + 1
+
+    changed = services.set_values(contact, {colour: "Blue", size: "42", note: ""})
+    db.session.commit()
+    assert changed == [colour, note]
+    rows = db.session.scalars(
+        select(CustomValue).where(CustomValue.contact_id == contact.id)
+    ).all()
+    assert {(r.field_id, r.value) for r in rows} == {(colour.id, "Blue"), (size.id, "42")}
+
+
+def test_set_values_writes_nothing_when_one_value_is_invalid(db, make_field, make_contact):
+    colour = make_field("dropdown", label="Colour", options=OPTIONS)
+    size = make_field("whole_number", label="Shoe size")
+    contact = make_contact()
+    services.set_values(contact, {colour: "Red"})
+    db.session.commit()
+
+    with pytest.raises(ServiceError, match="Shoe size: enter a whole number"):
+        services.set_values(contact, {colour: "Green", size: "big"})
+    db.session.rollback()
+    db.session.expire_all()
+    assert services.values_of(contact) == {colour.id: "Red"}
+
+
+def test_set_values_works_on_a_contact_not_yet_flushed(db, make_field):
+    from crm.contacts.models import Contact
+
+    size = make_field("whole_number", label="Shoe size")
+    contact = Contact(given_name="New", family_name="Person")
+    db.session.add(contact)
+    services.set_values(contact, {size: "41"})
+    db.session.commit()
+    assert services.values_of(contact) == {size.id: "41"}
+
+
+@pytest.mark.parametrize(
+    "header_name",
+    ["_Favourite Product", "favourite product", "FavouriteProduct", "_FAVOURITEPRODUCT"],
+)
+def test_field_by_name_matches_label_or_field_name(make_field, header_name):
+    field = make_field("text", label="Favourite Product")
+    make_field("text", label="Favourite Colour")
+    assert field.field_name == "FavouriteProduct"
+    assert services.field_by_name(header_name) == field
+
+
+def test_field_by_name_returns_none_for_unknown_or_empty(make_field):
+    make_field("text", label="Favourite Product")
+    assert services.field_by_name("Shoe size") is None
+    assert services.field_by_name("  ") is None
+
+
+def test_make_field_name_is_unique(make_field):
+    make_field("text", label="Größe")
+    assert services.make_field_name("Größe") == "Grosse2"
+
+
+def test_list_box_value_is_a_json_list(make_field):
+    field = make_field("list_box", options=OPTIONS)
+    assert json.loads(services.coerce_value(field, "Green;Red")) == ["Red", "Green"]
