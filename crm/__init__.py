@@ -56,10 +56,12 @@ def _register_admin(app):
 
 
 def _register_cli(app):
+    from crm.access.cli import teams_cli
     from crm.auth.cli import users_cli
     from crm.contacts.cli import contacts_cli
     from crm.demo.cli import demo_cli
 
     app.cli.add_command(users_cli)
+    app.cli.add_command(teams_cli)
     app.cli.add_command(contacts_cli)
     app.cli.add_command(demo_cli)

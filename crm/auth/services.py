@@ -72,17 +72,17 @@ def active_admin_count(excluding: User | None = None) -> int:
     return db.session.scalar(query)
 
 
-def check_admin_change(user: User, *, is_admin: bool, active: bool, actor=None):
-    """Refuse a change that leaves no active administrator or raises oneself.
+def check_admin_change(user: User, before: dict, actor=None) -> None:
+    """Refuse a change of ``user`` that leaves no active administrator.
 
-    Raises ServiceError with one sentence; changes nothing itself.
+    ``before`` holds the ``is_admin`` and ``active`` flags as they were; the
+    user already carries the new ones. Only administrators change users (so
+    nobody raises their own access). Raises ServiceError; changes nothing.
     """
     if actor is not None and not actor.is_admin:
-        if actor.id == user.id:
-            raise ServiceError("You cannot change your own access.")
         raise ServiceError("Only an administrator can change users.")
-    was_admin = bool(user.is_admin and user.active)
-    stays_admin = bool(is_admin and active)
+    was_admin = bool(before.get("is_admin") and before.get("active"))
+    stays_admin = bool(user.is_admin and user.active)
     if was_admin and not stays_admin and active_admin_count(excluding=user) == 0:
         raise ServiceError(
             "The last active administrator cannot be demoted or deactivated."
