@@ -58,6 +58,7 @@ def _register_admin(app):
 def _register_cli(app):
     from crm.access.cli import teams_cli
     from crm.auth.cli import users_cli
+    from crm.contacts import export_cli  # noqa: F401  (adds "contacts export")
     from crm.contacts.cli import contacts_cli
     from crm.demo.cli import demo_cli
 

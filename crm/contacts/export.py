@@ -11,6 +11,7 @@ import csv
 import io
 import logging
 import re
+import unicodedata
 
 import pycountry
 import vobject
@@ -117,9 +118,15 @@ class Counted:
             yield item
 
 
+def _alphabetical(name: str) -> tuple[str, str]:
+    """A sort key that puts accented letters next to their base letter."""
+    decomposed = unicodedata.normalize("NFD", fold(name))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)), name
+
+
 def tag_names(contact) -> list[str]:
-    """The names of the contact's tags, sorted as the list shows them."""
-    return sorted((link.tag.name for link in contact.tag_links), key=fold)
+    """The names of the contact's tags, in alphabetical order."""
+    return sorted((link.tag.name for link in contact.tag_links), key=_alphabetical)
 
 
 # CSV -----------------------------------------------------------------------
