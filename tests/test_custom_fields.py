@@ -28,8 +28,7 @@ def make_field(db, header):
             field_type=field_type,
             options=options,
             required=required,
-            field_name=kw.pop("field_name", None)
-            or services.make_field_name(label),
+            field_name=kw.pop("field_name", None) or services.make_field_name(label),
             **kw,
         )
         db.session.add(field)
@@ -104,11 +103,16 @@ INVALID = [
     ("percent", "half", "Favourite: enter a number, such as 12.5."),
     ("date", "2026-02-30", "Favourite: day 30 is not valid in February 2026."),
     ("date", "2026-13-01", "Favourite: month 13 is not valid."),
-    ("date", "31/12/1990", "Favourite: enter a date as YYYY-MM-DD, such as 2026-03-31."),
+    (
+        "date",
+        "31/12/1990",
+        "Favourite: enter a date as YYYY-MM-DD, such as 2026-03-31.",
+    ),
     (
         "date_time",
         "tomorrow",
-        "Favourite: enter a date and time as YYYY-MM-DD HH:MM, such as 2026-03-31 14:30.",
+        "Favourite: enter a date and time as YYYY-MM-DD HH:MM, "
+        "such as 2026-03-31 14:30.",
     ),
     ("yes_no", "maybe", "Favourite: answer yes or no."),
     (
@@ -239,7 +243,11 @@ def test_set_values_adds_updates_and_removes_rows(db, make_field, make_contact):
 
     services.set_values(contact, {colour: "red", size: "42", note: "hi"})
     db.session.commit()
-    assert services.values_of(contact) == {colour.id: "Red", size.id: "42", note.id: "hi"}
+    assert services.values_of(contact) == {
+        colour.id: "Red",
+        size.id: "42",
+        note.id: "hi",
+    }
     assert contact.version == version + 1
 
     changed = services.set_values(contact, {colour: "Blue", size: "42", note: ""})
@@ -248,10 +256,15 @@ def test_set_values_adds_updates_and_removes_rows(db, make_field, make_contact):
     rows = db.session.scalars(
         select(CustomValue).where(CustomValue.contact_id == contact.id)
     ).all()
-    assert {(r.field_id, r.value) for r in rows} == {(colour.id, "Blue"), (size.id, "42")}
+    assert {(r.field_id, r.value) for r in rows} == {
+        (colour.id, "Blue"),
+        (size.id, "42"),
+    }
 
 
-def test_set_values_writes_nothing_when_one_value_is_invalid(db, make_field, make_contact):
+def test_set_values_writes_nothing_when_one_value_is_invalid(
+    db, make_field, make_contact
+):
     colour = make_field("dropdown", label="Colour", options=OPTIONS)
     size = make_field("whole_number", label="Shoe size")
     contact = make_contact()
@@ -278,7 +291,12 @@ def test_set_values_works_on_a_contact_not_yet_flushed(db, make_field):
 
 @pytest.mark.parametrize(
     "header_name",
-    ["_Favourite Product", "favourite product", "FavouriteProduct", "_FAVOURITEPRODUCT"],
+    [
+        "_Favourite Product",
+        "favourite product",
+        "FavouriteProduct",
+        "_FAVOURITEPRODUCT",
+    ],
 )
 def test_field_by_name_matches_label_or_field_name(make_field, header_name):
     field = make_field("text", label="Favourite Product")

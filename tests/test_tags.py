@@ -249,7 +249,10 @@ def test_new_tag_with_an_existing_name_reuses_the_tag(web, db, login_as, jane):
             {"name": "Webinar", "category_id": "1", "new_category": "Other"},
             "Choose an existing category or type a new one, not both.",
         ),
-        ({"name": "Webinar", "category_id": "99999"}, "That tag category does not exist."),
+        (
+            {"name": "Webinar", "category_id": "99999"},
+            "That tag category does not exist.",
+        ),
     ],
 )
 def test_bad_new_tag_input_changes_nothing(web, db, login_as, jane, data, message):
@@ -275,7 +278,10 @@ def test_tag_endpoints_answer_404_for_an_unknown_contact(web, db, login_as):
     login_as("user")
     tag = services.get_or_create_tag("Customer")
     db.session.commit()
-    assert web.post("/admin/tags-of/99999/apply", {"tag_id": str(tag.id)}).status_code == 404
+    assert (
+        web.post("/admin/tags-of/99999/apply", {"tag_id": str(tag.id)}).status_code
+        == 404
+    )
     assert web.post(f"/admin/tags-of/99999/remove/{tag.id}").status_code == 404
     assert web.post("/admin/tags-of/99999/new", {"name": "X"}).status_code == 404
     assert db.session.scalar(select(Tag).where(Tag.name == "X")) is None

@@ -98,9 +98,9 @@ def link(contact_a, contact_b, link_type, actor=None) -> ContactLink:
             )
 
     row = ContactLink(
-        contact1=contact_a,
-        contact2=contact_b,
-        link_type=link_type,
+        contact1_id=contact_a.id,
+        contact2_id=contact_b.id,
+        link_type_id=link_type.id,
         created_at=utcnow(),
         created_by_id=getattr(actor, "id", None),
     )
@@ -136,13 +136,12 @@ def unlink(link_row: ContactLink, actor=None) -> None:
         link_row.link_type.name if link_row.link_type else None,
         getattr(actor, "email", None),
     )
-    for contact in (link_row.contact1, link_row.contact2):
-        # Keep the contacts' loaded collections in step with the database.
-        for collection in (contact.links_out, contact.links_in):
-            if link_row in collection:
-                collection.remove(link_row)
+    contacts = (link_row.contact1, link_row.contact2)
     db.session.delete(link_row)
     db.session.flush()
+    for contact in contacts:
+        # Loaded link collections would still hold the deleted row.
+        db.session.expire(contact, ["links_out", "links_in"])
 
 
 def links_of(contact) -> list[ContactLink]:
