@@ -7,10 +7,10 @@ import pytest
 import vobject
 from sqlalchemy import update
 
-from crm.access import policy
 from crm.contacts.models import Contact, ContactAddress, ContactEmail, ContactPhone
 from crm.core.csvsafe import neutralise
 from crm.tags.models import ContactTag, Tag
+from tests.access_helpers import own_only, quick_user
 
 ROW_LINK = re.compile(r'href="/admin/contact/details/\?id=(\d+)"')
 
@@ -45,6 +45,11 @@ def list_ids(web, **args):
 @pytest.fixture
 def signed_in(login_as):
     return login_as("user")
+
+
+def own_only_user(db, email, **permissions):
+    """A user who sees only own and shared contacts."""
+    return own_only(db, quick_user(db, email), **permissions)
 
 
 @pytest.fixture
@@ -244,24 +249,25 @@ def test_export_holds_every_page_of_the_list(db, web, signed_in):
     assert len(cards(export(web, "vcf"))) == 60
 
 
-def test_export_holds_only_what_the_user_may_see(
-    db, web, monkeypatch, login_as, make_user, make_contact
-):
-    # A3: with a per-owner rule, U1's export holds U1's rows and nothing else.
-    monkeypatch.setitem(
-        policy._rules, Contact, lambda user, action: Contact.owner_id == user.id
-    )
-    u1 = login_as("user")
-    u2 = make_user()
+def test_export_holds_only_what_the_user_may_see(db, web, make_contact):
+    from crm.access.models import ContactShare
+
+    # A3: U1 sees own and shared contacts only; the export holds those rows.
+    u1 = own_only_user(db, "u1@example.com")
+    u2 = quick_user(db, "u2@example.com")
+    web.login(u1.email)
     mine = make_contact("Mine", "Own", email="mine@example.com", owner=u1)
     make_contact("Jane", "Doe", email="jane@example.com", owner=u2)
+    shared = make_contact("Sam", "Shared", email="sam@example.com", owner=u2)
+    db.session.add(ContactShare(contact_id=shared.id, user_id=u1.id, level="view"))
+    db.session.commit()
 
     for args in ({}, {"search": "jane"}, {"search": "example.com"}):
         shown = list_ids(web, **args)
         assert [r["Id"] for r in csv_records(export(web, "csv", **args))] == shown
         body = export(web, "vcf", **args).get_data(as_text=True)
         assert "jane@example.com" not in body
-    assert list_ids(web) == [str(mine.id)]
+    assert list_ids(web) == [str(shared.id), str(mine.id)]
 
 
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
@@ -303,19 +309,17 @@ def test_neutralise_prefixes_only_formula_starts(value, cell):
     assert neutralise(value) == cell
 
 
-def test_export_is_refused_without_export_permission(
-    web, signed_in, monkeypatch, make_contact
-):
-    make_contact("Jane", "Doe", email="jane@example.com")
-    monkeypatch.setitem(
-        policy._permissions, Contact, lambda user, action: action != "export"
-    )
+def test_export_is_refused_without_export_permission(db, web, make_contact):
+    user = own_only_user(db, "no-export@example.com", can_export=False)
+    web.login(user.email)
+    make_contact("Jane", "Doe", email="jane@example.com", owner=user)
 
     for export_type in ("csv", "vcf"):
         response = export(web, export_type)
         assert response.status_code == 403
         assert b"jane@example.com" not in response.get_data()
     page = web.get("/admin/contact/").get_data(as_text=True)
+    assert "Jane Doe" in page
     assert "/admin/contact/export/" not in page
 
 
@@ -469,13 +473,9 @@ def test_cli_writes_a_vcard_file(runner, make_contact, tmp_path):
     assert "exported 1 contacts" in result.stderr
 
 
-def test_cli_user_option_exports_what_that_user_may_see(
-    runner, monkeypatch, make_user, make_contact
-):
-    monkeypatch.setitem(
-        policy._rules, Contact, lambda user, action: Contact.owner_id == user.id
-    )
-    u1, u2 = make_user("u1@example.com"), make_user("u2@example.com")
+def test_cli_user_option_exports_what_that_user_may_see(db, runner, make_contact):
+    u1 = own_only_user(db, "u1@example.com")
+    u2 = quick_user(db, "u2@example.com")
     make_contact("Mine", "Own", email="mine@example.com", owner=u1)
     make_contact("Jane", "Doe", email="jane@example.com", owner=u2)
 
