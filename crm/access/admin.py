@@ -43,7 +43,7 @@ class TeamView(SecuredModelView):
     }
     column_searchable_list = ("name",)
     column_default_sort = ("name", False)
-    form_columns = ("name", "members")
+    form_columns = ("name",)
     inline_models = (MemberInline(TeamMember),)
     column_formatters = {
         "members": lambda view, context, model, name: ", ".join(
@@ -57,6 +57,21 @@ class TeamView(SecuredModelView):
         )
 
     def on_model_change(self, form, model, is_created):
+        with db.session.no_autoflush:
+            self._check(model)
+        db.session.flush()
+        audit.record(
+            audit.TEAM_CHANGED,
+            target_type="team",
+            target_ids=[model.id],
+            details={
+                "name": model.name,
+                "members": [m.user.email for m in model.members if not m.is_manager],
+                "managers": [m.user.email for m in model.members if m.is_manager],
+            },
+        )
+
+    def _check(self, model):
         model.name = (model.name or "").strip()
         if not model.name:
             raise ServiceError(_("A team needs a name."))
@@ -74,17 +89,6 @@ class TeamView(SecuredModelView):
                     _("%(user)s is listed twice.", user=member.user.email)
                 )
             seen.add(member.user.id)
-        db.session.flush()
-        audit.record(
-            audit.TEAM_CHANGED,
-            target_type="team",
-            target_ids=[model.id],
-            details={
-                "name": model.name,
-                "members": [m.user.email for m in model.members if not m.is_manager],
-                "managers": [m.user.email for m in model.members if m.is_manager],
-            },
-        )
 
     def on_model_delete(self, model):
         audit.record(

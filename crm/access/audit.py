@@ -5,8 +5,10 @@ import logging
 
 from flask import has_request_context
 from flask_login import current_user
+from sqlalchemy import insert
 
 from crm.access.models import AuditEntry
+from crm.core.db import utcnow
 from crm.extensions import db
 
 log = logging.getLogger(__name__)
@@ -43,19 +45,7 @@ def _request_user():
     return None
 
 
-def record(
-    action: str,
-    *,
-    actor=None,
-    target_type: str = "",
-    target_ids=(),
-    details=None,
-) -> AuditEntry:
-    """Add one audit entry to the session; the caller's unit of work commits it.
-
-    ``actor`` defaults to the signed-in user of the request (None for the CLI
-    and jobs); ``details`` may be text or a JSON-serialisable mapping.
-    """
+def _entry(action, actor, target_type, target_ids, details) -> AuditEntry:
     actor = actor if actor is not None else _request_user()
     if details is None:
         text = ""
@@ -71,7 +61,6 @@ def record(
         target_ids=",".join(str(i) for i in target_ids),
         details=text,
     )
-    db.session.add(entry)
     log.info(
         "audit %s by %s on %s %s",
         action,
@@ -80,3 +69,45 @@ def record(
         entry.target_ids,
     )
     return entry
+
+
+def record(
+    action: str,
+    *,
+    actor=None,
+    target_type: str = "",
+    target_ids=(),
+    details=None,
+) -> AuditEntry:
+    """Add one audit entry to the session; the caller's unit of work commits it.
+
+    ``actor`` defaults to the signed-in user of the request (None for the CLI
+    and jobs); ``details`` may be text or a JSON-serialisable mapping.
+    """
+    entry = _entry(action, actor, target_type, target_ids, details)
+    db.session.add(entry)
+    return entry
+
+
+def record_now(
+    action: str,
+    *,
+    actor=None,
+    target_type: str = "",
+    target_ids=(),
+    details=None,
+) -> None:
+    """Write one audit entry in its own transaction, at once.
+
+    For reads that must leave a trace (exports) while the request's own
+    session is still streaming rows and must not be committed under them.
+    """
+    entry = _entry(action, actor, target_type, target_ids, details)
+    values = {
+        column.key: getattr(entry, column.key)
+        for column in AuditEntry.__table__.columns
+        if column.key != "id"
+    }
+    values["at"] = utcnow()
+    with db.engine.begin() as connection:
+        connection.execute(insert(AuditEntry), [values])

@@ -2,11 +2,11 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField
+from wtforms import BooleanField, SelectChoice, SelectField
 
 from crm.access.models import AREAS, PERMISSION_COLUMNS
 
-SCOPE_CHOICES = [("own", _l("Only own")), ("all", _l("All"))]
+SCOPE_CHOICES = [SelectChoice("own", _l("Only own")), SelectChoice("all", _l("All"))]
 
 
 def field_name(area: str, key: str) -> str:

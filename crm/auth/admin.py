@@ -16,6 +16,7 @@ from crm.auth.models import User
 from crm.core.admin import SecuredModelView
 from crm.core.errors import ServiceError
 from crm.core.text import email_problem, normalize_email
+from crm.extensions import db
 
 
 class PermissionTable(rules.BaseRule):
@@ -54,7 +55,7 @@ class UserView(SecuredModelView):
     column_searchable_list = ("email", "name")
     column_filters = ("is_admin", "active")
     column_formatters = {"teams": _teams}
-    form_columns = ("email", "name", "is_admin", "active", "locale")
+    form_columns = ("email", "name", "is_admin", "active", "locale", "new_password")
     form_extra_fields = {
         "new_password": PasswordField(
             _l("New password"),
@@ -108,6 +109,15 @@ class UserView(SecuredModelView):
             permission_forms.fill_permissions(form, access.user_permissions(user))
 
     def on_model_change(self, form, model, is_created):
+        with db.session.no_autoflush:
+            before = self._check(form, model, is_created)
+        db.session.flush()
+        access.set_user_permissions(
+            model, permission_forms.read_permissions(form), actor=current_user
+        )
+        services.record_user_change(model, before, actor=current_user)
+
+    def _check(self, form, model, is_created) -> dict:
         state = inspect(model)
         before = {
             "is_admin": _old_value(state, "is_admin", False),
@@ -133,12 +143,7 @@ class UserView(SecuredModelView):
         if password:
             services.set_password(model, password)
         services.check_admin_change(model, before, actor=current_user)
-
-        self.session.flush()
-        access.set_user_permissions(
-            model, permission_forms.read_permissions(form), actor=current_user
-        )
-        services.record_user_change(model, before, actor=current_user)
+        return before
 
 
 def _old_value(state, attr, default):

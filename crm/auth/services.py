@@ -79,7 +79,11 @@ def check_admin_change(user: User, before: dict, actor=None) -> None:
     user already carries the new ones. Only administrators change users (so
     nobody raises their own access). Raises ServiceError; changes nothing.
     """
-    if actor is not None and not actor.is_admin:
+    # An administrator editing their own record already carries the new flag.
+    actor_is_admin = (
+        before.get("is_admin") if actor is user else getattr(actor, "is_admin", False)
+    )
+    if actor is not None and not actor_is_admin:
         raise ServiceError("Only an administrator can change users.")
     was_admin = bool(before.get("is_admin") and before.get("active"))
     stays_admin = bool(user.is_admin and user.active)

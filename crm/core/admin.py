@@ -281,12 +281,11 @@ class SecuredModelView(SecuredMixin, ModelView):
 
     def _audit_export(self, response):
         if response.status_code == 200:
-            audit.record(
+            audit.record_now(
                 audit.EXPORTED,
                 target_type=self.endpoint,
                 details={"query": request.query_string.decode("utf-8", "replace")},
             )
-            db.session.commit()
         return response
 
     def get_export_value(self, model, name):
