@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from crm.access import policy
 from crm.contacts.models import Contact, ContactEmail
-from tests.access_helpers import fast_user, grant, make_team, restricted  # noqa: F401
+from tests.access_helpers import *  # noqa: F403  (fixtures)
 
 
 def visible(db, user, action=policy.VIEW):

@@ -7,7 +7,7 @@ from crm.access import services
 from crm.access.forms import field_name
 from crm.access.models import AREAS, PERMISSION_COLUMNS, AuditEntry, Team
 from crm.auth.models import User
-from tests.access_helpers import fast_user  # noqa: F401
+from tests.access_helpers import *  # noqa: F403  (fixtures)
 from tests.conftest import PASSWORD
 
 

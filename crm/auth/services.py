@@ -80,9 +80,10 @@ def check_admin_change(user: User, before: dict, actor=None) -> None:
     nobody raises their own access). Raises ServiceError; changes nothing.
     """
     # An administrator editing their own record already carries the new flag.
-    actor_is_admin = (
-        before.get("is_admin") if actor is user else getattr(actor, "is_admin", False)
-    )
+    if actor is not None and actor.id == user.id:
+        actor_is_admin = before.get("is_admin")
+    else:
+        actor_is_admin = getattr(actor, "is_admin", False)
     if actor is not None and not actor_is_admin:
         raise ServiceError("Only an administrator can change users.")
     was_admin = bool(before.get("is_admin") and before.get("active"))
