@@ -1,0 +1,112 @@
+"""CSV text to rows: the delimiter detected (or chosen), quoted newlines kept.
+
+clevercsv detects the dialect from a sample; the stdlib ``csv`` module does
+the parsing, which keeps newlines and delimiters inside quoted values.
+"""
+
+import csv
+import io
+import logging
+from dataclasses import dataclass
+
+from clevercsv import Detector
+from flask_babel import gettext as _
+
+from crm.imports.reading import ReadError
+
+log = logging.getLogger(__name__)
+
+DELIMITERS = (",", ";", "\t", "|")
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+_SAMPLE_CHARS = 32_000
+
+
+@dataclass
+class CsvFile:
+    text: str
+    delimiter: str
+    headers: list[str]
+    body_start: int  # character offset of the first data row
+
+    def records(self, start_offset: int | None = None):
+        """(row number, cells, end offset) per record after the header.
+
+        Row numbers count records as a spreadsheet shows them: the header is
+        row 1. ``start_offset`` resumes at a position returned earlier (the
+        row number is then counted from that point by the caller).
+        """
+        stream = io.StringIO(self.text, newline="")
+        stream.seek(self.body_start if start_offset is None else start_offset)
+        reader = csv.reader(stream, delimiter=self.delimiter, strict=False)
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            yield cells, stream.tell()
+
+
+def detect_delimiter(text: str) -> str:
+    """The delimiter of the CSV text: clevercsv's answer, checked, or a count."""
+    sample = _sample(text)
+    try:
+        dialect = Detector().detect(sample, delimiters=list(DELIMITERS))
+    except Exception:  # the detector gives up on some inputs; count instead
+        log.info("clevercsv could not detect the dialect", exc_info=True)
+        dialect = None
+    if dialect is not None and dialect.delimiter in DELIMITERS:
+        return dialect.delimiter
+    return _count_delimiter(sample)
+
+
+def _sample(text: str) -> str:
+    if len(text) <= _SAMPLE_CHARS:
+        return text
+    cut = text.rfind("\n", 0, _SAMPLE_CHARS)
+    return text[: cut if cut > 0 else _SAMPLE_CHARS]
+
+
+def _count_delimiter(sample: str) -> str:
+    """The delimiter that gives the most columns, the same number in each row."""
+    best, best_score = ",", 0
+    for delimiter in DELIMITERS:
+        rows = list(csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter))
+        widths = [len(r) for r in rows[:50] if r]
+        if not widths or widths[0] < 2:
+            continue
+        consistent = sum(1 for w in widths if w == widths[0])
+        score = widths[0] * consistent
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def open_csv(text: str, delimiter: str | None = None) -> CsvFile:
+    """Read the header row; ReadError when there is none or no data follows."""
+    if csv.field_size_limit() < len(text) + 1:
+        # A single quoted note may be long; the file size limit still applies.
+        csv.field_size_limit(len(text) + 1)
+    if delimiter and delimiter not in DELIMITERS:
+        raise ReadError(_("Choose a comma, semicolon, tab or pipe as the delimiter."))
+    delimiter = delimiter or detect_delimiter(text)
+
+    stream = io.StringIO(text, newline="")
+    reader = csv.reader(stream, delimiter=delimiter, strict=False)
+    headers = None
+    try:
+        for cells in reader:
+            if any(c.strip() for c in cells):
+                headers = [c.strip() for c in cells]
+                break
+    except csv.Error as exc:
+        raise ReadError(
+            _("The file cannot be read as CSV: %(reason)s", reason=str(exc))
+        ) from None
+    if headers is None:
+        raise ReadError(_("The file is empty."))
+    body_start = stream.tell()
+    csv_file = CsvFile(text, delimiter, headers, body_start)
+    for cells, _end in csv_file.records():
+        if any(c.strip() for c in cells):
+            return csv_file
+    raise ReadError(_("The file has a header row but no contacts below it."))

@@ -1,0 +1,751 @@
+"""The import run: read a contact file, check every row, write in batches.
+
+``run`` is the one entry point for the CLI, the demo loader and scripts; the
+admin screen uses ``open_file`` and ``Importer`` to work through a file in
+steps. Rows stream through in batches; each batch costs one duplicate query
+(normalised e-mail across all three slots, within the acting user's scope),
+one bulk insert of the new contacts and one load of the contacts to update.
+A row with an error is left out and counted as failed; if a batch insert
+fails, that batch is retried row by row in savepoints, so one bad row never
+costs the others. Nothing commits here: the caller commits once (or rolls
+back), as for every other service.
+"""
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from crm.access import policy
+from crm.contacts import services as contact_services
+from crm.contacts.bulk import ContactData, insert_contacts, tag_ids
+from crm.contacts.models import (
+    EMAIL_SLOTS,
+    FAX_SLOTS,
+    PHONE_SLOTS,
+    Contact,
+    ContactAddress,
+    ContactEmail,
+    ContactPhone,
+)
+from crm.core.errors import ServiceError
+from crm.core.text import digits, fold, normalize_email
+from crm.customfields.models import CustomField, CustomValue
+from crm.extensions import db
+from crm.imports import csvfile, presets, reading, vcard
+from crm.imports.reading import ReadError
+from crm.imports.rows import ERROR, ISO_DATE, WARNING, Problem, RowBuilder
+from crm.tags.models import ContactTag
+
+log = logging.getLogger(__name__)
+
+DUPLICATE_MODES = ("update", "skip", "create")
+DEFAULT_BATCH = 2000
+# Problems kept in full; beyond this only their number is counted.
+MAX_PROBLEMS = 1000
+
+CSV = "csv"
+VCARD = "vcard"
+
+
+@dataclass
+class ImportOptions:
+    """How to read the file and what to do with duplicates."""
+
+    preset: str | None = None  # keap, google, outlook, salesforce, generic
+    mapping: list[str] | None = None  # one field key per column; None: the preset's
+    on_duplicate: str = "update"  # update | skip | create
+    date_format: str = ISO_DATE
+    encoding: str | None = None  # None: detected
+    delimiter: str | None = None  # None: detected
+    dry_run: bool = False
+    batch_size: int = DEFAULT_BATCH
+
+
+@dataclass
+class ImportResult:
+    """What a run did (or, for a dry run, would do)."""
+
+    kind: str = ""
+    encoding: str = ""
+    delimiter: str | None = None
+    preset: str | None = None
+    dry_run: bool = False
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failed: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    problem_count: int = 0
+    unmapped: list[str] = field(default_factory=list)
+
+    def add_problem(self, problem: Problem) -> None:
+        self.problem_count += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
+
+    def summary(self) -> str:
+        return (
+            f"created {self.created}, updated {self.updated}, "
+            f"skipped {self.skipped}, failed {self.failed}"
+        )
+
+    def counts(self) -> dict:
+        return {
+            "rows": self.rows,
+            "created": self.created,
+            "updated": self.updated,
+            "skipped": self.skipped,
+            "failed": self.failed,
+        }
+
+
+# Reading.
+def read_source(source, limit: int | None = None) -> tuple[bytes, str]:
+    """The bytes and a display name of a path, file object or bytes.
+
+    A file larger than ``limit`` (default IMPORT_MAX_BYTES) is refused before
+    it is read.
+    """
+    limit = limit or current_app.config["IMPORT_MAX_BYTES"]
+    if isinstance(source, bytes | bytearray):
+        reading.check_size(len(source), limit)
+        return bytes(source), ""
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        try:
+            reading.check_size(path.stat().st_size, limit)
+            return path.read_bytes(), path.name
+        except FileNotFoundError:
+            message = _("The file %(name)s does not exist.", name=str(path))
+        except IsADirectoryError:
+            message = _("%(name)s is a folder, not a file.", name=str(path))
+        except PermissionError:
+            message = _("The file %(name)s cannot be read.", name=str(path))
+        raise ReadError(message)
+    data = source.read(limit + 1)
+    reading.check_size(len(data), limit)
+    return data, getattr(source, "name", "") or ""
+
+
+class ContactFile:
+    """A decoded contact file: its kind, encoding, columns and records."""
+
+    def __init__(self, data: bytes, options: ImportOptions):
+        self.options = options
+        if vcard.looks_like_vcard(data):
+            self.kind = VCARD
+            self.vcards = vcard.read(data, options.encoding)
+            self.encoding = self.vcards.encoding
+            self.fallback_encoding = self.vcards.fallback_encoding
+            self.delimiter = None
+            self.headers = []
+            self.preset = None
+            self.mapping = []
+            self.total = self.vcards.count
+            return
+
+        self.kind = CSV
+        decoded = reading.decode(data, options.encoding)
+        if vcard.looks_like_vcard(decoded.text.encode("utf-8")):
+            raise ReadError(_("The vCard file could not be read."))
+        self.encoding = decoded.encoding
+        self.fallback_encoding = None
+        self.csv = csvfile.open_csv(decoded.text, options.delimiter)
+        self.delimiter = self.csv.delimiter
+        self.headers = self.csv.headers
+        self.total = len(decoded.text)
+        if options.preset and options.preset not in presets.PRESETS:
+            raise ServiceError(
+                _("There is no preset called %(name)s.", name=options.preset)
+            )
+        self.preset = options.preset or presets.detect_preset(self.headers)
+        if options.mapping is not None:
+            self.mapping = check_mapping(options.mapping, self.headers)
+        else:
+            sample = [cells for cells, _end in _take(self.csv.records(), 50)]
+            self.mapping = presets.auto_mapping(self.headers, self.preset, sample)
+        if not presets.has_identity(self.mapping):
+            raise ReadError(
+                _(
+                    "No column could be matched to a name, company, e-mail or "
+                    "phone, so this is not a contact file the import can read. "
+                    "Name the columns in the first row (for example First Name, "
+                    "Last Name, Email)."
+                )
+            )
+
+    @property
+    def unmapped(self) -> list[str]:
+        return [h for h, key in zip(self.headers, self.mapping, strict=True) if not key]
+
+    def preview(self, limit: int = 5) -> list[list[str]]:
+        """The first data rows as the file holds them (CSV only)."""
+        if self.kind != CSV:
+            return []
+        return [cells for cells, _end in _take(self.csv.records(), limit)]
+
+    def records(self, cursor: tuple[int, int] | None = None):
+        """(row number, cells, problems, cursor after) from ``cursor`` on.
+
+        A cursor is (offset, last row number): a character offset into a CSV
+        text, a card index into a vCard file.
+        """
+        if self.kind == VCARD:
+            start = cursor[0] if cursor else 0
+            for index, (number, cells, problems) in enumerate(
+                self.vcards.records(start), start=start + 1
+            ):
+                yield number, cells, problems, (index, number)
+            return
+
+        offset, row = cursor if cursor else (None, 1)
+        pairs = enumerate(zip(self.headers, self.mapping, strict=True))
+        columns = [(i, k, h) for i, (h, k) in pairs if k]
+        width = len(self.headers)
+        for cells, end in self.csv.records(offset):
+            row += 1
+            if not any(c.strip() for c in cells):
+                continue
+            mapped = [(k, h, cells[i]) for i, k, h in columns if i < len(cells)]
+            problems = []
+            if len(cells) > width and any(c.strip() for c in cells[width:]):
+                problems.append(
+                    Problem(
+                        row,
+                        "",
+                        _(
+                            "The row has %(found)s values but the header has "
+                            "%(width)s columns; the extra values were ignored.",
+                            found=len(cells),
+                            width=width,
+                        ),
+                        WARNING,
+                    )
+                )
+            yield row, mapped, problems, (end, row)
+
+    def progress_of(self, cursor) -> int:
+        """How far into the file a cursor is, in the unit of ``total``."""
+        if cursor is None:
+            return 0
+        return cursor[0]
+
+
+def _take(iterator, n):
+    for i, item in enumerate(iterator):
+        if i >= n:
+            return
+        yield item
+
+
+def check_mapping(mapping: list[str], headers: list[str]) -> list[str]:
+    """The mapping, when it has one known key per column and no slot twice."""
+    if len(mapping) != len(headers):
+        raise ServiceError(_("The column mapping does not match the file's columns."))
+    seen = {}
+    for header, key in zip(headers, mapping, strict=True):
+        if not key:
+            continue
+        if not presets.known_key(key):
+            raise ServiceError(_("%(key)s is not a field the import knows.", key=key))
+        if key in seen and key not in presets.SCALAR_KEYS:
+            raise ServiceError(
+                _(
+                    "The columns %(first)s and %(second)s are both mapped to the "
+                    "same field; choose one.",
+                    first=seen[key],
+                    second=header,
+                )
+            )
+        seen.setdefault(key, header)
+    return list(mapping)
+
+
+def open_file(data: bytes, options: ImportOptions | None = None) -> ContactFile:
+    """Decode and inspect a contact file; ReadError when it cannot be imported."""
+    return ContactFile(data, options or ImportOptions())
+
+
+# Writing.
+@dataclass
+class _Pending:
+    row: int
+    data: ContactData
+    keys: list[str]
+
+
+class Importer:
+    """Works through the records of one file, batch by batch.
+
+    ``actor`` is the user whose access scope the duplicate check uses, or
+    None for the system actor of the CLI, which sees every contact.
+    """
+
+    def __init__(
+        self,
+        contact_file: ContactFile,
+        options: ImportOptions,
+        *,
+        actor=None,
+        owner=None,
+        result: ImportResult | None = None,
+    ):
+        if options.on_duplicate not in DUPLICATE_MODES:
+            raise ServiceError(_("Choose update, skip or create for duplicates."))
+        check_permission(actor, owner)
+        self.file = contact_file
+        self.options = options
+        self.actor_id = actor.id if actor is not None else None
+        self.actor = actor
+        self.owner_id = owner.id if owner is not None else self.actor_id
+        self.region = current_app.config["DEFAULT_PHONE_REGION"]
+        self.builder = RowBuilder(
+            date_format=ISO_DATE if contact_file.kind == VCARD else options.date_format,
+            region=self.region,
+            custom_fields=_custom_fields(contact_file.mapping),
+        )
+        self.result = result or ImportResult()
+        self.result.kind = contact_file.kind
+        self.result.encoding = contact_file.encoding
+        self.result.delimiter = contact_file.delimiter
+        self.result.preset = contact_file.preset
+        self.result.dry_run = options.dry_run
+        self.result.unmapped = contact_file.unmapped
+        # Keys seen earlier in a dry run: nothing is written that the next
+        # batch's query could find.
+        self._dry_seen: set[str] = set()
+
+    def run(self, cursor=None, max_rows: int | None = None, progress=None):
+        """Process records from ``cursor``; return the cursor to resume at, or None."""
+        batch: list[_Pending] = []
+        done = 0
+        for row, cells, problems, after in self.file.records(cursor):
+            self.result.rows += 1
+            done += 1
+            self._collect(row, cells, problems, batch)
+            if len(batch) >= self.options.batch_size:
+                self._write(batch)
+                batch = []
+                if progress:
+                    progress(self.file.progress_of(after))
+            if max_rows and done >= max_rows:
+                self._write(batch)
+                return after
+        self._write(batch)
+        if progress:
+            progress(self.file.total)
+        return None
+
+    def _collect(self, row, cells, problems, batch) -> None:
+        data, row_problems = self.builder.build(row, cells)
+        for problem in problems + row_problems:
+            self.result.add_problem(problem)
+        if any(p.level == ERROR for p in problems + row_problems):
+            self.result.failed += 1
+            return
+        if data is None:
+            self.result.skipped += 1
+            return
+        data.fields["owner_id"] = self.owner_id
+        keys = [normalize_email(e) for e in data.emails]
+        batch.append(_Pending(row, data, keys))
+
+    # One batch.
+    def _write(self, batch: list[_Pending]) -> None:
+        if not batch:
+            return
+        mode = self.options.on_duplicate
+        creates, updates = [], []
+        if mode == "create":
+            creates = batch
+        else:
+            existing = self._existing_ids({k for p in batch for k in p.keys})
+            first_in_batch: dict[str, _Pending] = {}
+            for pending in batch:
+                match = next((existing[k] for k in pending.keys if k in existing), None)
+                earlier = next(
+                    (first_in_batch[k] for k in pending.keys if k in first_in_batch),
+                    None,
+                )
+                if match is None and earlier is None:
+                    creates.append(pending)
+                    for key in pending.keys:
+                        first_in_batch.setdefault(key, pending)
+                elif mode == "skip":
+                    self.result.skipped += 1
+                elif match is not None:
+                    updates.append((match, pending))
+                else:
+                    self._merge_into(earlier, pending)
+        if self.options.dry_run:
+            self.result.created += len(creates)
+            self.result.updated += len(updates)
+            self._dry_seen.update(k for p in creates for k in p.keys)
+            return
+        self._insert(creates)
+        self._update(updates)
+
+    def _existing_ids(self, keys: set[str]) -> dict[str, int]:
+        """Visible contacts by normalised e-mail (the lowest id wins)."""
+        keys.discard("")
+        if not keys:
+            return {}
+        query = (
+            select(ContactEmail.normalized, ContactEmail.contact_id)
+            .join(Contact, Contact.id == ContactEmail.contact_id)
+            .where(ContactEmail.normalized.in_(keys))
+            .order_by(ContactEmail.contact_id)
+        )
+        if self.actor is not None:
+            query = query.where(policy.scope(Contact, self.actor))
+        found: dict[str, int] = {}
+        for key, contact_id in db.session.execute(query):
+            found.setdefault(key, contact_id)
+        for key in keys & self._dry_seen:
+            found.setdefault(key, 0)
+        return found
+
+    def _merge_into(self, earlier: _Pending, later: _Pending) -> None:
+        """A second row for a contact of the same batch fills its blanks."""
+        target, source = earlier.data, later.data
+        for key, value in source.fields.items():
+            if value not in (None, "") and target.fields.get(key) in (None, ""):
+                target.fields[key] = value
+        target.company = target.company or source.company
+        known = {normalize_email(e) for e in target.emails}
+        for email in source.emails:
+            key = normalize_email(email)
+            if key not in known and len(target.emails) < EMAIL_SLOTS:
+                target.emails.append(email)
+                earlier.keys.append(key)
+                known.add(key)
+        for attr, limit in (("phones", PHONE_SLOTS), ("faxes", FAX_SLOTS)):
+            have = getattr(target, attr)
+            numbers = {digits(p["number"]) or p["number"] for p in have}
+            for phone in getattr(source, attr):
+                key = digits(phone["number"]) or phone["number"]
+                if key not in numbers and len(have) < limit:
+                    have.append(phone)
+                    numbers.add(key)
+        for kind, values in source.addresses.items():
+            have = target.addresses.setdefault(kind, {})
+            for key, value in values.items():
+                if value and not have.get(key):
+                    have[key] = value
+        folded = {fold(t) for t in target.tags}
+        target.tags += [t for t in source.tags if fold(t) not in folded]
+        for field_id, value in source.custom.items():
+            target.custom.setdefault(field_id, value)
+        self.result.updated += 1
+
+    def _insert(self, creates: list[_Pending]) -> None:
+        if not creates:
+            return
+        rows = [p.data for p in creates]
+        open_transaction()
+        try:
+            with db.session.begin_nested():
+                self._insert_rows(rows)
+            self.result.created += len(rows)
+            return
+        except (SQLAlchemyError, ServiceError, ValueError):
+            log.warning(
+                "batch insert of %d rows failed; retrying row by row",
+                len(rows),
+                exc_info=True,
+            )
+        for pending in creates:
+            try:
+                with db.session.begin_nested():
+                    self._insert_rows([pending.data])
+                self.result.created += 1
+            except (SQLAlchemyError, ServiceError, ValueError) as exc:
+                log.warning("row %s could not be saved: %s", pending.row, exc)
+                self._failed(pending.row, _not_saved(exc))
+
+    def _insert_rows(self, rows: list[ContactData]) -> None:
+        insert_contacts(
+            rows,
+            owner_id=self.owner_id,
+            actor_id=self.actor_id,
+            source_type="IMPORT",
+            region=self.region,
+        )
+
+    def _failed(self, row: int, message: str) -> None:
+        self.result.failed += 1
+        self.result.add_problem(Problem(row, "", message, ERROR))
+
+    def _update(self, updates: list[tuple[int, _Pending]]) -> None:
+        if not updates:
+            return
+        ids = {contact_id for contact_id, _p in updates}
+        contacts = {
+            c.id: c
+            for c in db.session.scalars(
+                select(Contact)
+                .where(Contact.id.in_(ids))
+                .options(
+                    selectinload(Contact.emails),
+                    selectinload(Contact.phones),
+                    selectinload(Contact.faxes),
+                    selectinload(Contact.billing_addresses),
+                    selectinload(Contact.extra_addresses),
+                    selectinload(Contact.tag_links),
+                    selectinload(Contact.custom_values),
+                )
+            )
+        }
+        tags = tag_ids(t for _c, p in updates for t in p.data.tags)
+        open_transaction()
+        for contact_id, pending in updates:
+            contact = contacts[contact_id]
+            try:
+                with db.session.begin_nested():
+                    changed = fill_blanks(contact, pending, self, tags)
+                    if changed:
+                        contact_services.prepare(contact, self.actor)
+                        db.session.flush()
+            except ServiceError as exc:
+                db.session.expire(contact)
+                self._failed(pending.row, exc.message)
+                continue
+            except (SQLAlchemyError, StaleDataError) as exc:
+                db.session.expire(contact)
+                log.warning("row %s: contact %s not updated", pending.row, contact_id)
+                self._failed(pending.row, _not_saved(exc))
+                continue
+            if changed:
+                self.result.updated += 1
+            else:
+                self.result.skipped += 1
+        for contact in contacts.values():
+            if contact in db.session:
+                db.session.expunge(contact)
+
+    def warn(self, row: int, message: str) -> None:
+        self.result.add_problem(Problem(row, "", message, WARNING))
+
+
+def open_transaction() -> None:
+    """Make sure the database transaction has begun before a savepoint is set.
+
+    Python's sqlite3 module (before 3.12) begins a transaction only before
+    an INSERT, UPDATE or DELETE. A SAVEPOINT sent first starts one of its
+    own, and releasing that savepoint commits: the caller could then no
+    longer roll the import back. A statement that changes nothing opens the
+    transaction properly.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    if not connection.connection.dbapi_connection.in_transaction:
+        connection.execute(text("UPDATE contacts SET id = id WHERE 1 = 0"))
+
+
+def fill_blanks(contact: Contact, pending: _Pending, importer: Importer, tags) -> bool:
+    """Copy the row's values into the contact's empty fields; True when any changed.
+
+    A blank cell never clears a value, and a value already there is kept.
+    """
+    data = pending.data
+    changed = False
+    for key, value in data.fields.items():
+        if key == "owner_id" or value in (None, ""):
+            continue
+        if getattr(contact, key) in (None, ""):
+            setattr(contact, key, value)
+            changed = True
+    if data.company and contact.company is None:
+        contact.company = contact_services.get_or_create_company(data.company)
+        changed = True
+
+    known = {e.normalized for e in contact.emails}
+    for address in data.emails:
+        key = normalize_email(address)
+        if key in known:
+            continue
+        if len(contact.emails) >= EMAIL_SLOTS:
+            importer.warn(
+                pending.row,
+                _(
+                    "%(email)s was not added: the contact already has %(n)s e-mail "
+                    "addresses.",
+                    email=address,
+                    n=EMAIL_SLOTS,
+                ),
+            )
+            continue
+        contact.emails.append(ContactEmail(address=address, normalized=key))
+        known.add(key)
+        changed = True
+
+    for attr, kind, limit in (
+        ("phones", "phone", PHONE_SLOTS),
+        ("faxes", "fax", FAX_SLOTS),
+    ):
+        have = getattr(contact, attr)
+        numbers = {digits(p.number) or p.number for p in have}
+        for phone in getattr(data, attr):
+            key = digits(phone["number"]) or phone["number"]
+            if key in numbers:
+                continue
+            if len(have) >= limit:
+                importer.warn(
+                    pending.row,
+                    _(
+                        "%(number)s was not added: the contact has no free %(kind)s "
+                        "slot.",
+                        number=phone["number"],
+                        kind=kind,
+                    ),
+                )
+                continue
+            have.append(
+                ContactPhone(
+                    kind=kind,
+                    number=phone["number"],
+                    type=phone.get("type"),
+                    extension=phone.get("extension"),
+                )
+            )
+            numbers.add(key)
+            changed = True
+
+    by_kind = {a.kind: a for a in contact.addresses}
+    for kind, values in data.addresses.items():
+        address = by_kind.get(kind)
+        if address is None:
+            address = ContactAddress(kind=kind, **values)
+            if kind == "billing":
+                contact.billing_addresses.append(address)
+            else:
+                contact.extra_addresses.append(address)
+            changed = True
+            continue
+        for key, value in values.items():
+            if value and getattr(address, key) in (None, ""):
+                setattr(address, key, value)
+                changed = True
+
+    have_tags = {link.tag_id for link in contact.tag_links}
+    for name in data.tags:
+        tag_id = tags.get(fold(name))
+        if tag_id and tag_id not in have_tags:
+            contact.tag_links.append(
+                ContactTag(tag_id=tag_id, applied_by_id=importer.actor_id)
+            )
+            have_tags.add(tag_id)
+            changed = True
+
+    have_custom = {v.field_id for v in contact.custom_values}
+    for field_id, value in data.custom.items():
+        if field_id not in have_custom:
+            contact.custom_values.append(CustomValue(field_id=field_id, value=value))
+            changed = True
+    return changed
+
+
+def _custom_fields(mapping: list[str]) -> dict[int, CustomField]:
+    ids = {int(k[7:]) for k in mapping if k.startswith("custom:")}
+    if not ids:
+        return {}
+    found = db.session.scalars(select(CustomField).where(CustomField.id.in_(ids)))
+    fields = {f.id: f for f in found}
+    missing = ids - fields.keys()
+    if missing:
+        raise ServiceError(_("A custom field of the mapping no longer exists."))
+    return fields
+
+
+def _not_saved(exc: Exception) -> str:
+    return _("The contact could not be saved: %(reason)s", reason=_reason(exc))
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ServiceError):
+        return exc.message
+    text = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    return text[:200]
+
+
+def check_permission(actor, owner) -> None:
+    """ServiceError unless the actor may import (and give contacts to ``owner``)."""
+    if actor is None:
+        return
+    if not policy.allowed(actor, Contact, "import"):
+        raise ServiceError(_("You may not import contacts."))
+    if owner is not None and owner.id != actor.id:
+        from crm.access.services import can_reassign
+
+        if not can_reassign(actor):
+            raise ServiceError(_("You may not import contacts for another owner."))
+
+
+def record_audit(actor, result: ImportResult, name: str) -> None:
+    """Note a finished (not dry) import in the audit log."""
+    from crm.access import audit
+
+    audit.record(
+        audit.IMPORTED,
+        actor=actor,
+        target_type="contact",
+        details={"file": name, **result.counts()},
+    )
+
+
+def run(
+    source,
+    *,
+    actor=None,
+    owner=None,
+    options: ImportOptions | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    name: str = "",
+) -> ImportResult:
+    """Import a contact file (CSV or vCard) and return what happened.
+
+    ``source`` is a path, an open binary file or the bytes themselves; a file
+    over IMPORT_MAX_BYTES is refused before it is read. ``actor`` is the
+    user the import acts for: the duplicate check sees only the contacts
+    that user may see. None is the system actor, which sees every contact
+    (the CLI without --owner, the demo loader). New contacts belong to
+    ``owner`` (default: the actor). ``progress(done, total)`` is called after
+    each batch.
+
+    The caller commits. A dry run (``options.dry_run``) checks every row and
+    counts what would happen without writing anything. Raises ReadError (a
+    ServiceError) with one sentence when the file cannot be read at all; row
+    problems never raise, they are listed in ``result.problems``.
+    """
+    options = options or ImportOptions()
+    data, source_name = read_source(source)
+    contact_file = open_file(data, options)
+    importer = Importer(contact_file, options, actor=actor, owner=owner)
+
+    def report(done):
+        if progress:
+            progress(done, contact_file.total)
+
+    importer.run(progress=report)
+    result = importer.result
+    if not options.dry_run:
+        record_audit(actor, result, name or source_name)
+    log.info(
+        "import of %s by %s: %s%s",
+        name or source_name or "bytes",
+        getattr(actor, "email", "system"),
+        result.summary(),
+        " (dry run)" if options.dry_run else "",
+    )
+    return result

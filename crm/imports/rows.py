@@ -1,0 +1,857 @@
+"""One mapped row to a ContactData, with the problems found on the way.
+
+A problem is an *error* when the row cannot be imported as it stands (a date
+that does not match the chosen format, a name longer than the column): the
+row is left out and counted as failed. It is a *warning* when the contact is
+still imported and only the value named in the message is left out or kept
+as typed (an e-mail that is not an address, a phone that cannot be read).
+"""
+
+import json
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+
+from flask_babel import gettext as _
+
+from crm.contacts.bulk import ContactData
+from crm.contacts.models import (
+    ADDRESS_KINDS,
+    ADDRESS_LIMITS,
+    EMAIL_SLOTS,
+    FAX_SLOTS,
+    PHONE_SLOTS,
+)
+from crm.contacts.services import country_code
+from crm.core.errors import ServiceError
+from crm.core.text import (
+    clean,
+    digits,
+    email_problem,
+    fold,
+    looks_spreadsheet_damaged,
+    normalize_email,
+    phone_to_e164,
+)
+from crm.imports import presets
+
+log = logging.getLogger(__name__)
+
+ERROR = "error"
+WARNING = "warning"
+
+ISO_DATE = "%Y-%m-%d"
+
+# Column sizes of Contact (see contacts/models.py and Keap's limits).
+FIELD_LIMITS = {
+    "prefix": 20,
+    "given_name": 40,
+    "middle_name": 100,
+    "family_name": 40,
+    "suffix": 20,
+    "preferred_name": 100,
+    "company": 255,
+    "job_title": 255,
+    "website": 100,
+    "lead_source": 255,
+    "contact_type": 50,
+    "time_zone": 64,
+    "spouse_name": 100,
+    "assistant_name": 20,
+    "assistant_phone": 15,
+    "referral_code": 100,
+    "billing_information": 100,
+}
+TEXT_FIELDS = tuple(FIELD_LIMITS)
+CONTACT_COLUMNS = (
+    "prefix",
+    "given_name",
+    "middle_name",
+    "family_name",
+    "suffix",
+    "preferred_name",
+    "job_title",
+    "website",
+    "lead_source",
+    "contact_type",
+    "time_zone",
+    "spouse_name",
+    "assistant_name",
+    "assistant_phone",
+    "referral_code",
+    "billing_information",
+    "birthday",
+    "anniversary",
+    "person_notes",
+)
+TAG_LIMIT = 255
+PHONE_TYPE_LIMIT = 30
+EXTENSION_LIMIT = 20
+
+_PHONE_TYPE_WORDS = (
+    ("Mobile", ("mobile", "cell", "cellular", "handy", "iphone", "móvil", "movil")),
+    ("Work", ("work", "business", "office", "company", "main", "trabajo", "arbeit")),
+    ("Home", ("home", "private", "personal", "casa", "privat")),
+    (
+        "Other",
+        ("other", "pager", "car", "video", "isdn", "radio", "callback", "tty"),
+    ),
+)
+_FAX_WORDS = ("fax", "facsimile", "telefax")
+
+_DATE_FIELDS = {
+    "%d": r"(?P<d>\d{1,2})",
+    "%m": r"(?P<m>\d{1,2})",
+    "%Y": r"(?P<Y>\d{4})",
+    "%y": r"(?P<y>\d{2})",
+    "%b": r"(?P<b>[^\W\d_]{3,})",
+    "%B": r"(?P<b>[^\W\d_]{3,})",
+}
+_MONTH_NAMES = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+
+# A conservative ASCII shape that the full e-mail check always accepts; the
+# check itself (which is slow) runs only for addresses outside it.
+_PLAIN_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}"
+)
+
+
+@dataclass
+class Problem:
+    row: int
+    column: str
+    message: str
+    level: str = ERROR
+
+    def as_dict(self) -> dict:
+        return {
+            "row": self.row,
+            "column": self.column,
+            "message": self.message,
+            "level": self.level,
+        }
+
+
+class RowError(Exception):
+    """A value makes the whole row unusable; the message says which and why."""
+
+    def __init__(self, column: str, message: str):
+        super().__init__(message)
+        self.column = column
+        self.message = message
+
+
+# Dates.
+def date_format_label(fmt: str) -> str:
+    """A date format as users read it: %d/%m/%Y becomes DD/MM/YYYY."""
+    for code, text in (
+        ("%d", "DD"),
+        ("%m", "MM"),
+        ("%Y", "YYYY"),
+        ("%y", "YY"),
+        ("%b", "Mon"),
+        ("%B", "Month"),
+    ):
+        fmt = fmt.replace(code, text)
+    return fmt
+
+
+@lru_cache(maxsize=32)
+def _date_pattern(fmt: str) -> re.Pattern:
+    parts, i = [], 0
+    while i < len(fmt):
+        code = fmt[i : i + 2]
+        if code in _DATE_FIELDS:
+            parts.append(_DATE_FIELDS[code])
+            i += 2
+        elif code.startswith("%"):
+            raise ServiceError(
+                _("The date format may only use %%d, %%m, %%Y, %%y and %%b.")
+            )
+        else:
+            parts.append(re.escape(fmt[i]))
+            i += 1
+    return re.compile("".join(parts), re.IGNORECASE)
+
+
+def check_date_format(fmt: str) -> str:
+    """The format when it names a day, a month and a year; ServiceError otherwise."""
+    fmt = (fmt or "").strip() or ISO_DATE
+    pattern = _date_pattern(fmt)
+    groups = set(pattern.groupindex)
+    if "d" not in groups or not groups & {"m", "b"} or not groups & {"Y", "y"}:
+        raise ServiceError(
+            _(
+                "The date format %(format)s needs a day, a month and a year, "
+                "for example %%d/%%m/%%Y.",
+                format=fmt,
+            )
+        )
+    return fmt
+
+
+def parse_date(text: str, fmt: str) -> date:
+    """The date in exactly this format; ValueError with one sentence otherwise.
+
+    Nothing rolls over and nothing is swapped: 12/31/1990 read as %d/%m/%Y is
+    "month 31 is not valid", not a day in 1993.
+    """
+    match = _date_pattern(fmt).fullmatch(text.strip())
+    if match is None:
+        raise ValueError(
+            _(
+                "%(value)s is not a date in the format %(format)s.",
+                value=text,
+                format=date_format_label(fmt),
+            )
+        )
+    found = match.groupdict()
+    if found.get("b"):
+        month = _MONTH_NAMES.get(found["b"].casefold())
+        if month is None:
+            raise ValueError(_("%(name)s is not the name of a month.", name=found["b"]))
+    else:
+        month = int(found["m"])
+    if found.get("Y"):
+        year = int(found["Y"])
+    else:
+        year = 2000 + int(found["y"])
+        if year > date.today().year:
+            year -= 100
+    day = int(found["d"])
+
+    if not 1 <= month <= 12:
+        raise ValueError(_("month %(month)s is not valid", month=month))
+    if year < 1:
+        raise ValueError(_("year %(year)s is not valid", year=year))
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise ValueError(
+            _(
+                "day %(day)s is not valid in %(year)s-%(month)02d",
+                day=day,
+                year=year,
+                month=month,
+            )
+        ) from None
+
+
+# Other values.
+def email_is_plain(text: str) -> bool:
+    return (
+        len(text) <= 254
+        and bool(_PLAIN_EMAIL.fullmatch(text))
+        and ("--" not in text.partition("@")[2])
+    )
+
+
+@lru_cache(maxsize=4096)
+def _email_problem(text: str) -> str | None:
+    return email_problem(text)
+
+
+def check_email(text: str) -> str | None:
+    """Why ``text`` is not an e-mail address, or None when it is one."""
+    if email_is_plain(text):
+        return None
+    return _email_problem(text)
+
+
+@lru_cache(maxsize=65536)
+def phone_e164(number: str, region: str) -> str | None:
+    """The E.164 form of a phone, cached: files repeat numbers."""
+    return phone_to_e164(number, region)
+
+
+def phone_type(text: str | None) -> tuple[str | None, bool]:
+    """The type (Work, Home, Mobile, Other) a label names, and whether it is a fax."""
+    words = fold(text).replace("*", " ")
+    if not words:
+        return None, False
+    is_fax = any(w in words for w in _FAX_WORDS)
+    for name, keys in _PHONE_TYPE_WORDS:
+        if any(re.search(rf"\b{re.escape(k)}", words) for k in keys):
+            return name, is_fax
+    # A bare "Phone 2" or "voice" says nothing about the kind of line.
+    return None, is_fax
+
+
+_COUNTRY_ALIASES = {
+    "usa": "USA",
+    "u s a": "USA",
+    "u s": "USA",
+    "united states": "USA",
+    "uk": "GBR",
+    "u k": "GBR",
+    "great britain": "GBR",
+    "england": "GBR",
+    "scotland": "GBR",
+    "wales": "GBR",
+    "deutschland": "DEU",
+    "osterreich": "AUT",
+    "schweiz": "CHE",
+    "suisse": "CHE",
+    "espana": "ESP",
+    "italia": "ITA",
+    "nederland": "NLD",
+    "holland": "NLD",
+    "belgie": "BEL",
+    "belgique": "BEL",
+    "danmark": "DNK",
+    "sverige": "SWE",
+    "norge": "NOR",
+    "polska": "POL",
+    "brasil": "BRA",
+    "россия": "RUS",
+    "日本": "JPN",
+}
+
+
+@lru_cache(maxsize=1024)
+def country(text: str) -> str | None:
+    """The ISO alpha-3 code of a country name or code, or None when unsure.
+
+    The contacts service also tries a fuzzy match, which can land on a
+    region of another country ("Country" finds England); a fuzzy answer is
+    kept only when the text begins the country's own name.
+    """
+    import pycountry
+
+    key = _plain(presets.normalize_header(text))
+    if key in _COUNTRY_ALIASES:
+        return _COUNTRY_ALIASES[key]
+    # "Perú", "México": the country list spells names without accents.
+    code = country_code(text) or country_code(_plain(text))
+    if code is None:
+        return None
+    found = pycountry.countries.get(alpha_3=code)
+    names = [
+        getattr(found, attr, "") or ""
+        for attr in ("alpha_2", "alpha_3", "name", "official_name", "common_name")
+    ]
+    if any(_plain(presets.normalize_header(n)).startswith(key) for n in names if n):
+        return code
+    return None
+
+
+def _plain(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def split_tags(text: str) -> list[str]:
+    """Tag names from one cell: Keap and Outlook use commas, Google ' ::: '."""
+    parts = text.split(":::") if ":::" in text else re.split(r"[,;]", text)
+    names = []
+    for part in parts:
+        name = clean(part.strip().lstrip("*"))
+        if name:
+            names.append(name)
+    return names
+
+
+def _json_address(text: str) -> dict | None:
+    if not text.lstrip().startswith("{"):
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    return {
+        "line1": data.get("street"),
+        "locality": data.get("city"),
+        "region": data.get("state") or data.get("stateCode"),
+        "postal_code": data.get("postalCode"),
+        "country": data.get("country") or data.get("countryCode"),
+    }
+
+
+# The builder.
+class RowBuilder:
+    """Turns mapped cells into ContactData, collecting problems per row."""
+
+    def __init__(
+        self,
+        *,
+        date_format: str = ISO_DATE,
+        region: str = "US",
+        custom_fields: dict | None = None,
+        today: date | None = None,
+    ):
+        self.date_format = check_date_format(date_format)
+        self.region = region
+        self.custom_fields = custom_fields or {}
+        self.today = today or date.today()
+
+    def build(self, row: int, cells) -> tuple[ContactData | None, list[Problem]]:
+        """The contact of one row (None when it is blank or has an error).
+
+        ``cells`` are (field key, column label, raw text) triples.
+        """
+        values, labels = self._collect(cells)
+        if not values:
+            return None, []
+        problems: list[Problem] = []
+
+        def warn(column, message):
+            problems.append(Problem(row, column, message, WARNING))
+
+        try:
+            data = self._contact(values, labels, warn)
+        except RowError as exc:
+            problems.append(Problem(row, exc.column, exc.message, ERROR))
+            return None, problems
+        return data, problems
+
+    @staticmethod
+    def _collect(cells):
+        values: dict[str, str] = {}
+        labels: dict[str, str] = {}
+        for key, label, raw in cells:
+            if not key or raw is None:
+                continue
+            text = raw.strip() if isinstance(raw, str) else raw
+            if not text:
+                continue
+            if key in values:
+                if key == "person_notes":
+                    values[key] += "\n\n" + text
+                elif key == "tags":
+                    values[key] += "," + text
+                continue
+            values[key] = text
+            labels[key] = label
+        return values, labels
+
+    def _contact(self, values, labels, warn) -> ContactData:
+        data = ContactData()
+        fields = data.fields
+
+        for key in TEXT_FIELDS:
+            if key in values:
+                text = self._text(key, values[key], labels[key])
+                if key == "company":
+                    data.company = text
+                else:
+                    fields[key] = text
+        self._names(values, labels, fields)
+
+        notes = values.get("person_notes")
+        if notes:
+            fields["person_notes"] = clean(notes.replace("\r\n", "\n"))
+        for key in ("birthday", "anniversary"):
+            if key in values:
+                fields[key] = self._date(key, values[key], labels[key], warn)
+        self._relations(values, labels, fields)
+
+        data.emails = self._emails(values, labels, warn)
+        data.phones, data.faxes = self._phones(values, labels, warn)
+        data.addresses = self._addresses(values, labels, warn)
+        if "tags" in values:
+            data.tags = self._tags(values["tags"], labels["tags"], warn)
+        data.custom = self._custom(values, labels)
+
+        if not (
+            data.emails
+            or data.phones
+            or data.company
+            or any(fields.get(k) for k in ("given_name", "family_name"))
+            or fields.get("preferred_name")
+        ):
+            raise RowError(
+                "",
+                _(
+                    "The row has no name, company, e-mail or phone, so there is "
+                    "no contact to import."
+                ),
+            )
+        return data
+
+    # Names and plain text.
+    def _text(self, key, raw, label):
+        text = clean(raw)
+        limit = FIELD_LIMITS.get(key)
+        if text and limit and len(text) > limit:
+            raise RowError(
+                label,
+                _(
+                    "%(value)s is longer than %(limit)s characters.",
+                    value=_shorten(text),
+                    limit=limit,
+                ),
+            )
+        return text
+
+    def _names(self, values, labels, fields):
+        full = clean(values.get("full_name"))
+        if not full or fields.get("given_name") or fields.get("family_name"):
+            return
+        label = labels["full_name"]
+        given, _sep, family = full.rpartition(" ")
+        if not given:
+            given, family = family, None
+        for key, text in (("given_name", given), ("family_name", family)):
+            if text:
+                fields[key] = self._text(key, text, label)
+
+    def _date(self, key, raw, label, warn):
+        if isinstance(raw, date):
+            value = raw
+        else:
+            try:
+                value = parse_date(raw, self.date_format)
+            except ValueError as exc:
+                raise RowError(label, str(exc)) from None
+        if key == "birthday" and value > self.today:
+            warn(
+                label,
+                _(
+                    "The birthday %(value)s lies in the future; it was left out.",
+                    value=value.isoformat(),
+                ),
+            )
+            return None
+        return value
+
+    def _relations(self, values, labels, fields):
+        for n in range(1, 4):
+            name = clean(values.get(f"relation{n}"))
+            kind = fold(values.get(f"relation{n}_type"))
+            if not name:
+                continue
+            if "spouse" in kind or "partner" in kind:
+                key = "spouse_name"
+            elif "assistant" in kind:
+                key = "assistant_name"
+            else:
+                continue
+            if not fields.get(key):
+                fields[key] = self._text(key, name, labels[f"relation{n}"])
+
+    # E-mails and phones.
+    def _emails(self, values, labels, warn) -> list[str]:
+        kept, seen, extra = [], set(), []
+        for n in range(1, presets.EMAIL_COLUMNS + 1):
+            raw = values.get(f"email{n}")
+            if not raw:
+                continue
+            label = labels[f"email{n}"]
+            for part in raw.split(":::"):
+                text = clean(part)
+                if not text:
+                    continue
+                if text.lower().startswith("mailto:"):
+                    text = text[7:].strip()
+                key = normalize_email(text)
+                if key in seen:
+                    continue
+                problem = check_email(text)
+                if problem:
+                    warn(
+                        label,
+                        _(
+                            "%(value)s is not an e-mail address; the contact was "
+                            "imported without it.",
+                            value=_shorten(text),
+                        ),
+                    )
+                    continue
+                limit = 75 if not kept else 100
+                if len(text) > limit:
+                    warn(
+                        label,
+                        _(
+                            "The e-mail address %(value)s is longer than %(limit)s "
+                            "characters; it was left out.",
+                            value=_shorten(text),
+                            limit=limit,
+                        ),
+                    )
+                    continue
+                seen.add(key)
+                if len(kept) < EMAIL_SLOTS:
+                    kept.append(text)
+                else:
+                    extra.append(text)
+        if extra:
+            warn(
+                "",
+                _(
+                    "A contact has at most %(n)s e-mail addresses; %(left)s "
+                    "was left out.",
+                    n=EMAIL_SLOTS,
+                    left=", ".join(extra),
+                ),
+            )
+        return kept
+
+    def _phones(self, values, labels, warn):
+        phones, faxes, seen, extra = [], [], set(), []
+        entries = [(f"phone{n}", "phone") for n in range(1, presets.PHONE_COLUMNS + 1)]
+        entries += [(f"fax{n}", "fax") for n in range(1, presets.FAX_COLUMNS + 1)]
+        for key, kind in entries:
+            raw = values.get(key)
+            if not raw:
+                continue
+            label = labels[key]
+            type_text = values.get(f"{key}_type")
+            kind_name, is_fax = phone_type(type_text if type_text else label)
+            if kind == "fax":
+                is_fax = True
+            extension = clean(values.get(f"{key}_ext"))
+            for part in raw.split(":::"):
+                number, ext = _split_extension(clean(part) or "")
+                if not number:
+                    continue
+                entry = self._phone(
+                    number, ext or extension, kind_name, label, warn, seen
+                )
+                if entry is None:
+                    continue
+                target, limit = (faxes, FAX_SLOTS) if is_fax else (phones, PHONE_SLOTS)
+                if len(target) >= limit:
+                    extra.append(number)
+                    continue
+                slot_limit = 40 if is_fax or len(target) < 3 else 20
+                if len(number) > slot_limit:
+                    warn(
+                        label,
+                        _(
+                            "The phone number %(value)s is longer than %(limit)s "
+                            "characters; it was left out.",
+                            value=_shorten(number),
+                            limit=slot_limit,
+                        ),
+                    )
+                    continue
+                target.append(entry)
+        if extra:
+            warn(
+                "",
+                _(
+                    "A contact has at most %(phones)s phones and %(faxes)s faxes; "
+                    "%(left)s was left out.",
+                    phones=PHONE_SLOTS,
+                    faxes=FAX_SLOTS,
+                    left=", ".join(extra),
+                ),
+            )
+        return phones, faxes
+
+    def _phone(self, number, extension, kind_name, label, warn, seen):
+        if looks_spreadsheet_damaged(number):
+            warn(
+                label,
+                _(
+                    "The phone number %(value)s looks damaged by a spreadsheet "
+                    "(scientific notation); it was left out, type the digits again.",
+                    value=number,
+                ),
+            )
+            return None
+        key = digits(number) or number
+        if key in seen:
+            return None
+        seen.add(key)
+        if phone_e164(number, self.region) is None:
+            warn(
+                label,
+                _(
+                    "%(value)s could not be read as a phone number; it was kept "
+                    "as typed.",
+                    value=_shorten(number),
+                ),
+            )
+        entry = {"number": number, "type": kind_name}
+        if extension:
+            if len(extension) > EXTENSION_LIMIT:
+                raise RowError(
+                    label,
+                    _(
+                        "The extension %(value)s is longer than %(limit)s characters.",
+                        value=_shorten(extension),
+                        limit=EXTENSION_LIMIT,
+                    ),
+                )
+            entry["extension"] = extension
+        return entry
+
+    # Addresses.
+    def _addresses(self, values, labels, warn) -> dict:
+        found = {}
+        for kind in ADDRESS_KINDS:
+            parts = {
+                part: values.get(f"{kind}_{part}")
+                for part, _label in presets.ADDRESS_PARTS
+            }
+            if not any(parts.values()):
+                continue
+            address = self._address(kind, parts, labels, warn)
+            if address:
+                found[kind] = address
+        return found
+
+    def _address(self, kind, parts, labels, warn):
+        def label(part):
+            return labels.get(f"{kind}_{part}", "")
+
+        full = parts.pop("full")
+        structured = _json_address(full) if full else None
+        if structured:
+            for part, value in structured.items():
+                if value and not parts.get(part):
+                    parts[part] = str(value)
+                    labels.setdefault(f"{kind}_{part}", label("full"))
+        elif full and not any(parts.values()):
+            lines = [line for line in (clean(x) for x in full.splitlines()) if line]
+            parts["line1"] = lines[0] if lines else None
+            parts["line2"] = ", ".join(lines[1:]) or None
+            for part in ("line1", "line2"):
+                labels.setdefault(f"{kind}_{part}", label("full"))
+
+        line1 = clean(parts.get("line1"))
+        line2 = clean(parts.get("line2"))
+        if line1 and "\n" in line1:
+            first, _sep, rest = line1.partition("\n")
+            line1 = clean(first)
+            rest = ", ".join(x for x in (clean(r) for r in rest.splitlines()) if x)
+            line2 = ", ".join(x for x in (rest, line2) if x) or None
+        extra = [clean(parts.get("line3")), _po_box(clean(parts.get("po_box")))]
+        line2 = ", ".join(x for x in (line2, *extra) if x) or None
+        if line2:
+            line2 = ", ".join(x for x in (clean(r) for r in line2.splitlines()) if x)
+
+        address = {
+            "line1": line1,
+            "line2": line2,
+            "locality": clean(parts.get("locality")),
+            "region": clean(parts.get("region")),
+            "postal_code": clean(parts.get("postal_code")),
+            "zip_four": clean(parts.get("zip_four")),
+        }
+        raw_country = clean(parts.get("country"))
+        if raw_country:
+            code = country(raw_country)
+            if code is None:
+                warn(
+                    label("country"),
+                    _(
+                        "%(value)s is not a country this import knows; the address "
+                        "was imported without it.",
+                        value=_shorten(raw_country),
+                    ),
+                )
+            address["country_code"] = code
+
+        limits = ADDRESS_LIMITS[kind]
+        for part, limit in limits.items():
+            value = address.get(part)
+            if value and len(value) > limit:
+                column = label(part) or label("line1") or label("full")
+                raise RowError(
+                    column,
+                    _(
+                        "%(value)s is longer than %(limit)s characters (the limit "
+                        "of the %(kind)s address).",
+                        value=_shorten(value),
+                        limit=limit,
+                        kind=kind,
+                    ),
+                )
+        if not any(address.values()):
+            return None
+        return address
+
+    # Tags and custom fields.
+    def _tags(self, raw, label, warn) -> list[str]:
+        names, seen = [], set()
+        for name in split_tags(raw):
+            if len(name) > TAG_LIMIT:
+                warn(
+                    label,
+                    _(
+                        "The tag %(value)s is longer than %(limit)s characters; it "
+                        "was left out.",
+                        value=_shorten(name),
+                        limit=TAG_LIMIT,
+                    ),
+                )
+                continue
+            if fold(name) not in seen:
+                seen.add(fold(name))
+                names.append(name)
+        return names
+
+    def _custom(self, values, labels) -> dict[int, str]:
+        from crm.customfields.services import coerce_value
+
+        stored = {}
+        for key, raw in values.items():
+            if not key.startswith("custom:"):
+                continue
+            field = self.custom_fields.get(int(key[7:]))
+            if field is None:
+                continue
+            value = raw
+            if field.field_type == "date" and isinstance(raw, str):
+                try:
+                    value = parse_date(raw, self.date_format)
+                except ValueError as exc:
+                    raise RowError(labels[key], str(exc)) from None
+            try:
+                text = coerce_value(field, value)
+            except ServiceError as exc:
+                raise RowError(labels[key], exc.message) from None
+            if text is not None:
+                stored[field.id] = text
+        return stored
+
+
+def _split_extension(number: str) -> tuple[str, str | None]:
+    """A number and its extension from 'tel:+1-555;ext=12' or '555 x12'."""
+    if number.lower().startswith("tel:"):
+        number = number[4:]
+    match = re.fullmatch(r"(.+?)\s*(?:;ext=|\s(?:x|ext\.?)\s*)(\d+)", number, re.I)
+    if match:
+        return match.group(1).strip(), match.group(2)
+    return number, None
+
+
+def _po_box(text: str | None) -> str | None:
+    if not text:
+        return None
+    if re.match(r"(p\.?\s*o\.?\s*box|postfach|apartado)\b", text, re.IGNORECASE):
+        return text
+    return _("PO Box %(box)s", box=text)
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
