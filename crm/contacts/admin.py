@@ -2,15 +2,22 @@
 
 import logging
 
-from flask import current_app, g
+from flask import abort, current_app, g, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from sqlalchemy import func, literal_column, select
 
 from crm.access import policy
-from crm.contacts import search
+from crm.contacts import (
+    record_tabs,  # noqa: F401  (registers the tab renderers)
+    search,
+    services,
+    tab_views,
+)
 from crm.contacts.filters import contact_filters
 from crm.contacts.models import Contact
+from crm.contacts.weather import panel as weather_panel
 from crm.core.admin import SecuredModelView
 from crm.extensions import db
 from crm.tags.models import ContactTag, Tag
@@ -170,6 +177,20 @@ class ContactView(SecuredModelView):
 
         return render_record(self)
 
+    # New contacts are made on the General tab's form.
+    @expose("/new/", methods=("GET", "POST"))
+    def create_view(self):
+        return redirect(url_for("contact_general.create_view"))
+
+    @expose("/weather/")
+    def weather(self):
+        """The weather panel of one record, fetched after the page has loaded."""
+        contact = services.get_visible(request.args.get("id"), current_user)
+        if contact is None:
+            abort(404)
+        return weather_panel(contact)
+
 
 def views():
     yield ContactView()
+    yield from tab_views.views()

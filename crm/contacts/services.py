@@ -4,6 +4,7 @@ import logging
 
 import pycountry
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from crm.access import policy
@@ -222,6 +223,22 @@ def prepare(contact: Contact, actor=None, *, is_new: bool = False) -> None:
             contact.created_by_id = actor.id
             if contact.owner_id is None and contact.owner is None:
                 contact.owner_id = actor.id
+
+
+def require_contact_point(contact: Contact) -> None:
+    """Refuse a new contact without an e-mail address, phone number or address.
+
+    Keap creates no contact without one of the three.
+    """
+    has_address = any(
+        getattr(address, field)
+        for address in contact.addresses
+        for field in (*ADDRESS_FIELD_LABELS, "country_code")
+    )
+    if not (contact.emails or contact.phones or has_address):
+        raise ServiceError(
+            _("A new contact needs an e-mail address, a phone number or an address.")
+        )
 
 
 def find_by_email(addresses, user) -> list[Contact]:
