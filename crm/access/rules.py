@@ -24,6 +24,7 @@ from crm.contacts.models import (
     SocialAccount,
 )
 from crm.customfields.models import CustomField, CustomHeader, CustomTab, CustomValue
+from crm.imports.models import ImportJob
 from crm.links.models import ContactLink, LinkType
 from crm.tags.models import ContactTag, Tag, TagCategory
 
@@ -158,6 +159,17 @@ def audit_actions(user, action):
 @policy.permission(UserPermission, DefaultPermission, LoginFailure)
 def admin_actions(user, action):
     return user.is_admin
+
+
+@policy.rule(ImportJob)
+def import_job_rows(user, action):
+    # A user sees the imports they started; administrators see all.
+    return true() if user.is_admin else ImportJob.user_id == user.id
+
+
+@policy.permission(ImportJob)
+def import_job_actions(user, action):
+    return services.area_allows(user, "contacts", "import")
 
 
 # Owner changes are checked and audited on every flush, whatever the path.
