@@ -15,7 +15,7 @@ from sqlalchemy import select
 from crm.access import policy
 from crm.extensions import db
 
-RESTRICTED = Markup('<span class="crm-restricted" data-restricted="1">{}</span>')
+RESTRICTED = Markup('<span class="crm-restricted">{}</span>')
 VISIBLE = Markup('<a class="crm-contact-link" href="{}">{}</a>')
 
 
