@@ -4,6 +4,8 @@ from html.parser import HTMLParser
 
 import pytest
 
+from tests.access_helpers import quick_user
+
 
 class _FormReader(HTMLParser):
     """Collects the successful controls of one <form> (by id)."""
@@ -55,7 +57,7 @@ class _FormReader(HTMLParser):
             )
             self._select = None
         elif tag == "textarea" and self._textarea:
-            self.fields[self._textarea] = "".join(self._text).lstrip("\n")
+            self.fields[self._textarea] = _drop_first_newline("".join(self._text))
             self._textarea = None
 
     def handle_data(self, data):
@@ -109,3 +111,19 @@ def reload(db, model, pk):
     """A fresh copy of a row, as the database has it now."""
     db.session.expire_all()
     return db.session.get(model, pk)
+
+
+def _drop_first_newline(text: str) -> str:
+    # A browser drops the newline that starts a textarea's content.
+    for start in ("\r\n", "\n"):
+        if text.startswith(start):
+            return text[len(start) :]
+    return text
+
+
+def sign_in(web, db, email="uma@example.com", **kwargs):
+    """A new user (hashed password reused, for speed), signed in on ``web``."""
+    user = quick_user(db, email, **kwargs)
+    response = web.login(email)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return user

@@ -9,12 +9,13 @@ from tests.record_helpers import (
     record_url,
     reload,
     save,
+    sign_in,
 )
 
 
 @pytest.fixture
-def user(login_as):
-    return login_as("user", name="Uma User")
+def user(web, db):
+    return sign_in(web, db, name="Uma User")
 
 
 @pytest.fixture

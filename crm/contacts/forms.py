@@ -160,7 +160,14 @@ class FormOnlyMixin:
 
 
 class VersionField(FormOnlyMixin, HiddenField):
-    """The record version the form was opened at (see failure kind E1)."""
+    """The record version the form was opened at (see failure kind E1).
+
+    On a post only the posted value counts: a form without it must not fall
+    back to the stored version and so skip the check.
+    """
+
+    def process_formdata(self, valuelist):
+        self.data = valuelist[0] if valuelist else ""
 
 
 class CompanyNameField(FormOnlyMixin, StringField):

@@ -148,7 +148,7 @@ class ContactTabView(SecuredModelView):
 
 def check_version(posted, contact) -> None:
     """Refuse a save from a form opened at an older version of the record."""
-    if (posted or "").strip() != str(contact.version):
+    if str(posted or "").strip() != str(contact.version):
         log.info(
             "stale save refused: contact %s is at version %s, form had %r",
             contact.id,
