@@ -263,6 +263,10 @@ class GeneralTabView(ContactTabView):
     def apply(self, form, model, is_created):
         if is_created:
             services.require_contact_point(model)
+            # An empty owner picker set the relationship to None, which would
+            # win over the owner_id that prepare() defaults to the creator.
+            if model.owner is None:
+                model.owner = current_user._get_current_object()
 
     def after_prepare(self, form, model, is_created):
         name = clean(form.company_name.data)
