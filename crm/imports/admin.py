@@ -120,9 +120,11 @@ class ImportView(SecuredView):
     def _render_job(self, job):
         contact_file = None
         preview = []
+        sample = []
         if job.state in (UPLOADED, CHECKED):
             try:
                 contact_file = jobs.open_job_file(job)
+                sample = jobs.sample(job, contact_file, PREVIEW_ROWS)
             except ServiceError as exc:
                 flash(exc.message, "error")
             else:
@@ -133,6 +135,7 @@ class ImportView(SecuredView):
             job=job,
             contact_file=contact_file,
             preview=preview,
+            sample=sample,
             mapping=options.get("mapping") or [],
             choices=presets.field_choices() + presets.custom_choices(),
             presets=presets.PRESETS,

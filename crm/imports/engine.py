@@ -276,6 +276,25 @@ def open_file(data: bytes, options: ImportOptions | None = None) -> ContactFile:
     return ContactFile(data, options or ImportOptions())
 
 
+def preview_contacts(contact_file: ContactFile, options: ImportOptions, limit=5):
+    """The first rows as the import would read them: (row, data, problems).
+
+    Nothing is written; the screen shows these before the dry run.
+    """
+    builder = RowBuilder(
+        date_format=ISO_DATE if contact_file.kind == VCARD else options.date_format,
+        region=current_app.config["DEFAULT_PHONE_REGION"],
+        custom_fields=_custom_fields(contact_file.mapping),
+    )
+    found = []
+    for row, cells, problems, _after in contact_file.records():
+        data, more = builder.build(row, cells)
+        found.append((row, data, problems + more))
+        if len(found) >= limit:
+            break
+    return found
+
+
 # Writing.
 @dataclass
 class _Pending:

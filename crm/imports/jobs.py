@@ -88,6 +88,11 @@ def open_job_file(job: ImportJob, **changes) -> engine.ContactFile:
     return engine.open_file(data, _options(job, **changes))
 
 
+def sample(job: ImportJob, contact_file: engine.ContactFile, limit: int = 5):
+    """The first rows of the job's file as they would be imported."""
+    return engine.preview_contacts(contact_file, _options(job), limit)
+
+
 def create_job(data: bytes, file_name: str, user) -> ImportJob:
     """Store an upload and open it; ReadError when it is not a contact file."""
     engine.check_permission(user, None)
