@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 from sqlalchemy import select
@@ -319,3 +320,348 @@ def test_make_field_name_is_unique(make_field):
 def test_list_box_value_is_a_json_list(make_field):
     field = make_field("list_box", options=OPTIONS)
     assert json.loads(services.coerce_value(field, "Green;Red")) == ["Red", "Green"]
+
+
+# Admin definition screens -------------------------------------------------------
+
+
+def test_admin_defines_a_tab_header_and_field(web, db, login_as):
+    login_as("admin")
+    assert (
+        web.post("/admin/custom_tab/new/", {"name": "Preferences"}).status_code == 302
+    )
+    tab = db.session.scalar(select(CustomTab))
+    assert (
+        web.post(
+            "/admin/custom_header/new/", {"tab": str(tab.id), "name": "Shopping"}
+        ).status_code
+        == 302
+    )
+    header = db.session.scalar(select(CustomHeader))
+
+    response = web.post(
+        "/admin/custom_field/new/",
+        {
+            "header": str(header.id),
+            "label": "Favourite Product",
+            "field_type": "dropdown",
+            "options": "Shoes\r\n\r\n Hats \r\n",
+            "machine_name": "",
+        },
+    )
+    assert response.status_code == 302
+    db.session.expire_all()
+    field = db.session.scalar(select(CustomField))
+    assert field.field_name == "FavouriteProduct"
+    assert field.option_list == ["Shoes", "Hats"]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"label": "Colour", "field_type": "list_box", "options": ""},
+            "A list box (multi-select) field needs its options, one a line.",
+        ),
+        (
+            {"label": "Colour", "field_type": "radio", "options": "Red\nred"},
+            "Each option can be listed once.",
+        ),
+        (
+            {"label": "Colour", "field_type": "text", "machine_name": "1bad name"},
+            "A field name uses letters, digits and underscores, starting with a "
+            "letter.",
+        ),
+    ],
+)
+def test_bad_field_definitions_are_refused(web, db, login_as, header, data, message):
+    login_as("admin")
+    page = web.post(
+        "/admin/custom_field/new/",
+        {"header": str(header.id), **data},
+        follow_redirects=True,
+    )
+    assert message in page.get_data(as_text=True)
+    assert db.session.scalar(select(CustomField)) is None
+
+
+def test_a_tab_that_still_has_headers_cannot_be_deleted(web, db, login_as, header):
+    login_as("admin")
+    tab_id = header.tab_id
+    page = web.post(
+        "/admin/custom_tab/delete/", {"id": str(tab_id)}, follow_redirects=True
+    )
+    assert (
+        "The tab Preferences still has headers; delete or move them first."
+        in page.get_data(as_text=True)
+    )
+    db.session.expire_all()
+    assert db.session.get(CustomTab, tab_id) is not None
+
+
+def test_an_empty_tab_can_be_deleted(web, db, login_as):
+    login_as("admin")
+    tab = CustomTab(name="Spare")
+    db.session.add(tab)
+    db.session.commit()
+    web.post("/admin/custom_tab/delete/", {"id": str(tab.id)})
+    db.session.expire_all()
+    assert db.session.scalar(select(CustomTab)) is None
+
+
+def test_a_header_that_still_has_fields_cannot_be_deleted(
+    web, db, login_as, make_field
+):
+    login_as("admin")
+    field = make_field("text")
+    page = web.post(
+        "/admin/custom_header/delete/",
+        {"id": str(field.header_id)},
+        follow_redirects=True,
+    )
+    assert "The header Shopping still has fields" in page.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(CustomHeader, field.header_id) is not None
+
+
+def test_type_of_a_field_with_values_cannot_change(
+    web, db, login_as, make_field, make_contact
+):
+    login_as("admin")
+    field = make_field("text", label="Size")
+    services.set_values(make_contact(), {field: "42"})
+    db.session.commit()
+    page = web.post(
+        f"/admin/custom_field/edit/?id={field.id}",
+        {
+            "header": str(field.header_id),
+            "label": "Size",
+            "field_type": "whole_number",
+            "machine_name": field.field_name,
+        },
+        follow_redirects=True,
+    )
+    assert "Contacts already have values in Size, so its type cannot change." in (
+        page.get_data(as_text=True)
+    )
+    db.session.expire_all()
+    assert db.session.get(CustomField, field.id).field_type == "text"
+
+
+@pytest.mark.parametrize(
+    "url", ["/admin/custom_tab/", "/admin/custom_header/", "/admin/custom_field/"]
+)
+def test_non_admin_cannot_open_the_definition_screens(web, login_as, url):
+    login_as("user")
+    assert web.get(url).status_code == 403
+
+
+def test_non_admin_cannot_create_a_custom_field(web, db, login_as, header):
+    login_as("user")
+    response = web.post(
+        "/admin/custom_field/new/",
+        {"header": str(header.id), "label": "Sneaky", "field_type": "text"},
+    )
+    assert response.status_code == 403
+    assert db.session.scalar(select(CustomField)) is None
+
+
+# Custom tabs on the record ------------------------------------------------------
+
+
+@pytest.fixture
+def three_fields(make_field):
+    return (
+        make_field("whole_number", label="Shoe size"),
+        make_field("date", label="Last visit"),
+        make_field("list_box", label="Colours", options=OPTIONS),
+    )
+
+
+def tab_url(contact, tab_id):
+    return f"/admin/contact/details/?id={contact.id}&tab=custom-{tab_id}"
+
+
+def edit_url(contact, tab_id):
+    return f"/admin/custom-values/{contact.id}/{tab_id}/"
+
+
+def test_custom_tab_appears_on_the_record_with_its_values(
+    web, db, login_as, make_contact, three_fields
+):
+    login_as("user")
+    size, visit, colours = three_fields
+    contact = make_contact()
+    services.set_values(
+        contact, {size: "42", visit: "2026-03-01", colours: ["Blue", "Red"]}
+    )
+    db.session.commit()
+    tab_id = size.header.tab_id
+
+    general = web.get(f"/admin/contact/details/?id={contact.id}").get_data(as_text=True)
+    assert f'data-tab="custom-{tab_id}"' in general
+    assert ">Preferences</a>" in general
+    # Custom tabs sit after Person notes and before Tags.
+    assert general.index("Person notes") < general.index("Preferences")
+    assert general.index("Preferences") < general.index('data-tab="tags"')
+
+    page = web.get(tab_url(contact, tab_id)).get_data(as_text=True)
+    assert "Shopping" in page
+    for label, shown in (
+        ("Shoe size", "42"),
+        ("Last visit", "2026-03-01"),
+        ("Colours", "Red, Blue"),
+    ):
+        assert label in page
+        assert f">{shown}</dd>" in page
+    assert f'href="{edit_url(contact, tab_id)}"' in page
+
+
+def test_edit_form_saves_valid_values_and_bumps_the_version(
+    web, db, login_as, make_contact, three_fields
+):
+    login_as("user")
+    size, visit, colours = three_fields
+    contact = make_contact()
+    version, tab_id = contact.version, size.header.tab_id
+
+    form = web.get(edit_url(contact, tab_id)).get_data(as_text=True)
+    assert 'type="number"' in form and 'type="date"' in form
+    assert re.search(r"<select[^>]* multiple", form)
+
+    response = web.post(
+        edit_url(contact, tab_id),
+        {
+            f"field_{size.id}": "43",
+            f"field_{visit.id}": "2026-04-02",
+            f"field_{colours.id}": ["Green", "Red"],
+            "version": str(version),
+        },
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(tab_url(contact, tab_id))
+
+    db.session.expire_all()
+    assert services.values_of(contact) == {
+        size.id: "43",
+        visit.id: "2026-04-02",
+        colours.id: '["Red", "Green"]',
+    }
+    assert contact.version == version + 1
+    page = web.get(tab_url(contact, tab_id)).get_data(as_text=True)
+    assert "Preferences saved." in page
+
+
+def test_invalid_values_are_reported_and_nothing_is_saved(
+    web, db, login_as, make_contact, three_fields
+):
+    login_as("user")
+    size, visit, colours = three_fields
+    contact = make_contact()
+    services.set_values(contact, {size: "42"})
+    db.session.commit()
+    version, tab_id = contact.version, size.header.tab_id
+
+    response = web.post(
+        edit_url(contact, tab_id),
+        {
+            f"field_{size.id}": "forty-three",
+            f"field_{visit.id}": "2026-02-30",
+            f"field_{colours.id}": ["Red"],
+            "version": str(version),
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Nothing was saved: correct the fields marked below." in page
+    assert "Shoe size: enter a whole number, such as 42." in page
+    assert "Last visit: day 30 is not valid in February 2026." in page
+    # What was typed is shown again, not lost.
+    assert 'value="forty-three"' in page
+
+    db.session.expire_all()
+    assert services.values_of(contact) == {size.id: "42"}
+    assert contact.version == version
+
+
+def test_stale_edit_form_is_refused(web, db, login_as, make_contact, three_fields):
+    login_as("user")
+    size = three_fields[0]
+    contact = make_contact()
+    page = web.post(
+        edit_url(contact, size.header.tab_id),
+        {f"field_{size.id}": "40", "version": str(contact.version - 1)},
+    )
+    assert page.status_code == 409
+    assert "changed by someone else" in page.get_data(as_text=True)
+    db.session.expire_all()
+    assert services.values_of(contact) == {}
+
+
+def test_required_field_must_be_filled_in_the_form(
+    web, db, login_as, make_contact, make_field
+):
+    login_as("user")
+    field = make_field("text", label="Account number", required=True)
+    contact = make_contact()
+    page = web.post(
+        edit_url(contact, field.header.tab_id),
+        {f"field_{field.id}": " ", "version": str(contact.version)},
+    )
+    assert page.status_code == 400
+    assert "Account number: this field is required." in page.get_data(as_text=True)
+
+
+def test_custom_edit_answers_404_for_unknown_contact_or_tab(
+    web, login_as, make_contact, three_fields
+):
+    login_as("user")
+    tab_id = three_fields[0].header.tab_id
+    contact = make_contact()
+    assert web.get(f"/admin/custom-values/999999/{tab_id}/").status_code == 404
+    assert web.get(f"/admin/custom-values/{contact.id}/999999/").status_code == 404
+    assert web.post(f"/admin/custom-values/999999/{tab_id}/").status_code == 404
+
+
+def test_custom_values_are_escaped_on_the_record(
+    web, db, login_as, make_contact, make_field
+):
+    login_as("user")
+    field = make_field("text", label="Motto")
+    contact = make_contact()
+    services.set_values(contact, {field: "<img src=x onerror=alert(1)>"})
+    db.session.commit()
+    page = web.get(tab_url(contact, field.header.tab_id)).get_data(as_text=True)
+    assert "<img src=x" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+@pytest.mark.parametrize(
+    ("field_type", "options", "posted", "stored"),
+    [
+        ("yes_no", None, "1", "1"),
+        ("radio", OPTIONS, "Green", "Green"),
+        ("dropdown", OPTIONS, "Blue", "Blue"),
+        ("date_time", None, "2026-03-01T14:30", "2026-03-01T14:30:00Z"),
+        ("currency", None, "19.9", "19.90"),
+        ("month", None, "3", "3"),
+        ("day_of_week", None, "Friday", "Friday"),
+        ("state", None, "US-TX", "US-TX"),
+        ("website", None, "example.com", "https://example.com"),
+        ("text_area", None, "one\r\ntwo", "one\ntwo"),
+    ],
+)
+def test_each_input_kind_saves_through_the_form(
+    web, db, login_as, make_contact, make_field, field_type, options, posted, stored
+):
+    login_as("user")
+    field = make_field(field_type, options=options)
+    contact = make_contact()
+    url = edit_url(contact, field.header.tab_id)
+    assert web.get(url).status_code == 200
+    response = web.post(
+        url, {f"field_{field.id}": posted, "version": str(contact.version)}
+    )
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert services.values_of(contact) == {field.id: stored}

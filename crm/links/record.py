@@ -38,6 +38,14 @@ class ContactLookup(SecuredAjaxLoader):
     def get_list(self, term, offset=0, limit=10):
         return super().get_list(fold(term or ""), offset, limit)
 
+    def get_one(self, pk):
+        # Ids arrive as text; PostgreSQL will not compare an integer key to text.
+        try:
+            pk = int(pk)
+        except (TypeError, ValueError):
+            return None
+        return super().get_one(pk)
+
     def format(self, model):
         if model is None:
             return None
@@ -131,10 +139,7 @@ class ContactLinkView(SecuredModelView):
         if link_type is None:
             return self._back(contact, _("Choose a link type."))
         # The posted id goes through the same secured loader as the lookup.
-        posted = (request.form.get(LOOKUP) or "").strip()
-        other = (
-            self._form_ajax_refs[LOOKUP].get_one(posted) if posted.isdigit() else None
-        )
+        other = self._form_ajax_refs[LOOKUP].get_one(request.form.get(LOOKUP))
         if other is None:
             return self._back(contact, _("Choose a contact to link from the list."))
         if contacts.get_visible(other.id, current_user, policy.EDIT) is None:

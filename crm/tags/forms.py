@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
+from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 
 from crm.tags import services
@@ -17,11 +17,11 @@ class ApplyTagForm(FlaskForm):
 
     def fill(self, applied_ids=()):
         """Offer the tags not yet applied, one option group per category."""
-        groups = {}
+        choices = []
         for category, tags in services.grouped_tags(exclude_ids=set(applied_ids)):
-            label = category if category is not None else str(_l("No category"))
-            groups[label] = [(str(tag.id), tag.name) for tag in tags]
-        self.tag_id.choices = groups
+            group = category if category is not None else str(_l("No category"))
+            choices += [SelectChoice(str(t.id), t.name, optgroup=group) for t in tags]
+        self.tag_id.choices = choices
         return self
 
 
@@ -41,7 +41,7 @@ class NewTagForm(FlaskForm):
 
     def fill(self):
         """Offer the existing categories (and none) for the new tag."""
-        choices = [("", str(_l("No category")))]
-        choices += [(str(c.id), c.name) for c in services.categories()]
+        choices = [SelectChoice("", str(_l("No category")))]
+        choices += [SelectChoice(str(c.id), c.name) for c in services.categories()]
         self.category_id.choices = choices
         return self

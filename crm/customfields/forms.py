@@ -1,0 +1,133 @@
+"""The edit form of a custom tab, built from its field definitions.
+
+Each field type gets the matching WTForms field so the browser shows the
+right input. The form only renders and carries the raw input: every value is
+validated by ``services.coerce_value``, so a message reads the same in the
+form, in an import and in the API.
+"""
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from wtforms import (
+    DateField,
+    DateTimeLocalField,
+    DecimalField,
+    EmailField,
+    Form,
+    IntegerField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TelField,
+    TextAreaField,
+    URLField,
+)
+
+from crm.auth.models import User
+from crm.customfields import services
+from crm.extensions import db
+
+BLANK = SelectChoice("", "—")
+
+
+def _choices(field):
+    return [SelectChoice(option) for option in field.option_list]
+
+
+def _users():
+    users = db.session.scalars(
+        select(User).where(User.active.is_(True)).order_by(User.name, User.email)
+    )
+    return [BLANK] + [SelectChoice(str(user.id), str(user)) for user in users]
+
+
+def _wtforms_field(field):
+    """The unbound WTForms field for one custom field definition."""
+    label = field.label + (" *" if field.required else "")
+    kind = field.field_type
+    common = {"label": label, "description": _description(field)}
+
+    if kind == "text_area":
+        return TextAreaField(**common, render_kw={"rows": 4})
+    if kind == "whole_number":
+        return IntegerField(**common)
+    if kind in ("decimal", "currency", "percent"):
+        return DecimalField(**common, places=None, render_kw={"step": "any"})
+    if kind == "date":
+        return DateField(**common)
+    if kind == "date_time":
+        return DateTimeLocalField(**common, format="%Y-%m-%dT%H:%M")
+    if kind == "yes_no":
+        return RadioField(
+            **common,
+            choices=[SelectChoice("1", _l("Yes")), SelectChoice("0", _l("No"))],
+            validate_choice=False,
+        )
+    if kind == "dropdown":
+        return SelectField(
+            **common, choices=[BLANK] + _choices(field), validate_choice=False
+        )
+    if kind == "radio":
+        return RadioField(**common, choices=_choices(field), validate_choice=False)
+    if kind == "list_box":
+        return SelectMultipleField(
+            **common, choices=_choices(field), validate_choice=False
+        )
+    if kind == "email":
+        return EmailField(**common)
+    if kind == "phone":
+        return TelField(**common)
+    if kind == "website":
+        return URLField(**common)
+    if kind == "user":
+        return SelectField(**common, choices=_users(), validate_choice=False)
+    if kind == "year":
+        return IntegerField(**common, render_kw={"min": 1000, "max": 9999})
+    if kind == "month":
+        months = [
+            SelectChoice(str(n), name) for n, name in enumerate(services.MONTHS, 1)
+        ]
+        return SelectField(**common, choices=[BLANK] + months, validate_choice=False)
+    if kind == "day_of_week":
+        days = [SelectChoice(day) for day in services.DAYS]
+        return SelectField(**common, choices=[BLANK] + days, validate_choice=False)
+    if kind == "state":
+        return StringField(**common, render_kw={"placeholder": "US-CA"})
+    return StringField(**common, render_kw={"maxlength": services.TEXT_LIMIT})
+
+
+def _description(field):
+    if field.field_type == "date_time":
+        return _l("Time in UTC.")
+    if field.field_type == "state":
+        return _l("A state or province code, such as US-CA or DE-BY.")
+    return ""
+
+
+def form_key(field) -> str:
+    return f"field_{field.id}"
+
+
+def build_form(fields, stored: dict[int, str], formdata=None) -> Form:
+    """A form with one input per field, from ``formdata`` or the stored values."""
+
+    class CustomTabForm(Form):
+        pass
+
+    for field in fields:
+        setattr(CustomTabForm, form_key(field), _wtforms_field(field))
+
+    if formdata is not None:
+        # Re-showing a post: what was sent, and nothing stored for what was not.
+        return CustomTabForm(formdata=formdata)
+    data = {form_key(f): services.form_value(f, stored.get(f.id)) for f in fields}
+    return CustomTabForm(data=data)
+
+
+def raw_input(field, formdata):
+    """What the user typed or chose for ``field`` (a list for list boxes)."""
+    if field.field_type == "list_box":
+        return formdata.getlist(form_key(field))
+    return formdata.get(form_key(field))
