@@ -179,6 +179,17 @@ def decode(data: bytes, encoding: str | None = None) -> Decoded:
         name, had_bom = canonical_encoding(encoding), False
     else:
         name, had_bom = detect_encoding(data)
+    if not name.startswith(("utf-16", "utf-32")) and _looks_binary_bytes(data):
+        raise ReadError(
+            _("This file holds binary data, not a contact file (CSV or vCard).")
+        )
+    if not encoding and name not in ("utf-8", "latin_1"):
+        # A guess that fails somewhere falls back to Latin-1, which reads
+        # every byte; the encoding shown says so and can be changed.
+        try:
+            data.decode(name)
+        except UnicodeDecodeError:
+            name = "latin_1"
     try:
         text = data.decode(name)
     except UnicodeDecodeError as exc:
@@ -201,6 +212,14 @@ def decode(data: bytes, encoding: str | None = None) -> Decoded:
         raise ReadError(_("The file is empty."))
     log.debug("decoded %d bytes as %s", len(data), name)
     return Decoded(text=text, encoding=name, had_bom=had_bom)
+
+
+def _looks_binary_bytes(data: bytes) -> bool:
+    sample = data[:8192]
+    if b"\x00" in sample:
+        return True
+    controls = sum(1 for byte in sample if byte < 32 and byte not in b"\t\r\n\f\v")
+    return controls > max(2, len(sample) // 100)
 
 
 def _looks_binary(text: str) -> bool:
