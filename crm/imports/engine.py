@@ -408,10 +408,9 @@ class Importer:
                     self._merge_into(earlier, pending)
         if self.options.dry_run:
             self.result.created += len(creates)
-            self.result.updated += len(updates)
             self._dry_seen.update(k for p in creates for k in p.keys)
-            return
-        self._insert(creates)
+        else:
+            self._insert(creates)
         self._update(updates)
 
     def _existing_ids(self, keys: set[str]) -> dict[str, int]:
@@ -437,10 +436,14 @@ class Importer:
     def _merge_into(self, earlier: _Pending, later: _Pending) -> None:
         """A second row for a contact of the same batch fills its blanks."""
         target, source = earlier.data, later.data
+        changed = False
         for key, value in source.fields.items():
             if value not in (None, "") and target.fields.get(key) in (None, ""):
                 target.fields[key] = value
-        target.company = target.company or source.company
+                changed = True
+        if source.company and not target.company:
+            target.company = source.company
+            changed = True
         known = {normalize_email(e) for e in target.emails}
         for email in source.emails:
             key = normalize_email(email)
@@ -448,24 +451,32 @@ class Importer:
                 target.emails.append(email)
                 earlier.keys.append(key)
                 known.add(key)
+                changed = True
         for attr, limit in (("phones", PHONE_SLOTS), ("faxes", FAX_SLOTS)):
             have = getattr(target, attr)
-            numbers = {digits(p["number"]) or p["number"] for p in have}
             for phone in getattr(source, attr):
-                key = digits(phone["number"]) or phone["number"]
-                if key not in numbers and len(have) < limit:
+                new = not any(same_phone(phone["number"], p["number"]) for p in have)
+                if new and len(have) < limit:
                     have.append(phone)
-                    numbers.add(key)
+                    changed = True
         for kind, values in source.addresses.items():
             have = target.addresses.setdefault(kind, {})
             for key, value in values.items():
                 if value and not have.get(key):
                     have[key] = value
+                    changed = True
         folded = {fold(t) for t in target.tags}
-        target.tags += [t for t in source.tags if fold(t) not in folded]
+        extra_tags = [t for t in source.tags if fold(t) not in folded]
+        target.tags += extra_tags
+        changed = changed or bool(extra_tags)
         for field_id, value in source.custom.items():
-            target.custom.setdefault(field_id, value)
-        self.result.updated += 1
+            if field_id not in target.custom:
+                target.custom[field_id] = value
+                changed = True
+        if changed:
+            self.result.updated += 1
+        else:
+            self.result.skipped += 1
 
     def _insert(self, creates: list[_Pending]) -> None:
         if not creates:
@@ -506,8 +517,26 @@ class Importer:
         self.result.add_problem(Problem(row, "", message, ERROR))
 
     def _update(self, updates: list[tuple[int, _Pending]]) -> None:
+        """Fill the blanks of matched contacts, each in its own savepoint.
+
+        A dry run does the same inside a savepoint that is rolled back, so it
+        reports the same counts and rule problems and writes nothing.
+        """
+        # In a dry run, id 0 stands for a row of an earlier batch of the same
+        # file, which was not written: it would be merged into that row.
+        self.result.updated += sum(1 for i, _p in updates if not i)
+        updates = [(i, p) for i, p in updates if i]
         if not updates:
             return
+        open_transaction()
+        outer = db.session.begin_nested() if self.options.dry_run else None
+        try:
+            self._apply_updates(updates)
+        finally:
+            if outer is not None:
+                outer.rollback()
+
+    def _apply_updates(self, updates: list[tuple[int, _Pending]]) -> None:
         ids = {contact_id for contact_id, _p in updates}
         contacts = {
             c.id: c
@@ -526,7 +555,6 @@ class Importer:
             )
         }
         tags = tag_ids(t for _c, p in updates for t in p.data.tags)
-        open_transaction()
         for contact_id, pending in updates:
             contact = contacts[contact_id]
             try:
@@ -554,6 +582,21 @@ class Importer:
 
     def warn(self, row: int, message: str) -> None:
         self.result.add_problem(Problem(row, "", message, WARNING))
+
+
+def same_phone(a: str, b: str) -> bool:
+    """Whether two numbers are one line written two ways.
+
+    '(0221) 9999123' and '+49 221 9999123' are: without leading zeros, the
+    digits of one end the digits of the other (at least seven of them).
+    """
+    da, db_ = digits(a).lstrip("0"), digits(b).lstrip("0")
+    if not da or not db_:
+        return a.strip().casefold() == b.strip().casefold()
+    if da == db_:
+        return True
+    short, long = sorted((da, db_), key=len)
+    return len(short) >= 7 and long.endswith(short)
 
 
 def open_transaction() -> None:
@@ -614,10 +657,8 @@ def fill_blanks(contact: Contact, pending: _Pending, importer: Importer, tags) -
         ("faxes", "fax", FAX_SLOTS),
     ):
         have = getattr(contact, attr)
-        numbers = {digits(p.number) or p.number for p in have}
         for phone in getattr(data, attr):
-            key = digits(phone["number"]) or phone["number"]
-            if key in numbers:
+            if any(same_phone(phone["number"], p.number) for p in have):
                 continue
             if len(have) >= limit:
                 importer.warn(
@@ -638,7 +679,6 @@ def fill_blanks(contact: Contact, pending: _Pending, importer: Importer, tags) -
                     extension=phone.get("extension"),
                 )
             )
-            numbers.add(key)
             changed = True
 
     by_kind = {a.kind: a for a in contact.addresses}

@@ -1,0 +1,176 @@
+"""Duplicates by e-mail: update fills blanks, skip leaves, create adds anyway."""
+
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from crm.contacts.models import Contact
+from crm.imports.engine import ImportOptions, run
+from crm.tags.models import Tag
+
+
+def _import(db, data, actor=None, **options):
+    result = run(data, actor=actor, owner=actor, options=ImportOptions(**options))
+    db.session.commit()
+    db.session.expire_all()
+    return result
+
+
+def _count(db):
+    return db.session.scalar(select(func.count()).select_from(Contact))
+
+
+ROW = (
+    b"email,first_name,last_name,job title,phone,city,tags,birthday\n"
+    b"JANE@example.com,Janet,,,+1 212 555 0199,Bonn,VIP,1980-02-03\n"
+)
+
+
+@pytest.fixture
+def jane(make_contact):
+    return make_contact(
+        "Jane", "Doe", email="jane@example.com", phone="+1 212 555 0100",
+        job_title="CEO",
+    )  # fmt: skip
+
+
+def test_update_fills_blanks_and_never_clears_or_overwrites(app, db, jane):
+    version = jane.version
+
+    result = _import(db, ROW, on_duplicate="update")
+
+    assert result.summary() == "created 0, updated 1, skipped 0, failed 0"
+    contact = db.session.get(Contact, jane.id)
+    assert (contact.given_name, contact.family_name) == ("Jane", "Doe")
+    assert contact.job_title == "CEO"
+    assert [p.number for p in contact.phones] == ["+1 212 555 0100", "+1 212 555 0199"]
+    assert contact.billing_address.locality == "Bonn"
+    assert contact.birthday == date(1980, 2, 3)
+    assert [link.tag.name for link in contact.tag_links] == ["VIP"]
+    assert contact.version == version + 1
+    assert "12125550199" in contact.search_text
+
+
+def test_update_with_nothing_new_leaves_the_contact_and_counts_a_skip(app, db, jane):
+    data = b"email,first_name\njane@example.com,\n"
+
+    result = _import(db, data, on_duplicate="update")
+
+    assert result.summary() == "created 0, updated 0, skipped 1, failed 0"
+    assert db.session.get(Contact, jane.id).version == jane.version
+
+
+def test_skip_leaves_the_existing_contact(app, db, jane):
+    result = _import(db, ROW, on_duplicate="skip")
+
+    assert result.summary() == "created 0, updated 0, skipped 1, failed 0"
+    contact = db.session.get(Contact, jane.id)
+    assert contact.billing_address is None
+    assert len(contact.phones) == 1
+
+
+def test_create_adds_a_second_contact_with_the_same_address(app, db, jane):
+    result = _import(db, ROW, on_duplicate="create")
+
+    assert result.summary() == "created 1, updated 0, skipped 0, failed 0"
+    assert _count(db) == 2
+
+
+@pytest.mark.parametrize(
+    "mode, summary, contacts",
+    [
+        ("update", "created 1, updated 1, skipped 0, failed 0", 1),
+        ("skip", "created 1, updated 0, skipped 1, failed 0", 1),
+        ("create", "created 2, updated 0, skipped 0, failed 0", 2),
+    ],
+)
+@pytest.mark.parametrize("batch_size", [1, 100], ids=["batches-of-1", "one-batch"])
+def test_duplicates_within_the_file(app, db, mode, summary, contacts, batch_size):
+    data = (
+        b"email,first_name,city\nann@example.com,Ann,\n ANN@Example.com ,Annie,Graz\n"
+    )
+
+    result = _import(db, data, on_duplicate=mode, batch_size=batch_size)
+
+    assert result.summary() == summary
+    assert _count(db) == contacts
+    first = db.session.scalars(select(Contact).order_by(Contact.id)).first()
+    assert first.given_name == "Ann"
+    if mode == "update":
+        assert first.billing_address.locality == "Graz"
+
+
+def test_the_three_versions_of_one_card_become_one_contact(app, db, corpus):
+    result = _import(db, corpus / "node-vcf" / "multiple.vcf")
+
+    # The 2.1 card adds nothing the 4.0 card lacks; the 3.0 card adds the URL.
+    assert result.summary() == "created 1, updated 1, skipped 1, failed 0"
+    [erika] = db.session.scalars(select(Contact))
+    assert erika.website == "http://de.wikipedia.org/"
+    assert [p.number for p in erika.phones] == ["+49-221-9999123", "+49-221-1234567"]
+    assert erika.billing_address.locality == "Köln"
+
+
+def test_dry_run_counts_what_the_real_run_does_and_writes_nothing(app, db, jane):
+    data = ROW + b"new@example.com,New,Person,,,,,\n" + b"new@example.com,Again,,,,,,\n"
+
+    dry = _import(db, data, on_duplicate="update", dry_run=True)
+
+    assert dry.summary() == "created 1, updated 1, skipped 1, failed 0"
+    assert _count(db) == 1
+    assert db.session.get(Contact, jane.id).billing_address is None
+    assert db.session.scalar(select(func.count()).select_from(Tag)) == 0
+    assert _import(db, data, on_duplicate="update").summary() == dry.summary()
+
+
+def test_duplicate_check_sees_only_what_the_actor_may_see(app, db, make_user):
+    from crm.access.services import set_user_permissions
+
+    owner = make_user("owner@example.com")
+    actor = make_user("actor@example.com")
+    set_user_permissions(
+        actor, {"contacts": {"view_scope": "own", "edit_scope": "own"}}
+    )
+    db.session.commit()
+    hidden = Contact(given_name="Hidden", owner_id=owner.id)
+    from crm.contacts.models import ContactEmail
+    from crm.contacts.services import prepare
+
+    hidden.emails.append(ContactEmail(address="jane@example.com"))
+    db.session.add(hidden)
+    prepare(hidden, is_new=True)
+    db.session.commit()
+
+    result = _import(db, ROW, actor=actor, on_duplicate="update")
+
+    assert result.summary() == "created 1, updated 0, skipped 0, failed 0"
+    hidden = db.session.get(Contact, hidden.id)
+    assert hidden.given_name == "Hidden" and hidden.billing_address is None
+    mine = db.session.scalar(select(Contact).where(Contact.owner_id == actor.id))
+    assert mine.given_name == "Janet"
+
+
+def test_update_that_breaks_a_rule_fails_the_row_and_changes_nothing(app, db):
+    from crm.contacts.bulk import ContactData, insert_contacts
+
+    # A phone a spreadsheet damaged, stored before the checks existed.
+    [old_id] = insert_contacts(
+        [
+            ContactData(
+                fields={"given_name": "Old"},
+                emails=["old@example.com"],
+                phones=[{"number": "4.91E+11"}],
+            )
+        ]
+    )
+    db.session.commit()
+    data = b"email,city,first_name\nold@example.com,Bonn,\nnew@example.com,,New\n"
+
+    result = _import(db, data, on_duplicate="update")
+
+    assert result.summary() == "created 1, updated 0, skipped 0, failed 1"
+    assert result.problems[0].row == 2
+    assert "damaged by a spreadsheet" in result.problems[0].message
+    old = db.session.get(Contact, old_id)
+    assert old.billing_address is None
