@@ -1,12 +1,11 @@
 """Row rules and action permissions for every model the screens reach."""
 
-from sqlalchemy import false, or_, select, true
+from sqlalchemy import exists, false, or_, select, true
 
 from crm.access import policy, services
 from crm.access.models import (
     ALL,
     EDIT_LEVEL,
-    LEVELS,
     AuditEntry,
     ContactShare,
     DefaultPermission,
@@ -55,20 +54,25 @@ def contact_criterion(user, action):
     if scope == ALL:
         return true()
 
-    levels = LEVELS if action == policy.VIEW else (EDIT_LEVEL,)
     my_teams = select(TeamMember.team_id).where(TeamMember.user_id == user.id)
     managed_teams = my_teams.where(TeamMember.is_manager.is_(True))
     managed_owners = select(TeamMember.user_id).where(
         TeamMember.team_id.in_(managed_teams)
     )
-    granted = select(ContactShare.contact_id).where(
+    # A correlated EXISTS probes the (contact, principal) unique indexes row by
+    # row, so a list page stops after its rows instead of first collecting
+    # every grant of the user's teams.
+    granted = exists().where(
+        ContactShare.contact_id == Contact.id,
         or_(ContactShare.user_id == user.id, ContactShare.team_id.in_(my_teams)),
-        ContactShare.level.in_(levels),
     )
+    if action != policy.VIEW:
+        # Every grant allows viewing; only edit-level grants allow editing.
+        granted = granted.where(ContactShare.level == EDIT_LEVEL)
     return or_(
         Contact.owner_id == user.id,
         Contact.owner_id.in_(managed_owners),
-        Contact.id.in_(granted),
+        granted,
     )
 
 
