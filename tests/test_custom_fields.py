@@ -623,6 +623,26 @@ def test_custom_edit_answers_404_for_unknown_contact_or_tab(
     assert web.post(f"/admin/custom-values/999999/{tab_id}/").status_code == 404
 
 
+def test_yes_no_value_can_be_cleared_again(web, db, login_as, make_contact, make_field):
+    login_as("user")
+    field = make_field("yes_no", label="Newsletter")
+    contact = make_contact()
+    services.set_values(contact, {field: "yes"})
+    db.session.commit()
+    url = edit_url(contact, field.header.tab_id)
+    form = web.get(url).get_data(as_text=True)
+    checked = re.findall(
+        r'<input[^>]* checked[^>]*type="radio"[^>]*value="([^"]*)"', form
+    )
+    assert checked == ["1"]
+    assert 'value=""' in form
+
+    response = web.post(url, {f"field_{field.id}": "", "version": str(contact.version)})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert services.values_of(contact) == {}
+
+
 def test_custom_values_are_escaped_on_the_record(
     web, db, login_as, make_contact, make_field
 ):

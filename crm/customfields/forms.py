@@ -62,7 +62,11 @@ def _wtforms_field(field):
     if kind == "yes_no":
         return RadioField(
             **common,
-            choices=[SelectChoice("1", _l("Yes")), SelectChoice("0", _l("No"))],
+            choices=[
+                SelectChoice("1", _l("Yes")),
+                SelectChoice("0", _l("No")),
+                SelectChoice("", _l("Not set")),
+            ],
             validate_choice=False,
         )
     if kind == "dropdown":
