@@ -21,7 +21,7 @@ from crm.access import policy
 from crm.auth.models import User
 from crm.contacts import forms, services, tabs
 from crm.contacts.models import Company, Contact
-from crm.core.admin import STALE_MESSAGE, SecuredModelView
+from crm.core.admin import STALE_MESSAGE, SecuredAjaxLoader, SecuredModelView
 from crm.core.errors import ServiceError
 from crm.core.text import clean
 from crm.extensions import db
@@ -54,6 +54,25 @@ LABELS = {
 }
 
 
+def as_id(value) -> int | None:
+    """A posted or query-string id as an integer (None when it is not one).
+
+    Comparing an integer key with a string makes PostgreSQL refuse the query
+    (SQLAlchemy 2.1 binds the string as VARCHAR), so ids are cast first.
+    """
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class UserLoader(SecuredAjaxLoader):
+    """The owner picker: visible users only, looked up by an integer id."""
+
+    def get_one(self, pk):
+        return super().get_one(as_id(pk))
+
+
 def record_url(contact_id, tab_key: str) -> str:
     return url_for("contact.details_view", id=contact_id, tab=tab_key)
 
@@ -77,6 +96,10 @@ class ContactTabView(SecuredModelView):
 
     def is_visible(self):
         return False
+
+    def get_one(self, id):
+        contact_id = as_id(id)
+        return None if contact_id is None else super().get_one(contact_id)
 
     @expose("/")
     def index_view(self):
@@ -216,11 +239,14 @@ class GeneralTabView(ContactTabView):
         "billing_addresses": {"min_entries": 1},
     }
     form_ajax_refs = {
-        "owner": {
-            "fields": (User.email, User.name),
-            "page_size": 10,
-            "placeholder": _l("Choose the owner"),
-        }
+        "owner": UserLoader(
+            "owner",
+            db,
+            User,
+            fields=(User.email, User.name),
+            page_size=10,
+            placeholder=_l("Choose the owner"),
+        )
     }
     inline_models = (
         forms.email_rows(),
