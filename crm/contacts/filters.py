@@ -3,10 +3,11 @@
 from datetime import UTC, datetime, time, timedelta
 
 import pycountry
-from flask import current_app, has_request_context
+from flask import current_app, g, has_request_context
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, select
+from sqlalchemy import and_, exists, select
+from sqlalchemy.orm import aliased
 
 from crm.auth.models import User
 from crm.contacts.models import Contact
@@ -29,12 +30,35 @@ class DynamicOptionsFilter(BaseSQLAFilter):
 
 
 def _tag_options():
-    rows = db.session.execute(select(Tag.id, Tag.name).order_by(Tag.name))
-    return [(str(tag_id), name) for tag_id, name in rows]
+    # Both tag filters show the same list: read it once per request.
+    if "crm_tag_options" not in g:
+        rows = db.session.execute(select(Tag.id, Tag.name).order_by(Tag.name))
+        g.crm_tag_options = [(str(tag_id), name) for tag_id, name in rows]
+    return g.crm_tag_options
 
 
 def _ids(value: str) -> list[int]:
     return [int(v) for v in str(value).split(",") if v.strip().isdigit()]
+
+
+def join_tag(query, tag_id: int):
+    """Contacts carrying one tag, joined so the tag's index can drive the list.
+
+    The (tag_id, contact_id) index holds the tag's contacts in id order, so
+    ordering by the joined ``contact_id`` (see ``newest_first``) reads one
+    page of it and stops. An ``IN (contacts with the tag)`` criterion would
+    first collect them all: 70,000 for a tag on 7 % of 1M contacts.
+    """
+    link = aliased(ContactTag)
+    query = query.join(link, and_(link.contact_id == Contact.id, link.tag_id == tag_id))
+    if has_request_context() and g.get("crm_newest_first") is None:
+        g.crm_newest_first = link.contact_id
+    return query
+
+
+def newest_first():
+    """The column a filter joined that orders the list newest first, or None."""
+    return g.pop("crm_newest_first", None) if has_request_context() else None
 
 
 class TagAnyFilter(DynamicOptionsFilter):
@@ -52,12 +76,7 @@ class TagAnyFilter(DynamicOptionsFilter):
 
     def apply(self, query, value, alias=None):
         if len(value) == 1:
-            # One tag reads the (tag_id, contact_id) index in order.
-            return query.filter(
-                Contact.id.in_(
-                    select(ContactTag.contact_id).where(ContactTag.tag_id == value[0])
-                )
-            )
+            return join_tag(query, value[0])
         return query.filter(
             exists().where(
                 ContactTag.contact_id == Contact.id, ContactTag.tag_id.in_(value)
@@ -70,7 +89,8 @@ class TagAnyFilter(DynamicOptionsFilter):
 
 class TagAllFilter(TagAnyFilter):
     def apply(self, query, value, alias=None):
-        for tag_id in value:
+        query = join_tag(query, value[0])
+        for tag_id in value[1:]:
             query = query.filter(
                 Contact.id.in_(
                     select(ContactTag.contact_id).where(ContactTag.tag_id == tag_id)

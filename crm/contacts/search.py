@@ -6,7 +6,7 @@ PostgreSQL keeps a pg_trgm GIN index on the same column. Terms shorter than
 three characters cannot use a trigram index and fall back to a scan.
 """
 
-from sqlalchemy import Integer, and_, column, text
+from sqlalchemy import Integer, and_, column, table, text
 
 from crm.contacts.models import Contact
 from crm.core.text import digits, fold
@@ -32,6 +32,42 @@ def _terms(query: str) -> list[str]:
     return terms
 
 
+def _match(terms: list[str]) -> str:
+    return " AND ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def _like(term: str):
+    return Contact.search_text.like(f"%{_like_escape(term)}%", escape="\\")
+
+
+def narrow(query, text_query: str, dialect: str):
+    """Narrow an ORM query of contacts to those containing every term.
+
+    Returns the query and a column to order by for "newest first", or None.
+    On SQLite the query joins the full-text table and that column is its
+    rowid (the contact id): ordered by it, SQLite walks the index newest
+    first and stops after one page, where an ``IN (matches)`` criterion
+    would first collect every match (all of them, for a fragment such as
+    "example").
+    """
+    terms = _terms(text_query)
+    if not terms:
+        return query, None
+
+    order = None
+    indexed = [t for t in terms if len(t) >= 3]
+    if dialect == "sqlite" and indexed:
+        fts = table(FTS_TABLE, column("rowid", Integer))
+        query = query.join(fts, fts.c.rowid == Contact.id).filter(
+            text(f"{FTS_TABLE} MATCH :fts_match").bindparams(fts_match=_match(indexed))
+        )
+        order = fts.c.rowid
+        terms = [t for t in terms if len(t) < 3]
+    for term in terms:
+        query = query.filter(_like(term))
+    return query, order
+
+
 def criterion(query: str, dialect: str):
     """A WHERE criterion matching contacts that contain every term of ``query``."""
     terms = _terms(query)
@@ -41,7 +77,7 @@ def criterion(query: str, dialect: str):
     clauses = []
     indexed = [t for t in terms if len(t) >= 3]
     if dialect == "sqlite" and indexed:
-        match = " AND ".join('"' + t.replace('"', '""') + '"' for t in indexed)
+        match = _match(indexed)
         clauses.append(
             Contact.id.in_(
                 text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :match")
@@ -50,6 +86,5 @@ def criterion(query: str, dialect: str):
             )
         )
         terms = [t for t in terms if len(t) < 3]
-    for term in terms:
-        clauses.append(Contact.search_text.like(f"%{_like_escape(term)}%", escape="\\"))
+    clauses.extend(_like(term) for term in terms)
     return and_(*clauses)
