@@ -70,8 +70,12 @@ class SecuredAjaxLoader(QueryAjaxModelLoader):
         if pk in (None, ""):
             return None
         pk_column = getattr(self.model, self.pk)
+        try:
+            value = pk_column.type.python_type(pk)
+        except (ValueError, TypeError, NotImplementedError):
+            return None
         with db.session.no_autoflush:
-            return self.get_query().filter(pk_column == pk).one_or_none()
+            return self.get_query().filter(pk_column == value).one_or_none()
 
     def get_list(self, term, offset=0, limit=10):
         cap = current_app.config["LOOKUP_PAGE_CAP"]
@@ -218,16 +222,19 @@ class SecuredModelView(SecuredMixin, ModelView):
 
     def get_one(self, id):
         action = self.scope_action()
-        pk = self._get_model_pk()
         try:
-            return (
-                db.session.query(self.model)
-                .filter(policy.scope(self.model, current_user, action))
-                .filter(pk == id)
-                .one_or_none()
-            )
-        except (ValueError, TypeError):
+            pk = self._get_model_pk()
+            # PostgreSQL refuses to compare an integer key with text: convert
+            # the posted id first, and treat one that does not convert as absent.
+            value = pk.type.python_type(id)
+        except (ValueError, TypeError, NotImplementedError):
             return None
+        return (
+            db.session.query(self.model)
+            .filter(policy.scope(self.model, current_user, action))
+            .filter(pk == value)
+            .one_or_none()
+        )
 
     def _get_model_pk(self):
         return getattr(self.model, self._primary_key)
@@ -262,8 +269,31 @@ class SecuredModelView(SecuredMixin, ModelView):
     def ajax_lookup(self):
         return super().ajax_lookup()
 
+    def coerce_ids(self, ids) -> list:
+        """Posted row ids as key values; ids that do not convert are dropped.
+
+        PostgreSQL refuses to compare an integer key with text.
+        """
+        if isinstance(self._primary_key, tuple):
+            return list(ids)
+        python_type = self._get_model_pk().type.python_type
+        values = []
+        for raw in ids:
+            try:
+                values.append(python_type(raw))
+            except (ValueError, TypeError):
+                continue
+        return values
+
+    def action_delete(self, ids):
+        return super().action_delete(self.coerce_ids(ids))
+
+    # Keep the stock "Delete" mass action registered on the override.
+    action_delete._action = ModelView.action_delete._action
+
     def get_action_ids(self, ids, action=policy.EDIT):
         """The subset of posted ids the user may act on."""
+        ids = self.coerce_ids(ids)
         pk = self._get_model_pk()
         rows = db.session.execute(
             select(pk).where(
