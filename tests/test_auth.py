@@ -255,3 +255,14 @@ def test_cli_create_team_refuses_unknown_members_and_writes_nothing(runner, db):
     assert again.exit_code == 0
     duplicate = runner.invoke(args=["teams", "create", "sales"])
     assert duplicate.exit_code != 0 and "already exists" in duplicate.output
+
+
+def test_https_deployments_get_strict_transport_security(app_config):
+    from crm import create_app
+
+    plain = create_app(app_config).test_client().get("/login")
+    assert "Strict-Transport-Security" not in plain.headers
+    assert plain.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    secure = create_app({**app_config, "SESSION_COOKIE_SECURE": True})
+    response = secure.test_client().get("/login")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")

@@ -2,7 +2,7 @@
 
 import secrets
 
-from flask import g
+from flask import current_app, g
 
 # Flask-Admin's pages load their own scripts and styles from /admin/static and
 # run a few inline scripts that carry the per-request nonce below.
@@ -35,6 +35,12 @@ def _add_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("Permissions-Policy", "geolocation=(), camera=()")
+    response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        # Served over HTTPS: browsers keep to HTTPS for a year.
+        response.headers.setdefault(
+            "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+        )
     return response
 
 
