@@ -38,14 +38,6 @@ class ContactLookup(SecuredAjaxLoader):
     def get_list(self, term, offset=0, limit=10):
         return super().get_list(fold(term or ""), offset, limit)
 
-    def get_one(self, pk):
-        # Ids arrive as text; PostgreSQL will not compare an integer key to text.
-        try:
-            pk = int(pk)
-        except (TypeError, ValueError):
-            return None
-        return super().get_one(pk)
-
     def format(self, model):
         if model is None:
             return None
