@@ -214,7 +214,7 @@ class ContactFile:
         width = len(self.headers)
         for cells, end in self.csv.records(offset):
             row += 1
-            if not any(c.strip() for c in cells):
+            if not "".join(cells).strip():
                 continue
             mapped = [(k, h, cells[i]) for i, k, h in columns if i < len(cells)]
             problems = []
@@ -301,6 +301,8 @@ class _Pending:
     row: int
     data: ContactData
     keys: list[str]
+    # Column label of each phone number, for warnings found on writing.
+    phone_labels: dict = field(default_factory=dict)
 
 
 class Importer:
@@ -332,6 +334,7 @@ class Importer:
             date_format=ISO_DATE if contact_file.kind == VCARD else options.date_format,
             region=self.region,
             custom_fields=_custom_fields(contact_file.mapping),
+            check_phones=options.dry_run,
         )
         self.result = result or ImportResult()
         self.result.kind = contact_file.kind
@@ -359,14 +362,17 @@ class Importer:
                     progress(self.file.progress_of(after))
             if max_rows and done >= max_rows:
                 self._write(batch)
+                self.result.problems.sort(key=lambda p: p.row)
                 return after
         self._write(batch)
         if progress:
             progress(self.file.total)
+        self.result.problems.sort(key=lambda p: p.row)
         return None
 
     def _collect(self, row, cells, problems, batch) -> None:
-        data, row_problems = self.builder.build(row, cells)
+        phone_labels: dict[str, str] = {}
+        data, row_problems = self.builder.build(row, cells, phone_labels)
         for problem in problems + row_problems:
             self.result.add_problem(problem)
         if any(p.level == ERROR for p in problems + row_problems):
@@ -377,7 +383,7 @@ class Importer:
             return
         data.fields["owner_id"] = self.owner_id
         keys = [normalize_email(e) for e in data.emails]
-        batch.append(_Pending(row, data, keys))
+        batch.append(_Pending(row, data, keys, phone_labels))
 
     # One batch.
     def _write(self, batch: list[_Pending]) -> None:
@@ -485,8 +491,9 @@ class Importer:
         open_transaction()
         try:
             with db.session.begin_nested():
-                self._insert_rows(rows)
+                ids = self._insert_rows(rows)
             self.result.created += len(rows)
+            self._unread_phones(dict(zip(ids, creates, strict=True)))
             return
         except (SQLAlchemyError, ServiceError, ValueError):
             log.warning(
@@ -497,14 +504,42 @@ class Importer:
         for pending in creates:
             try:
                 with db.session.begin_nested():
-                    self._insert_rows([pending.data])
+                    [new_id] = self._insert_rows([pending.data])
                 self.result.created += 1
+                self._unread_phones({new_id: pending})
             except (SQLAlchemyError, ServiceError, ValueError) as exc:
                 log.warning("row %s could not be saved: %s", pending.row, exc)
                 self._failed(pending.row, _not_saved(exc))
 
-    def _insert_rows(self, rows: list[ContactData]) -> None:
-        insert_contacts(
+    def _unread_phones(self, by_id: dict[int, _Pending]) -> None:
+        """Warn about phones the insert could not read (their E.164 is empty)."""
+        if not any(p.phone_labels for p in by_id.values()):
+            return
+        query = select(ContactPhone.contact_id, ContactPhone.number).where(
+            ContactPhone.contact_id.between(min(by_id), max(by_id)),
+            ContactPhone.e164.is_(None),
+        )
+        for contact_id, number in db.session.execute(query):
+            pending = by_id.get(contact_id)
+            if pending is not None:
+                self._phone_warning(pending, number)
+
+    def _phone_warning(self, pending: _Pending, number: str) -> None:
+        self.result.add_problem(
+            Problem(
+                pending.row,
+                pending.phone_labels.get(number, ""),
+                _(
+                    "%(value)s could not be read as a phone number; it was kept "
+                    "as typed.",
+                    value=number,
+                ),
+                WARNING,
+            )
+        )
+
+    def _insert_rows(self, rows: list[ContactData]) -> list[int]:
+        return insert_contacts(
             rows,
             owner_id=self.owner_id,
             actor_id=self.actor_id,
@@ -563,6 +598,11 @@ class Importer:
                     if changed:
                         contact_services.prepare(contact, self.actor)
                         db.session.flush()
+                        unread = [
+                            p.number
+                            for p in list(contact.phones) + list(contact.faxes)
+                            if p.e164 is None and p.number in pending.phone_labels
+                        ]
             except ServiceError as exc:
                 db.session.expire(contact)
                 self._failed(pending.row, exc.message)
@@ -574,6 +614,8 @@ class Importer:
                 continue
             if changed:
                 self.result.updated += 1
+                for number in unread:
+                    self._phone_warning(pending, number)
             else:
                 self.result.skipped += 1
         for contact in contacts.values():

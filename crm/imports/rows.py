@@ -29,7 +29,6 @@ from crm.contacts.services import country_code
 from crm.core.errors import ServiceError
 from crm.core.text import (
     clean,
-    digits,
     email_problem,
     fold,
     looks_spreadsheet_damaged,
@@ -65,28 +64,6 @@ FIELD_LIMITS = {
     "referral_code": 100,
     "billing_information": 100,
 }
-TEXT_FIELDS = tuple(FIELD_LIMITS)
-CONTACT_COLUMNS = (
-    "prefix",
-    "given_name",
-    "middle_name",
-    "family_name",
-    "suffix",
-    "preferred_name",
-    "job_title",
-    "website",
-    "lead_source",
-    "contact_type",
-    "time_zone",
-    "spouse_name",
-    "assistant_name",
-    "assistant_phone",
-    "referral_code",
-    "billing_information",
-    "birthday",
-    "anniversary",
-    "person_notes",
-)
 TAG_LIMIT = 255
 PHONE_TYPE_LIMIT = 30
 EXTENSION_LIMIT = 20
@@ -133,10 +110,14 @@ _MONTH_NAMES = {
 }
 
 # A conservative ASCII shape that the full e-mail check always accepts; the
-# check itself (which is slow) runs only for addresses outside it.
-_PLAIN_EMAIL = re.compile(
+# check itself (which is slow) runs only for addresses outside it. Domains
+# repeat across a file, so their part of the check is cached.
+_NON_DIGITS = re.compile(r"\D+")
+_PLAIN_LOCAL = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}"
+)
+_PLAIN_DOMAIN = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}"
 )
 
 
@@ -263,11 +244,16 @@ def parse_date(text: str, fmt: str) -> date:
 
 # Other values.
 def email_is_plain(text: str) -> bool:
-    return (
-        len(text) <= 254
-        and bool(_PLAIN_EMAIL.fullmatch(text))
-        and ("--" not in text.partition("@")[2])
-    )
+    """Whether the address has a plain ASCII shape that is certainly valid."""
+    local, at, domain = text.rpartition("@")
+    if not at or len(text) > 254 or len(local) > 64:
+        return False
+    return _plain_domain(domain) and bool(_PLAIN_LOCAL.fullmatch(local))
+
+
+@lru_cache(maxsize=4096)
+def _plain_domain(domain: str) -> bool:
+    return bool(_PLAIN_DOMAIN.fullmatch(domain)) and "--" not in domain
 
 
 @lru_cache(maxsize=4096)
@@ -288,6 +274,7 @@ def phone_e164(number: str, region: str) -> str | None:
     return phone_to_e164(number, region)
 
 
+@lru_cache(maxsize=1024)
 def phone_type(text: str | None) -> tuple[str | None, bool]:
     """The type (Work, Home, Mobile, Other) a label names, and whether it is a fax."""
     words = fold(text).replace("*", " ")
@@ -393,6 +380,38 @@ def _json_address(text: str) -> dict | None:
     }
 
 
+def _key_info() -> dict:
+    """What each built-in field key holds, for the one pass over a row."""
+    info = {key: ("text",) for key in FIELD_LIMITS}
+    info.update(
+        birthday=("date",),
+        anniversary=("date",),
+        person_notes=("notes",),
+        tags=("tags",),
+        full_name=("full",),
+    )
+    for n in range(1, presets.EMAIL_COLUMNS + 1):
+        info[f"email{n}"] = ("email", n)
+    for prefix, count, fax in (
+        ("phone", presets.PHONE_COLUMNS, False),
+        ("fax", presets.FAX_COLUMNS, True),
+    ):
+        for n in range(1, count + 1):
+            info[f"{prefix}{n}"] = ("phone", (fax, n), "number")
+            info[f"{prefix}{n}_type"] = ("phone", (fax, n), "type")
+            info[f"{prefix}{n}_ext"] = ("phone", (fax, n), "ext")
+    for n in range(1, 4):
+        info[f"relation{n}"] = ("relation", n, "name")
+        info[f"relation{n}_type"] = ("relation", n, "type")
+    for kind in ADDRESS_KINDS:
+        for part, _label in presets.ADDRESS_PARTS:
+            info[f"{kind}_{part}"] = ("addr", kind, part)
+    return info
+
+
+_KEY_INFO = _key_info()
+
+
 # The builder.
 class RowBuilder:
     """Turns mapped cells into ContactData, collecting problems per row."""
@@ -404,17 +423,26 @@ class RowBuilder:
         region: str = "US",
         custom_fields: dict | None = None,
         today: date | None = None,
+        check_phones: bool = True,
     ):
         self.date_format = check_date_format(date_format)
         self.region = region
         self.custom_fields = custom_fields or {}
         self.today = today or date.today()
+        # Reading a phone is the slowest check; a real import leaves it to
+        # the insert, which computes E.164 anyway (see engine.py).
+        self.check_phones = check_phones
+        self.phone_labels: dict[str, str] | None = None
 
-    def build(self, row: int, cells) -> tuple[ContactData | None, list[Problem]]:
+    def build(
+        self, row: int, cells, phone_labels: dict | None = None
+    ) -> tuple[ContactData | None, list[Problem]]:
         """The contact of one row (None when it is blank or has an error).
 
-        ``cells`` are (field key, column label, raw text) triples.
+        ``cells`` are (field key, column label, raw text) triples. When given,
+        ``phone_labels`` receives the column label of each phone kept.
         """
+        self.phone_labels = phone_labels
         values, labels = self._collect(cells)
         if not values:
             return None, []
@@ -453,36 +481,55 @@ class RowBuilder:
     def _contact(self, values, labels, warn) -> ContactData:
         data = ContactData()
         fields = data.fields
+        emails, phones, addresses, relations, custom = [], {}, {}, {}, []
 
-        for key in TEXT_FIELDS:
-            if key in values:
-                text = self._text(key, values[key], labels[key])
+        # One pass sorts the row's cells by what they hold.
+        for key, raw in values.items():
+            info = _KEY_INFO.get(key)
+            if info is None:
+                if key.startswith("custom:"):
+                    custom.append(key)
+                continue
+            kind = info[0]
+            if kind == "text":
+                text = self._text(key, raw, labels[key])
                 if key == "company":
                     data.company = text
                 else:
                     fields[key] = text
+            elif kind == "email":
+                emails.append((info[1], key))
+            elif kind == "phone":
+                phones.setdefault(info[1], {})[info[2]] = key
+            elif kind == "addr":
+                addresses.setdefault(info[1], {})[info[2]] = raw
+            elif kind == "date":
+                fields[key] = self._date(key, raw, labels[key], warn)
+            elif kind == "relation":
+                relations.setdefault(info[1], {})[info[2]] = key
+            elif kind == "notes":
+                fields["person_notes"] = clean(raw.replace("\r\n", "\n"))
+            elif kind == "tags":
+                data.tags = self._tags(raw, labels[key], warn)
+
         self._names(values, labels, fields)
-
-        notes = values.get("person_notes")
-        if notes:
-            fields["person_notes"] = clean(notes.replace("\r\n", "\n"))
-        for key in ("birthday", "anniversary"):
-            if key in values:
-                fields[key] = self._date(key, values[key], labels[key], warn)
-        self._relations(values, labels, fields)
-
-        data.emails = self._emails(values, labels, warn)
-        data.phones, data.faxes = self._phones(values, labels, warn)
-        data.addresses = self._addresses(values, labels, warn)
-        if "tags" in values:
-            data.tags = self._tags(values["tags"], labels["tags"], warn)
-        data.custom = self._custom(values, labels)
+        if relations:
+            self._relations(relations, values, labels, fields)
+        if emails:
+            data.emails = self._emails(sorted(emails), values, labels, warn)
+        if phones:
+            data.phones, data.faxes = self._phones(phones, values, labels, warn)
+        if addresses:
+            data.addresses = self._addresses(addresses, labels, warn)
+        if custom:
+            data.custom = self._custom(custom, values, labels)
 
         if not (
             data.emails
             or data.phones
             or data.company
-            or any(fields.get(k) for k in ("given_name", "family_name"))
+            or fields.get("given_name")
+            or fields.get("family_name")
             or fields.get("preferred_name")
         ):
             raise RowError(
@@ -540,30 +587,29 @@ class RowBuilder:
             return None
         return value
 
-    def _relations(self, values, labels, fields):
-        for n in range(1, 4):
-            name = clean(values.get(f"relation{n}"))
-            kind = fold(values.get(f"relation{n}_type"))
+    def _relations(self, relations, values, labels, fields):
+        for _n, parts in sorted(relations.items()):
+            key = parts.get("name")
+            name = clean(values.get(key)) if key else None
+            kind = fold(values.get(parts.get("type"), ""))
             if not name:
                 continue
             if "spouse" in kind or "partner" in kind:
-                key = "spouse_name"
+                target = "spouse_name"
             elif "assistant" in kind:
-                key = "assistant_name"
+                target = "assistant_name"
             else:
                 continue
-            if not fields.get(key):
-                fields[key] = self._text(key, name, labels[f"relation{n}"])
+            if not fields.get(target):
+                fields[target] = self._text(target, name, labels[key])
 
     # E-mails and phones.
-    def _emails(self, values, labels, warn) -> list[str]:
+    def _emails(self, keys, values, labels, warn) -> list[str]:
         kept, seen, extra = [], set(), []
-        for n in range(1, presets.EMAIL_COLUMNS + 1):
-            raw = values.get(f"email{n}")
-            if not raw:
-                continue
-            label = labels[f"email{n}"]
-            for part in raw.split(":::"):
+        for _n, key in keys:
+            raw = values[key]
+            label = labels[key]
+            for part in raw.split(":::") if ":::" in raw else (raw,):
                 text = clean(part)
                 if not text:
                     continue
@@ -612,21 +658,21 @@ class RowBuilder:
             )
         return kept
 
-    def _phones(self, values, labels, warn):
-        phones, faxes, seen, extra = [], [], set(), []
-        entries = [(f"phone{n}", "phone") for n in range(1, presets.PHONE_COLUMNS + 1)]
-        entries += [(f"fax{n}", "fax") for n in range(1, presets.FAX_COLUMNS + 1)]
-        for key, kind in entries:
-            raw = values.get(key)
-            if not raw:
+    def _phones(self, phones, values, labels, warn):
+        found, faxes, seen, extra = [], [], set(), []
+        for (_fax_column, _n), parts in sorted(phones.items()):
+            key = parts.get("number")
+            if key is None:
                 continue
+            raw = values[key]
             label = labels[key]
-            type_text = values.get(f"{key}_type")
-            kind_name, is_fax = phone_type(type_text if type_text else label)
-            if kind == "fax":
+            type_key = parts.get("type")
+            kind_name, is_fax = phone_type(values[type_key] if type_key else label)
+            if _fax_column:
                 is_fax = True
-            extension = clean(values.get(f"{key}_ext"))
-            for part in raw.split(":::"):
+            ext_key = parts.get("ext")
+            extension = clean(values[ext_key]) if ext_key else None
+            for part in raw.split(":::") if ":::" in raw else (raw,):
                 number, ext = _split_extension(clean(part) or "")
                 if not number:
                     continue
@@ -635,7 +681,7 @@ class RowBuilder:
                 )
                 if entry is None:
                     continue
-                target, limit = (faxes, FAX_SLOTS) if is_fax else (phones, PHONE_SLOTS)
+                target, limit = (faxes, FAX_SLOTS) if is_fax else (found, PHONE_SLOTS)
                 if len(target) >= limit:
                     extra.append(number)
                     continue
@@ -652,6 +698,8 @@ class RowBuilder:
                     )
                     continue
                 target.append(entry)
+                if self.phone_labels is not None:
+                    self.phone_labels[number] = label
         if extra:
             warn(
                 "",
@@ -663,10 +711,10 @@ class RowBuilder:
                     left=", ".join(extra),
                 ),
             )
-        return phones, faxes
+        return found, faxes
 
     def _phone(self, number, extension, kind_name, label, warn, seen):
-        if looks_spreadsheet_damaged(number):
+        if ("E" in number or "e" in number) and looks_spreadsheet_damaged(number):
             warn(
                 label,
                 _(
@@ -676,11 +724,11 @@ class RowBuilder:
                 ),
             )
             return None
-        key = digits(number) or number
+        key = _NON_DIGITS.sub("", number) or number
         if key in seen:
             return None
         seen.add(key)
-        if phone_e164(number, self.region) is None:
+        if self.check_phones and phone_e164(number, self.region) is None:
             warn(
                 label,
                 _(
@@ -704,15 +752,13 @@ class RowBuilder:
         return entry
 
     # Addresses.
-    def _addresses(self, values, labels, warn) -> dict:
+    def _addresses(self, addresses, labels, warn) -> dict:
         found = {}
         for kind in ADDRESS_KINDS:
-            parts = {
-                part: values.get(f"{kind}_{part}")
-                for part, _label in presets.ADDRESS_PARTS
-            }
-            if not any(parts.values()):
+            parts = addresses.get(kind)
+            if not parts:
                 continue
+            parts.setdefault("full", None)
             address = self._address(kind, parts, labels, warn)
             if address:
                 found[kind] = address
@@ -791,31 +837,25 @@ class RowBuilder:
 
     # Tags and custom fields.
     def _tags(self, raw, label, warn) -> list[str]:
-        names, seen = [], set()
-        for name in split_tags(raw):
-            if len(name) > TAG_LIMIT:
-                warn(
-                    label,
-                    _(
-                        "The tag %(value)s is longer than %(limit)s characters; it "
-                        "was left out.",
-                        value=_shorten(name),
-                        limit=TAG_LIMIT,
-                    ),
-                )
-                continue
-            if fold(name) not in seen:
-                seen.add(fold(name))
-                names.append(name)
-        return names
+        names, too_long = _tag_names(raw)
+        for name in too_long:
+            warn(
+                label,
+                _(
+                    "The tag %(value)s is longer than %(limit)s characters; it "
+                    "was left out.",
+                    value=_shorten(name),
+                    limit=TAG_LIMIT,
+                ),
+            )
+        return list(names)
 
-    def _custom(self, values, labels) -> dict[int, str]:
+    def _custom(self, keys, values, labels) -> dict[int, str]:
         from crm.customfields.services import coerce_value
 
         stored = {}
-        for key, raw in values.items():
-            if not key.startswith("custom:"):
-                continue
+        for key in keys:
+            raw = values[key]
             field = self.custom_fields.get(int(key[7:]))
             if field is None:
                 continue
@@ -834,9 +874,28 @@ class RowBuilder:
         return stored
 
 
+@lru_cache(maxsize=4096)
+def _tag_names(raw: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The distinct tag names of a cell, and the names too long to keep.
+
+    Cached: the same combinations of tags come back row after row.
+    """
+    names, too_long, seen = [], [], set()
+    for name in split_tags(raw):
+        if len(name) > TAG_LIMIT:
+            too_long.append(name)
+        elif fold(name) not in seen:
+            seen.add(fold(name))
+            names.append(name)
+    return tuple(names), tuple(too_long)
+
+
 def _split_extension(number: str) -> tuple[str, str | None]:
     """A number and its extension from 'tel:+1-555;ext=12' or '555 x12'."""
-    if number.lower().startswith("tel:"):
+    lowered = number.lower()
+    if "x" not in lowered and ";" not in lowered and ":" not in lowered:
+        return number, None
+    if lowered.startswith("tel:"):
         number = number[4:]
     match = re.fullmatch(r"(.+?)\s*(?:;ext=|\s(?:x|ext\.?)\s*)(\d+)", number, re.I)
     if match:
