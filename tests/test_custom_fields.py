@@ -43,6 +43,7 @@ VALID = [
     ("text", "  Blue shoes ", "Blue shoes"),
     ("text", "x" * 255, "x" * 255),
     ("text_area", "line one\r\nline two", "line one\nline two"),
+    ("text_area", "x\r\n" * 30_000, ("x\n" * 30_000).strip()),
     ("whole_number", "42", "42"),
     ("whole_number", "-7", "-7"),
     ("whole_number", "1,234", "1234"),

@@ -112,8 +112,10 @@ def _coerce_text(field, raw):
 
 
 def _coerce_text_area(field, raw):
-    text = _text(field, raw, TEXT_AREA_LIMIT)
-    return text.replace("\r\n", "\n")
+    # Browsers send CRLF line ends; the limit applies to the stored LF form.
+    if isinstance(raw, str):
+        raw = raw.replace("\r\n", "\n")
+    return _text(field, raw, TEXT_AREA_LIMIT)
 
 
 def _coerce_whole_number(field, raw):
@@ -150,8 +152,7 @@ def _decimal(field, raw, example: str) -> Decimal:
 def _plain(number: Decimal) -> str:
     if number == 0:
         return "0"
-    text = format(number.normalize(), "f")
-    return text
+    return format(number.normalize(), "f")
 
 
 def _coerce_decimal(field, raw):
