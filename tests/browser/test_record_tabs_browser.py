@@ -1,48 +1,20 @@
-"""The record tabs in real Chromium: scripts run under the page's strict CSP."""
-
-import shutil
-import threading
+"""In real Chromium: the record's scripts run under the page's strict CSP."""
 
 import pytest
-from werkzeug.serving import make_server
 
 from tests.access_helpers import quick_user
-from tests.conftest import PASSWORD
 from tests.test_weather import weather_server  # noqa: F401  (fixture)
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def live(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
-@pytest.fixture
-def page():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not shutil.which(CHROMIUM):
-        pytest.skip("Chromium is not installed")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox"]
-        )
-        yield browser.new_page()
-        browser.close()
-
-
-def test_weather_loads_and_inline_rows_are_added_in_the_browser(
+def test_weather_loads_and_inline_rows_are_added(
     app,
     db,
     make_contact,
-    live,
+    live_server,
     page,
+    sign_in,
     weather_server,  # noqa: F811
 ):
     from crm.contacts.models import Contact, ContactAddress
@@ -56,25 +28,19 @@ def test_weather_loads_and_inline_rows_are_added_in_the_browser(
         ContactAddress(kind="billing", locality="Berlin", country_code="DEU")
     )
     db.session.commit()
+    sign_in(page, live_server, user.email)
 
+    # Only the record pages count here, not the list the sign-in lands on.
     blocked = []
     page.on(
         "console",
         lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else 0,
     )
-    page.goto(f"{live}/login")
-    page.fill("input[name=email]", user.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/admin/contact/")
-    # The list page is not ours to judge here; only the record pages count.
-    blocked.clear()
-
-    page.goto(f"{live}/admin/contact/details/?id={contact.id}")
+    page.goto(f"{live_server}/admin/contact/details/?id={contact.id}")
     page.wait_for_selector("#weather-now")
     assert "21 °C" in page.inner_text("#weather-panel")
 
-    page.goto(f"{live}/admin/contact_general/edit/?id={contact.id}")
+    page.goto(f"{live_server}/admin/contact_general/edit/?id={contact.id}")
     page.click("#emails-button")
     page.fill("#emails-1-address", "two@example.com")
     page.click("#emails-button")
