@@ -189,7 +189,7 @@ def _users():
     return admin, owners
 
 
-def full_record(owner_id) -> "ContactData":
+def full_record(owner_id):
     """One contact with every field of the record's top-row tabs filled."""
     from crm.contacts.bulk import ContactData
 
