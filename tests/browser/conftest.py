@@ -34,9 +34,13 @@ def live_server(app):
     thread.join(timeout=5)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """One headless Chromium for the session."""
+    """One headless Chromium per test module.
+
+    Module scope ends the playwright loop before other modules run; a loop
+    left running for the session breaks any later sync_playwright() call.
+    """
     if not CHROMIUM.exists():
         pytest.skip(
             f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
