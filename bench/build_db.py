@@ -189,6 +189,53 @@ def _users():
     return admin, owners
 
 
+SHARED_EVERY = 10  # one contact in ten shared with the restricted user
+OWNED_EVERY = 50  # and one in fifty owned by them
+
+
+def restrict_bench_user() -> int:
+    """Let the bench user see only what they own or what is shared with them.
+
+    They get the "own" scope, every 50th contact and a view grant on every
+    10th (about 12 % visible in all). Returns the number of grants written.
+    """
+    from sqlalchemy import func, insert, select, update
+
+    from crm.access import services
+    from crm.access.models import ContactShare
+    from crm.auth.services import find_by_email
+    from crm.contacts.models import Contact
+    from crm.core.db import utcnow
+    from crm.extensions import db
+
+    user = find_by_email(USER_EMAIL)
+    services.set_user_permissions(
+        user, {"contacts": {"view_scope": "own", "edit_scope": "own"}}
+    )
+    db.session.execute(
+        update(Contact)
+        .where(Contact.id % OWNED_EVERY == 0)
+        .values(owner_id=user.id)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        ContactShare.__table__.delete().where(ContactShare.user_id == user.id)
+    )
+    top = db.session.scalar(select(func.max(Contact.id))) or 0
+    now = utcnow()
+    grants = 0
+    for start in range(SHARED_EVERY, top + 1, SHARED_EVERY * 10_000):
+        rows = [
+            {"contact_id": cid, "user_id": user.id, "level": "view", "granted_at": now}
+            for cid in range(start, min(top, start + SHARED_EVERY * 10_000 - 1) + 1)
+            if cid % SHARED_EVERY == 0 and cid % OWNED_EVERY
+        ]
+        if rows:
+            db.session.execute(insert(ContactShare.__table__), rows)
+            grants += len(rows)
+    return grants
+
+
 def full_record(owner_id):
     """One contact with every field of the record's top-row tabs filled."""
     from crm.contacts.bulk import ContactData
@@ -291,6 +338,9 @@ def build(out: Path, contacts: int, batch: int, seed: int) -> None:
         insert_contacts([full_record(owner_ids[0])], actor_id=admin.id)
         db.session.commit()
         elapsed = time.perf_counter() - loaded
+        grants = restrict_bench_user()
+        db.session.commit()
+        print(f"{USER_EMAIL}: own contacts only, {grants:,} shared with them")
 
         db.engine.dispose()
     size = out.stat().st_size / 1e6
@@ -314,7 +364,22 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--force", action="store_true", help="replace --out")
+    parser.add_argument(
+        "--restrict-only",
+        action="store_true",
+        help="only (re)apply the restricted bench user's grants to --out",
+    )
     args = parser.parse_args()
+
+    if args.restrict_only:
+        from crm import create_app
+        from crm.extensions import db
+
+        with create_app(app_config(args.out)).app_context():
+            grants = restrict_bench_user()
+            db.session.commit()
+        print(f"{USER_EMAIL}: own contacts only, {grants:,} shared with them")
+        return
 
     if args.out.exists():
         if not args.force:
