@@ -9,6 +9,7 @@ The caller owns the transaction.
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 
 from sqlalchemy import insert, select
 
@@ -235,14 +236,22 @@ def _driver_insert(table, sample: dict, dialect):
 
 
 def _driver_values(rows, keys, processors) -> list[tuple]:
-    pairs = list(zip(keys, processors, strict=True))
-    return [
-        tuple(
-            process(row[key]) if process and row[key] is not None else row[key]
-            for key, process in pairs
-        )
-        for row in rows
-    ]
+    """The rows as tuples in ``keys`` order, bind-processed where a type needs it."""
+    getter = itemgetter(*keys)
+    processed = [(i, fn) for i, fn in enumerate(processors) if fn is not None]
+    out = []
+    for row in rows:
+        values = getter(row)
+        if len(keys) == 1:
+            values = (values,)
+        if processed:
+            values = list(values)
+            for i, fn in processed:
+                if values[i] is not None:
+                    values[i] = fn(values[i])
+            values = tuple(values)
+        out.append(values)
+    return out
 
 
 def _insert_children(ids, rows, tags, phones_e164, actor_id, now) -> None:
