@@ -217,7 +217,7 @@ def step(job: ImportJob, actor, max_rows: int | None = None) -> ImportJob:
     job.updated_at = utcnow()
     db.session.flush()
 
-    max_rows = max_rows or current_app.config.get("IMPORT_STEP_ROWS", 2000)
+    max_rows = max_rows or current_app.config["IMPORT_STEP_ROWS"]
     options = _options(job)
     try:
         contact_file = open_job_file(job)
