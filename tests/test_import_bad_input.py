@@ -185,3 +185,15 @@ def test_screen_upload_over_the_limit_is_refused(web, login_as, db, app):
 
     assert "larger than the import limit (2 KB)" in response.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(ImportJob)) == 0
+
+
+def test_row_with_values_only_in_unmapped_columns_is_skipped_with_a_warning(app, db):
+    data = b"email,colour\njane@example.com,red\n,blue\n"
+
+    result = run(data)
+    db.session.commit()
+
+    assert result.summary() == "created 1, updated 0, skipped 1, failed 0"
+    [problem] = result.problems
+    assert (problem.row, problem.level) == (3, "warning")
+    assert "no values in the imported columns" in problem.message

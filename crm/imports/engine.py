@@ -156,8 +156,6 @@ class ContactFile:
 
         self.kind = CSV
         decoded = reading.decode(data, options.encoding)
-        if vcard.looks_like_vcard(decoded.text.encode("utf-8")):
-            raise ReadError(_("The vCard file could not be read."))
         self.encoding = decoded.encoding
         self.fallback_encoding = None
         self.csv = csvfile.open_csv(decoded.text, options.delimiter)
@@ -380,6 +378,14 @@ class Importer:
             return
         if data is None:
             self.result.skipped += 1
+            self.result.add_problem(
+                Problem(
+                    row,
+                    "",
+                    _("The row has no values in the imported columns; it was skipped."),
+                    WARNING,
+                )
+            )
             return
         data.fields["owner_id"] = self.owner_id
         keys = [normalize_email(e) for e in data.emails]
