@@ -115,6 +115,7 @@ class LoadResult:
 
 
 def credentials_path() -> Path:
+    """Where the demo passwords are kept: instance/demo-credentials.txt."""
     return Path(current_app.instance_path) / CREDENTIALS_FILE
 
 
