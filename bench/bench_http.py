@@ -205,7 +205,12 @@ def _timed(session, url):
     return elapsed, cpu, len(response.content), response.text
 
 
-def _rows(html: str) -> int:
+def _rows(html: str) -> int | str:
+    """Rows in the page's table body ("-" for a page without one)."""
+    if 'name="rowid"' in html:  # the row checkbox both lists have
+        return html.count('name="rowid"')
+    if "<tbody" not in html:
+        return "-"
     body = html.split("<tbody", 1)[-1].split("</tbody>", 1)[0]
     return body.count("<tr")
 
