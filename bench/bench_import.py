@@ -112,8 +112,9 @@ def fresh_database(path: Path) -> None:
 _MEASURE = (
     "import resource, subprocess, sys\n"
     "code = subprocess.run(sys.argv[1:]).returncode\n"
-    "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-    "print(f'peak-kb {peak}', file=sys.stderr)\n"
+    "usage = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "cpu = usage.ru_utime + usage.ru_stime\n"
+    "print(f'peak-kb {usage.ru_maxrss} cpu-s {cpu}', file=sys.stderr)\n"
     "sys.exit(code)\n"
 )
 
@@ -139,9 +140,14 @@ def run_import(csv_path: Path, db_path: Path) -> dict:
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"the import failed:\n{done.stdout}\n{done.stderr[-2000:]}")
-    peak_kb = int(done.stderr.rsplit("peak-kb ", 1)[1].split()[0])
+    figures = done.stderr.rsplit("peak-kb ", 1)[1].split()
     summary = done.stdout.strip().splitlines()[-1]
-    return {"seconds": elapsed, "peak_mb": peak_kb / 1024, "summary": summary}
+    return {
+        "seconds": elapsed,
+        "cpu_seconds": float(figures[2]),
+        "peak_mb": int(figures[0]) / 1024,
+        "summary": summary,
+    }
 
 
 def main() -> None:
@@ -162,7 +168,9 @@ def main() -> None:
         results.append((size, result))
         print(
             f"{size:>7,} rows: {result['seconds']:6.1f} s = "
-            f"{size / result['seconds']:>7,.0f} contacts/s end to end, "
+            f"{size / result['seconds']:>7,.0f} contacts/s end to end "
+            f"(CPU {result['cpu_seconds']:.1f} s = "
+            f"{size / result['cpu_seconds']:,.0f}/s), "
             f"peak RSS {result['peak_mb']:,.0f} MB  [{result['summary']}]",
             flush=True,
         )
