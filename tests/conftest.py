@@ -35,8 +35,9 @@ def _engine_id(url):
 def pytest_generate_tests(metafunc):
     if "engine_url" in metafunc.fixturenames:
         urls = _engines()
-        metafunc.parametrize("engine_url", urls, ids=[_engine_id(u) for u in urls],
-                             scope="session")
+        metafunc.parametrize(
+            "engine_url", urls, ids=[_engine_id(u) for u in urls], scope="session"
+        )
 
 
 def _migrate(url):
@@ -152,7 +153,9 @@ def db(app):
     return db
 
 
-_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+_CSRF = re.compile(
+    r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"'
+)
 
 
 class Web:
@@ -237,16 +240,26 @@ def make_contact(db):
     from crm.contacts import services
     from crm.contacts.models import Contact, ContactAddress, ContactEmail, ContactPhone
 
-    def make(given="Jane", family="Doe", *, email=None, phone=None, owner=None,
-             country=None, company=None, **fields):
+    def make(
+        given="Jane",
+        family="Doe",
+        *,
+        email=None,
+        phone=None,
+        owner=None,
+        country=None,
+        company=None,
+        **fields,
+    ):
         contact = Contact(given_name=given, family_name=family, **fields)
         if email:
             contact.emails.append(ContactEmail(address=email))
         if phone:
             contact.phones.append(ContactPhone(number=phone, kind="phone"))
         if country:
-            contact.billing_addresses.append(ContactAddress(kind="billing",
-                                                            country_code=country))
+            contact.billing_addresses.append(
+                ContactAddress(kind="billing", country_code=country)
+            )
         if company:
             contact.company = services.get_or_create_company(company)
         if owner is not None:

@@ -19,8 +19,9 @@ def test_development_secret_refused_outside_demo(tmp_path):
     from crm.config import DEV_SECRET
 
     with pytest.raises(ConfigError, match="development secret"):
-        create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite",
-                    "SECRET_KEY": DEV_SECRET})
+        create_app(
+            {"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite", "SECRET_KEY": DEV_SECRET}
+        )
 
 
 def test_environment_overrides_defaults(tmp_path, monkeypatch):

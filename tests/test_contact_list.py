@@ -7,8 +7,9 @@ def signed_in(login_as):
 
 
 def test_list_shows_the_expected_columns(web, signed_in, make_contact):
-    make_contact("Jane", "Doe", email="jane@example.com", phone="+1 555 0100",
-                 company="Acme Inc")
+    make_contact(
+        "Jane", "Doe", email="jane@example.com", phone="+1 555 0100", company="Acme Inc"
+    )
     page = web.get("/admin/contact/").get_data(as_text=True)
     assert "Jane Doe" in page
     assert "Acme Inc" in page
@@ -17,11 +18,13 @@ def test_list_shows_the_expected_columns(web, signed_in, make_contact):
     assert "1 contacts" in page or "1 contact" in page
 
 
-@pytest.mark.parametrize("fragment", ["ane@exam", "DOE", "acme", "555 0100", "5550100",
-                                      "ja"])
+@pytest.mark.parametrize(
+    "fragment", ["ane@exam", "DOE", "acme", "555 0100", "5550100", "ja"]
+)
 def test_search_by_fragment(web, signed_in, make_contact, fragment):
-    make_contact("Jane", "Doe", email="jane@example.com", phone="+1 555 0100",
-                 company="Acme Inc")
+    make_contact(
+        "Jane", "Doe", email="jane@example.com", phone="+1 555 0100", company="Acme Inc"
+    )
     make_contact("John", "Roe", email="john@other.test", phone="+44 20 7946 0000")
     page = web.get("/admin/contact/", query_string={"search": fragment}).get_data(
         as_text=True
@@ -35,15 +38,26 @@ def test_search_is_unicode_normalised(web, signed_in, make_contact):
 
     make_contact("José", "Müller", email="jose@example.com")
     nfd = unicodedata.normalize("NFD", "müller")
-    page = web.get("/admin/contact/", query_string={"search": nfd}).get_data(as_text=True)
+    page = web.get("/admin/contact/", query_string={"search": nfd}).get_data(
+        as_text=True
+    )
     assert "José Müller" in page
 
 
 def test_record_page_shows_both_rows_of_tabs(web, signed_in, make_contact):
     contact = make_contact("Jane", "Doe", email="jane@example.com")
     page = web.get(f"/admin/contact/details/?id={contact.id}").get_data(as_text=True)
-    for label in ("General", "Address", "Additional info", "Person notes", "Tags",
-                  "Linked contacts", "Access privileges", "Opportunities", "File box"):
+    for label in (
+        "General",
+        "Address",
+        "Additional info",
+        "Person notes",
+        "Tags",
+        "Linked contacts",
+        "Access privileges",
+        "Opportunities",
+        "File box",
+    ):
         assert label in page
     assert 'href="mailto:jane@example.com"' in page
 
