@@ -4,6 +4,7 @@ import os
 import re
 from io import BytesIO
 
+import pytest
 from sqlalchemy import func, select
 
 from crm.contacts.models import Contact
@@ -292,3 +293,23 @@ def test_upload_without_a_file_says_so(web, login_as, db):
         follow_redirects=True,
     )
     assert "Choose a CSV or vCard file" in response.get_data(as_text=True)
+
+
+def test_a_step_taken_by_another_request_imports_nothing(web, login_as, db):
+    from sqlalchemy import text
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from crm.imports import jobs
+
+    user = login_as("user")
+    url = _job_url(_upload(web, "a.csv", b"email\njane@example.com\n"))
+    web.post(url, {"on_duplicate": "update", "map-0": "email1", "action": "import"})
+    job = db.session.scalar(select(ImportJob))
+    with db.engine.begin() as other:
+        other.execute(text("UPDATE import_jobs SET version = version + 1"))
+
+    with pytest.raises(StaleDataError):
+        jobs.step(job, user)
+    db.session.rollback()
+
+    assert _count(db) == 0
