@@ -1,0 +1,1 @@
+"""Importing contact files (CSV and vCard) from the admin screen and the CLI."""
