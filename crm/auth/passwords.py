@@ -2,6 +2,7 @@
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import gettext as _
 
 _hasher = PasswordHasher()
 
@@ -28,9 +29,9 @@ def needs_rehash(password_hash: str) -> bool:
 def password_problem(password: str) -> str | None:
     """A sentence saying why the password is not acceptable, or None."""
     if len(password) < MIN_LENGTH:
-        return f"The password must have at least {MIN_LENGTH} characters."
+        return _("The password must have at least %(n)s characters.", n=MIN_LENGTH)
     if password.lower() in _common_passwords():
-        return "That password is too common; choose another."
+        return _("That password is too common; choose another.")
     return None
 
 

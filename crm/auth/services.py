@@ -2,6 +2,7 @@
 
 import logging
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from crm.auth.models import User, new_session_token
@@ -37,7 +38,7 @@ def create_user(
 ) -> User:
     """Add a user; the caller commits. Raises ServiceError on bad input."""
     key = normalize_email(email)
-    problem = email_problem(key) if key else "An e-mail address is required."
+    problem = email_problem(key) if key else _("An e-mail address is required.")
     if problem:
         raise ServiceError(problem, field="email")
     if check_password:
@@ -46,7 +47,8 @@ def create_user(
             raise ServiceError(problem, field="password")
     if find_by_email(key):
         raise ServiceError(
-            f"A user with the e-mail {key} already exists.", field="email"
+            _("A user with the e-mail %(email)s already exists.", email=key),
+            field="email",
         )
 
     user = User(
@@ -85,12 +87,12 @@ def check_admin_change(user: User, before: dict, actor=None) -> None:
     else:
         actor_is_admin = getattr(actor, "is_admin", False)
     if actor is not None and not actor_is_admin:
-        raise ServiceError("Only an administrator can change users.")
+        raise ServiceError(_("Only an administrator can change users."))
     was_admin = bool(before.get("is_admin") and before.get("active"))
     stays_admin = bool(user.is_admin and user.active)
     if was_admin and not stays_admin and active_admin_count(excluding=user) == 0:
         raise ServiceError(
-            "The last active administrator cannot be demoted or deactivated."
+            _("The last active administrator cannot be demoted or deactivated.")
         )
 
 

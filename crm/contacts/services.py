@@ -5,6 +5,7 @@ import logging
 import pycountry
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from crm.access import policy
@@ -33,12 +34,12 @@ from crm.extensions import db
 log = logging.getLogger(__name__)
 
 ADDRESS_FIELD_LABELS = {
-    "line1": "Street address 1",
-    "line2": "Street address 2",
-    "locality": "City",
-    "region": "Region",
-    "postal_code": "Postal code",
-    "zip_four": "ZIP+4",
+    "line1": _l("Street address 1"),
+    "line2": _l("Street address 2"),
+    "locality": _l("City"),
+    "region": _l("Region"),
+    "postal_code": _l("Postal code"),
+    "zip_four": _l("ZIP+4"),
 }
 
 
@@ -127,39 +128,54 @@ def _renumber(rows, kind=None):
 def validate(contact: Contact) -> None:
     """Check slot counts and per-slot limits; raises ServiceError with one sentence."""
     if len(contact.emails) > EMAIL_SLOTS:
-        raise ServiceError(f"A contact has at most {EMAIL_SLOTS} e-mail addresses.")
+        raise ServiceError(
+            _("A contact has at most %(n)s e-mail addresses.", n=EMAIL_SLOTS)
+        )
     if len(contact.phones) > PHONE_SLOTS:
-        raise ServiceError(f"A contact has at most {PHONE_SLOTS} phone numbers.")
+        raise ServiceError(
+            _("A contact has at most %(n)s phone numbers.", n=PHONE_SLOTS)
+        )
     if len(contact.faxes) > FAX_SLOTS:
-        raise ServiceError(f"A contact has at most {FAX_SLOTS} fax numbers.")
+        raise ServiceError(_("A contact has at most %(n)s fax numbers.", n=FAX_SLOTS))
     if len(contact.billing_addresses) > 1:
-        raise ServiceError("A contact has one billing address.")
+        raise ServiceError(_("A contact has one billing address."))
 
     for email in contact.emails:
         if not clean(email.address):
-            raise ServiceError("An e-mail row is empty; fill it in or remove it.")
+            raise ServiceError(_("An e-mail row is empty; fill it in or remove it."))
         problem = email_problem(clean(email.address))
         if problem:
             raise ServiceError(problem)
         if len(email.address) > (75 if email.slot == 1 else 100):
-            raise ServiceError(f"The e-mail address {email.address} is too long.")
+            raise ServiceError(
+                _("The e-mail address %(email)s is too long.", email=email.address)
+            )
 
     for phone in list(contact.phones) + list(contact.faxes):
         if not clean(phone.number):
-            raise ServiceError("A phone row is empty; fill it in or remove it.")
+            raise ServiceError(_("A phone row is empty; fill it in or remove it."))
         limit = 40 if phone.kind == "fax" or phone.slot <= 3 else 20
         if len(phone.number) > limit:
-            raise ServiceError(f"Phone {phone.slot} is longer than {limit} characters.")
+            raise ServiceError(
+                _(
+                    "Phone %(slot)s is longer than %(limit)s characters.",
+                    slot=phone.slot,
+                    limit=limit,
+                )
+            )
         if looks_spreadsheet_damaged(phone.number):
             raise ServiceError(
-                f"The phone number {phone.number} looks damaged by a spreadsheet "
-                "(scientific notation); type the digits again."
+                _(
+                    "The phone number %(number)s looks damaged by a spreadsheet "
+                    "(scientific notation); type the digits again.",
+                    number=phone.number,
+                )
             )
 
     kinds = [a.kind for a in contact.addresses]
     if len(kinds) != len(set(kinds)):
         raise ServiceError(
-            "Each address kind (billing, shipping, other) can be used once."
+            _("Each address kind (billing, shipping, other) can be used once.")
         )
     for address in contact.addresses:
         _validate_address(address)
@@ -171,15 +187,23 @@ def _validate_address(address) -> None:
         value = getattr(address, field)
         if value and len(value) > limit:
             raise ServiceError(
-                f"{ADDRESS_FIELD_LABELS[field]} of the {address.kind} address is "
-                f"longer than {limit} characters."
+                _(
+                    "%(field)s of the %(kind)s address is longer than %(limit)s "
+                    "characters.",
+                    field=ADDRESS_FIELD_LABELS[field],
+                    kind=address.kind,
+                    limit=limit,
+                )
             )
     if address.country_code:
         code = country_code(address.country_code)
         if code is None:
             raise ServiceError(
-                f"{address.country_code!r} is not a country (use an ISO 3166 code "
-                "such as USA, DEU or ESP, or the country's name)."
+                _(
+                    "%(value)s is not a country (use an ISO 3166 code such as USA, "
+                    "DEU or ESP, or the country's name).",
+                    value=repr(address.country_code),
+                )
             )
         address.country_code = code
 

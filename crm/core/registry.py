@@ -1,6 +1,7 @@
 """Builds the admin: one Admin per app, every view from its domain package."""
 
 from flask_admin import Admin
+from flask_admin.babel import lazy_gettext as admin_lazy_gettext
 from flask_admin.theme import Bootstrap4Theme
 
 from crm.core.admin import SecuredIndexView, SecuredModelView, SecuredView
@@ -33,7 +34,8 @@ def build_admin(app) -> Admin:
     admin = Admin(
         name="CRM",
         url="/admin",
-        index_view=SecuredIndexView(url="/admin", name="Home"),
+        # "Home" is Flask-Admin's own msgid, so its catalog translates it.
+        index_view=SecuredIndexView(url="/admin", name=admin_lazy_gettext("Home")),
         theme=Bootstrap4Theme(base_template="admin/crm_base.html", fluid=True),
         csp_nonce_generator=csp_nonce,
     )

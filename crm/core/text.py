@@ -5,6 +5,7 @@ import unicodedata
 
 import email_validator
 import phonenumbers
+from flask_babel import gettext
 
 # Deliverability is a status of the address, not a reason to refuse it: an
 # address at a reserved domain such as example.invalid is still kept. The
@@ -43,7 +44,11 @@ def email_problem(value: str) -> str | None:
             value, check_deliverability=False, globally_deliverable=False
         )
     except email_validator.EmailNotValidError as exc:
-        return f"{value!r} is not an e-mail address: {exc}"
+        return gettext(
+            "%(value)s is not an e-mail address: %(reason)s",
+            value=repr(value),
+            reason=str(exc),
+        )
     return None
 
 
