@@ -1,10 +1,15 @@
 """The editors behind the record's top-row tabs: General, Address, Additional info,
-Person notes.
+Person notes, Tags and Linked contacts.
 
 Each is a Flask-Admin model view over Contact that is not in the menu. Its
 form holds one tab's fields and inline rows plus the record version the form
 was opened at; a save from a form opened before someone else's save is
 refused (failure kind E1). Every save goes through ``services.prepare``.
+
+The Tags and Linked contacts editors list the applied tags and the links as
+inline rows, but their rows are not written by the form: the view compares
+the rows kept with what the contact has and applies the difference through
+the tag and link services, so their rules and signals hold.
 """
 
 import logging
@@ -12,10 +17,18 @@ import logging
 from flask import abort, current_app, flash, redirect, request, session, url_for
 from flask_admin import expose
 from flask_admin.babel import gettext as admin_gettext
+from flask_admin.contrib.sqla.fields import InlineModelFormList, QuerySelectField
+from flask_admin.form import BaseForm, RenderTemplateWidget
+from flask_admin.model.fields import AjaxSelectField
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import select
+from wtforms import Field, HiddenField
+from wtforms.fields.choices import Choice
+from wtforms.utils import unset_value
+from wtforms.validators import ValidationError
 
 from crm.access import policy
 from crm.auth.models import User
@@ -25,6 +38,11 @@ from crm.core.admin import STALE_MESSAGE, SecuredAjaxLoader, SecuredModelView
 from crm.core.errors import ServiceError
 from crm.core.text import clean
 from crm.extensions import db
+from crm.links import services as link_services
+from crm.links.models import ContactLink, LinkType
+from crm.links.record import contact_lookup
+from crm.tags import services as tag_services
+from crm.tags.models import ContactTag, Tag
 
 log = logging.getLogger(__name__)
 
@@ -369,8 +387,330 @@ class NotesTabView(ContactTabView):
         super().__init__("contact_notes", _l("Person notes"), **kwargs)
 
 
+# Tags and Linked contacts: rows that stand for a set of choices.
+
+
+class PickedField(AjaxSelectField):
+    """An ajax pick through a secured loader, with our sentence for a bad id.
+
+    An id the user may not see reads as no choice at all, exactly like an
+    id that does not exist.
+    """
+
+    def __init__(self, loader, label=None, message=None, **kwargs):
+        self.message = message
+        super().__init__(loader, label, **kwargs)
+
+    def pre_validate(self, form):
+        if self.data is None:
+            raise ValidationError(str(self.message))
+
+
+class LinkTypeField(QuerySelectField):
+    """The link types, by name, with how many links each allows."""
+
+    def __init__(self, label=None, **kwargs):
+        super().__init__(
+            label,
+            query_factory=lambda: db.session.query(LinkType).order_by(LinkType.name),
+            get_label=lambda row: _(
+                "%(name)s (up to %(n)s)", name=row.name, n=row.max_links
+            ),
+            **kwargs,
+        )
+
+    def iter_choices(self):
+        # WTForms 3.2+ wants Choice objects; the stock field yields tuples.
+        for pk, row in self._get_object_list():
+            yield Choice(pk, self.get_label(row), row == self.data, {})
+
+    def pre_validate(self, form):
+        try:
+            super().pre_validate(form)
+        except ValidationError:
+            raise ValidationError(_("Choose a link type from the list.")) from None
+
+
+def shown_text(field, **kwargs):
+    """Render a read-only value as plain text (it is never posted)."""
+    return Markup('<span class="form-control-plaintext py-0" id="{}">{}</span>').format(
+        field.id, field.shown()
+    )
+
+
+class ShownField(forms.FormOnlyMixin, Field):
+    """A value shown in a row for reading only; the form never writes it."""
+
+    widget = staticmethod(shown_text)
+
+    def process_formdata(self, valuelist):
+        pass
+
+    def shown(self) -> str:
+        if self.data is None:
+            return "—"
+        return self.data.strftime("%Y-%m-%d %H:%M UTC")
+
+
+class TagRowForm(BaseForm):
+    """One applied tag; ``id`` marks a row that exists (the tag's id)."""
+
+    def __init__(self, formdata=None, obj=None, prefix="", **kwargs):
+        super().__init__(formdata, obj, prefix, **kwargs)
+        if obj is not None and formdata is None:
+            self.id.data = obj.tag_id
+
+
+class ChoiceRowList(InlineModelFormList):
+    """Inline rows whose kept entries the view reads; ``populate_obj`` writes none."""
+
+    widget = RenderTemplateWidget("contacts/inline_field_list.html")
+
+    def process(self, formdata, data=unset_value, extra_filters=None):
+        if data is not unset_value and data is not None:
+            data = self.inline_view.editable(data)
+        return super().process(formdata, data, extra_filters)
+
+    def kept(self):
+        """The entries neither removed nor left blank."""
+        key = self.inline_view.key_field
+        return [
+            entry
+            for entry in self.entries
+            if not self.should_delete(entry)
+            and (entry.form[key].raw_data or [""])[0].strip()
+        ]
+
+    def validate(self, form, extra_validators=()):
+        self.errors = []
+        for entry in self.kept():
+            if not entry.validate(form):
+                self.errors.append(entry.errors)
+        return not self.errors
+
+    def populate_obj(self, obj, name):
+        pass
+
+
+class ChoiceRowsConverter(forms.ContactRowsConverter):
+    inline_field_list_type = ChoiceRowList
+
+
+class ChoiceRows(forms.ContactRows):
+    """Rows of a set the view applies through a service (tags, links)."""
+
+    #: The field that makes a row non-blank.
+    key_field = ""
+    #: No limit on the number of rows in the form; the services hold the limits.
+    slots = 0
+
+    def __init__(self, model, relationship, label, **kwargs):
+        kwargs.setdefault("inline_converter", ChoiceRowsConverter)
+        super().__init__(model, relationship, label, **kwargs)
+
+    def editable(self, rows):
+        """The existing rows the form shows as editable rows."""
+        return list(rows)
+
+
+class TagLoader(SecuredAjaxLoader):
+    """The tag picker: tags by name, shown with their category."""
+
+    def format(self, model):
+        return None if model is None else (model.id, model.label)
+
+
+class TagRows(ChoiceRows):
+    key_field = "tag"
+
+    def __init__(self):
+        loader = TagLoader(
+            "tag",
+            db,
+            Tag,
+            fields=(Tag.name,),
+            order_by=Tag.name,
+            page_size=10,
+            minimum_input_length=0,
+            placeholder=_l("Type a tag name"),
+        )
+        super().__init__(
+            ContactTag, "tag_links", _l("Tag"), form_ajax_refs={"tag": loader}
+        )
+
+    def get_form(self):
+        # The loader is the view's registered one, known only at this point.
+        fields = {
+            "id": HiddenField(),
+            "tag": PickedField(
+                self._form_ajax_refs["tag"],
+                _l("Tag"),
+                message=_l("Choose a tag from the list."),
+            ),
+            "applied_at": ShownField(_l("Applied")),
+        }
+        return type("TagRow", (TagRowForm,), fields)
+
+
+class LinkRows(ChoiceRows):
+    key_field = "contact2"
+
+    def __init__(self):
+        super().__init__(
+            ContactLink,
+            "links_out",
+            _l("Link"),
+            form_ajax_refs={"contact2": contact_lookup()},
+        )
+
+    def get_form(self):
+        fields = {
+            "id": HiddenField(),
+            "link_type": LinkTypeField(_l("Link type")),
+            "contact2": PickedField(
+                self._form_ajax_refs["contact2"],
+                _l("Contact"),
+                message=_l("Choose a contact to link from the list."),
+            ),
+        }
+        return type("LinkRow", (BaseForm,), fields)
+
+    def editable(self, rows):
+        return editable_links(rows)
+
+
+def editable_links(rows) -> list[ContactLink]:
+    """The links (from a contact) to contacts the current user may change.
+
+    The others stay out of the editable rows and are listed read-only, so
+    the form can neither show nor drop them.
+    """
+    rows = list(rows)
+    allowed = contact_ids([row.contact2_id for row in rows], policy.EDIT)
+    kept = [row for row in rows if row.contact2_id in allowed]
+    return sorted(kept, key=lambda row: (row.link_type.name, row.created_at, row.id))
+
+
+def contact_ids(ids, action=policy.VIEW) -> set[int]:
+    """Those of ``ids`` whose contact the current user may act on."""
+    if not ids:
+        return set()
+    query = select(Contact.id).where(
+        Contact.id.in_(ids), policy.scope(Contact, current_user, action)
+    )
+    return set(db.session.scalars(query))
+
+
+class OtherLinksField(forms.FormOnlyMixin, Field):
+    """The links the form does not edit, listed for reading (set by the view)."""
+
+    widget = RenderTemplateWidget("contacts/other_links.html")
+
+    def process_formdata(self, valuelist):
+        pass
+
+
+class ChoiceTabView(ContactTabView):
+    """A tab editor whose rows are applied through services after prepare()."""
+
+    saved_message = ""
+
+    def get_save_return_url(self, model, is_created=False):
+        replace_stock_flash(str(self.saved_message))
+        return record_url(model.id, self.tab_key)
+
+
+class TagsTabView(ChoiceTabView):
+    """The applied tags: add a row to apply a tag, remove one to remove it."""
+
+    tab_key = "tags"
+    form_columns = ("version",)
+    form_layout = ((_l("Applied tags"), ("tag_links",)),)
+    saved_message = _l("Tags saved.")
+
+    def __init__(self, **kwargs):
+        self.inline_models = (TagRows(),)
+        super().__init__("contact_tags", _l("Tags"), **kwargs)
+
+    def after_prepare(self, form, model, is_created):
+        chosen = {}
+        for entry in form.tag_links.kept():
+            tag = entry.form.tag.data
+            chosen.setdefault(tag.id, tag)
+
+        for link in list(model.tag_links):
+            if link.tag_id not in chosen:
+                tag_services.remove_tag(model, link.tag, current_user)
+        for tag in chosen.values():
+            tag_services.apply_tag(model, tag, current_user)
+
+
+class LinksTabView(ChoiceTabView):
+    """Links from this contact as rows; links to it are listed read-only."""
+
+    tab_key = "links"
+    form_columns = ("version", "other_links")
+    form_extra_fields = {
+        "version": forms.VersionField(),
+        "other_links": OtherLinksField(_l("Other links")),
+    }
+    form_layout = (
+        (_l("Links from this contact"), ("links_out",)),
+        (_l("Other links"), ("other_links",)),
+    )
+    saved_message = _l("Links saved.")
+
+    def __init__(self, **kwargs):
+        self.inline_models = (LinkRows(),)
+        super().__init__("contact_links", _l("Linked contacts"), **kwargs)
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        if obj is not None:
+            form.other_links.rows = self.other_links(obj)
+            form.other_links.tab_url = record_url(obj.id, self.tab_key)
+        return form
+
+    def other_links(self, contact) -> list[tuple]:
+        """(link, other contact, visible) for the links the rows leave out."""
+        editable = {row.id for row in editable_links(contact.links_out)}
+        rows = [
+            row for row in link_services.links_of(contact) if row.id not in editable
+        ]
+        others = [row.other(contact.id) for row in rows]
+        visible = contact_ids([other.id for other in others])
+        return [
+            (row, other, other.id in visible)
+            for row, other in zip(rows, others, strict=True)
+        ]
+
+    def after_prepare(self, form, model, is_created):
+        current = {
+            (row.link_type_id, row.contact2_id): row
+            for row in editable_links(model.links_out)
+        }
+        chosen = [
+            (entry.form.link_type.data, entry.form.contact2.data)
+            for entry in form.links_out.kept()
+        ]
+        kept = {(link_type.id, other.id) for link_type, other in chosen}
+
+        # Unlink first, so that replacing a link does not count against the limit.
+        for key, row in current.items():
+            if key not in kept:
+                link_services.unlink(row, current_user)
+        for link_type, other in chosen:
+            if (link_type.id, other.id) in current:
+                continue
+            if services.get_visible(other.id, current_user, policy.EDIT) is None:
+                raise ServiceError(_("You may not change that contact."))
+            link_services.link(model, other, link_type, current_user)
+
+
 def views():
     yield GeneralTabView()
     yield AddressTabView()
     yield AdditionalTabView()
     yield NotesTabView()
+    yield TagsTabView()
+    yield LinksTabView()

@@ -29,6 +29,7 @@ from crm.links.models import ContactLink, LinkType
 log = logging.getLogger(__name__)
 
 ENDPOINT = "contact_link"
+EDITOR = "contact_links"
 LOOKUP = "contact2"
 
 
@@ -47,9 +48,10 @@ class ContactLookup(SecuredAjaxLoader):
         return model.id, text
 
 
-def _lookup():
+def contact_lookup(name: str = LOOKUP) -> ContactLookup:
+    """The secured contact picker (used here and by the links editor)."""
     return ContactLookup(
-        LOOKUP,
+        name,
         db,
         Contact,
         fields=("search_text",),
@@ -80,6 +82,7 @@ def render_links_tab(contact, tab_key):
             link_types=link_types,
             lookup_url=url_for(f"{ENDPOINT}.ajax_lookup", name=LOOKUP),
             endpoint=ENDPOINT,
+            edit_url=url_for(f"{EDITOR}.edit_view", id=contact.id),
         )
     )
 
@@ -113,7 +116,7 @@ class ContactLinkView(SecuredModelView):
     can_view_details = False
 
     def __init__(self):
-        self.form_ajax_refs = {LOOKUP: _lookup()}
+        self.form_ajax_refs = {LOOKUP: contact_lookup()}
         super().__init__(
             ContactLink,
             name=_l("Contact links"),

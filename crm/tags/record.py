@@ -19,7 +19,9 @@ from crm.tags.forms import ApplyTagForm, NewTagForm
 
 log = logging.getLogger(__name__)
 
-ENDPOINT = "contact_tags"
+# The quick forms of the tab; "contact_tags" is the tab's inline editor.
+ENDPOINT = "contact_tag_forms"
+EDITOR = "contact_tags"
 
 
 @tabs.renderer("tags")
@@ -36,6 +38,7 @@ def render_tags_tab(contact, tab_key):
             apply_form=ApplyTagForm().fill(link.tag_id for link in links),
             new_form=NewTagForm().fill(),
             endpoint=ENDPOINT,
+            edit_url=url_for(f"{EDITOR}.edit_view", id=contact.id),
         )
     )
 
