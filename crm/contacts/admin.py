@@ -18,7 +18,7 @@ from crm.contacts import (
     services,
     tab_views,
 )
-from crm.contacts.filters import contact_filters
+from crm.contacts.filters import TagAnyFilter, contact_filters
 from crm.contacts.filters import newest_first as filter_newest_first
 from crm.contacts.models import Company, Contact
 from crm.contacts.weather import panel as weather_panel
@@ -167,7 +167,7 @@ class ContactView(SecuredModelView):
             if driver is None:
                 driver = joined
 
-        g.crm_list_count = self._capped_count(query, bool(search_term or filters))
+        g.crm_list_count = self._capped_count(query, search_term, filters)
 
         if sort_column is None and driver is not None:
             # The default order (newest first), read from that index.
@@ -181,23 +181,48 @@ class ContactView(SecuredModelView):
         self._attach_tags(rows)
         return None, rows
 
-    def _capped_count(self, query, narrowed: bool):
+    def _capped_count(self, query, search_term, filters):
         """The number of matching rows, exact up to the configured cap."""
         cap = current_app.config["LIST_COUNT_CAP"]
-        if not narrowed and isinstance(policy.scope(Contact, current_user), True_):
+        everything = isinstance(policy.scope(Contact, current_user), True_)
+        if everything and not search_term and not filters:
             # A bare count(*), without even WHERE 1 = 1, is SQLite's fast path:
             # about 2 ms at 1M contacts instead of 12 ms.
             total = db.session.scalar(
                 select(func.count(literal_column("*"))).select_from(Contact)
             )
             return {"value": total, "capped": False}
-        limited = (
-            query.with_entities(Contact.id).order_by(None).limit(cap + 1).subquery()
-        )
+
+        tag_id = self._single_tag(filters) if everything and not search_term else None
+        if tag_id is not None:
+            # Every tag link belongs to a contact (a foreign key with cascade),
+            # so this counts the tag's contacts from its index alone, without
+            # a lookup in contacts per link: 0.05 ms instead of 1 ms at 1M.
+            limited = (
+                select(ContactTag.contact_id)
+                .where(ContactTag.tag_id == tag_id)
+                .limit(cap + 1)
+                .subquery()
+            )
+        else:
+            limited = (
+                query.with_entities(Contact.id).order_by(None).limit(cap + 1)
+            ).subquery()
         total = db.session.scalar(
             select(func.count(literal_column("*"))).select_from(limited)
         )
         return {"value": min(total, cap), "capped": total > cap}
+
+    def _single_tag(self, filters) -> int | None:
+        """The tag id when the only filter is one tag (any of or all of)."""
+        if len(filters or ()) != 1:
+            return None
+        index, _name, value = filters[0]
+        flt = self._filters[index]
+        if not isinstance(flt, TagAnyFilter):
+            return None
+        ids = flt.clean(value)
+        return ids[0] if len(ids) == 1 else None
 
     def _attach_tags(self, rows) -> None:
         """Load the tag names of one page of contacts in a single query."""
