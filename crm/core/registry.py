@@ -1,5 +1,7 @@
 """Builds the admin: one Admin per app, every view from its domain package."""
 
+from pathlib import Path
+
 from flask_admin import Admin
 from flask_admin.babel import lazy_gettext as admin_lazy_gettext
 from flask_admin.theme import Bootstrap4Theme
@@ -27,6 +29,24 @@ def _domain_views():
         yield from factory()
 
 
+def _stock_templates(app) -> None:
+    """Make Flask-Admin's own templates reachable as ``flask_admin_stock/...``.
+
+    Our overrides of a few macro files (the ones with inline handlers the CSP
+    refuses) import the stock file under that prefix for the macros they keep.
+    """
+    import flask_admin
+    from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
+
+    stock = Path(flask_admin.__file__).parent / "templates" / "bootstrap4"
+    app.jinja_loader = ChoiceLoader(
+        [
+            app.jinja_loader,
+            PrefixLoader({"flask_admin_stock": FileSystemLoader(str(stock))}),
+        ]
+    )
+
+
 def build_admin(app) -> Admin:
     """Create the Admin for ``app`` and add every domain's views to it."""
     import crm.access.rules  # noqa: F401  (registers the row rules)
@@ -44,5 +64,6 @@ def build_admin(app) -> Admin:
             raise TypeError(f"{view!r} does not derive from the secured admin base")
         admin.add_view(view)
     admin.init_app(app)
+    _stock_templates(app)
     app.extensions["crm_admin"] = admin
     return admin
