@@ -7,6 +7,7 @@ classes here, which route each of those paths through ``access.policy``.
 """
 
 import logging
+from datetime import datetime
 
 from flask import (
     abort,
@@ -25,6 +26,7 @@ from flask_admin.contrib.sqla.fields import (
     QuerySelectField,
     QuerySelectMultipleField,
 )
+from flask_admin.contrib.sqla.typefmt import DEFAULT_FORMATTERS
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, literal_column, select
@@ -125,8 +127,19 @@ class SecuredMixin:
         abort(403)
 
 
+def _format_timestamp(view, value, name=None):
+    """Timestamps in lists to the minute, in UTC (they are stored in UTC)."""
+    return (
+        value.strftime("%Y-%m-%d %H:%M UTC")
+        if value.tzinfo
+        else value.strftime("%Y-%m-%d %H:%M")
+    )
+
+
 class SecuredModelView(SecuredMixin, ModelView):
     """A model view whose every read and write goes through the scope predicate."""
+
+    column_type_formatters = {**DEFAULT_FORMATTERS, datetime: _format_timestamp}
 
     # Large tables skip the exact count; views that want a capped count say so.
     simple_list_pager = False

@@ -39,7 +39,7 @@ def load_demo():
             f"{result.problems} problems; see the log.",
             err=True,
         )
-    click.echo(f"Sign in at {loader.LOGIN_URL}")
+    click.echo(f"Sign in at {loader.login_url()}")
     click.echo(f"  e-mail:   {result.admin.email}")
     click.echo(f"  password: {result.password}")
     click.echo(f"Other demo accounts and their passwords are in {result.credentials}.")

@@ -43,7 +43,12 @@ log = logging.getLogger(__name__)
 
 SAMPLE_FILE = Path(__file__).resolve().parent / "sample-contacts.csv"
 CREDENTIALS_FILE = "demo-credentials.txt"
-LOGIN_URL = "http://127.0.0.1:5000/login"
+
+
+def login_url() -> str:
+    """Where bin/demo serves the sign-in page (its PORT, 5000 by default)."""
+    return f"http://127.0.0.1:{os.environ.get('PORT', '5000')}/login"
+
 
 ADMIN_EMAIL = "demo@example.com"
 
@@ -137,7 +142,7 @@ def write_credentials(path: Path, pairs: dict[str, str]) -> None:
     """Store the demo passwords, readable by the owner of the file only."""
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [
-        "# Demo accounts (demo mode only). Sign in at " + LOGIN_URL,
+        "# Demo accounts (demo mode only). Sign in at " + login_url(),
         *(f"{email} {password}" for email, password in pairs.items()),
     ]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
