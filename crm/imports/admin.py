@@ -124,7 +124,7 @@ class ImportView(SecuredView):
         if job.state in (UPLOADED, CHECKED):
             try:
                 contact_file = jobs.open_job_file(job)
-                sample = jobs.sample(job, contact_file, PREVIEW_ROWS)
+                sample = jobs.sample(job, contact_file, PREVIEW_ROWS, current_user)
             except ServiceError as exc:
                 flash(exc.message, "error")
             else:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from clevercsv import Detector
 from flask_babel import gettext as _
 
+from crm.core.csvsafe import FORMULA_STARTS
 from crm.imports.reading import ReadError
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,19 @@ class CsvFile:
             except StopIteration:
                 return
             yield cells, stream.tell()
+
+
+def restore_cell(text: str) -> str:
+    """The cell as it was before our CSV export neutralised it.
+
+    The export (crm/core/csvsafe.py) puts an apostrophe in front of a cell
+    that begins like a formula; exactly that apostrophe is taken off again.
+    Any other cell, including one that merely begins with an apostrophe, is
+    returned as it is.
+    """
+    if text.startswith("'") and text[1:2] and text[1] in FORMULA_STARTS:
+        return text[1:]
+    return text
 
 
 def detect_delimiter(text: str) -> str:

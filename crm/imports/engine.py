@@ -41,6 +41,7 @@ from crm.core.text import digits, fold, normalize_email
 from crm.customfields.models import CustomField, CustomValue
 from crm.extensions import db
 from crm.imports import csvfile, presets, reading, vcard
+from crm.imports.owners import OwnerResolver
 from crm.imports.reading import ReadError
 from crm.imports.rows import ERROR, ISO_DATE, WARNING, Problem, RowBuilder
 from crm.tags.models import ContactTag
@@ -207,6 +208,7 @@ class ContactFile:
             return
 
         offset, row = cursor if cursor else (None, 1)
+        restore = csvfile.restore_cell
         pairs = enumerate(zip(self.headers, self.mapping, strict=True))
         columns = [(i, k, h) for i, (h, k) in pairs if k]
         width = len(self.headers)
@@ -214,7 +216,11 @@ class ContactFile:
             row += 1
             if not "".join(cells).strip():
                 continue
-            mapped = [(k, h, cells[i]) for i, k, h in columns if i < len(cells)]
+            mapped = [
+                (k, h, restore(cells[i]) if cells[i][:1] == "'" else cells[i])
+                for i, k, h in columns
+                if i < len(cells)
+            ]
             problems = []
             if len(cells) > width and any(c.strip() for c in cells[width:]):
                 problems.append(
@@ -274,15 +280,19 @@ def open_file(data: bytes, options: ImportOptions | None = None) -> ContactFile:
     return ContactFile(data, options or ImportOptions())
 
 
-def preview_contacts(contact_file: ContactFile, options: ImportOptions, limit=5):
+def preview_contacts(
+    contact_file: ContactFile, options: ImportOptions, limit=5, actor=None, owner=None
+):
     """The first rows as the import would read them: (row, data, problems).
 
-    Nothing is written; the screen shows these before the dry run.
+    Nothing is written; the screen shows these before the dry run. Owner
+    cells are checked as an import by ``actor`` for ``owner`` would check them.
     """
     builder = RowBuilder(
         date_format=ISO_DATE if contact_file.kind == VCARD else options.date_format,
         region=current_app.config["DEFAULT_PHONE_REGION"],
         custom_fields=_custom_fields(contact_file.mapping),
+        owners=OwnerResolver(actor, owner if owner is not None else actor),
     )
     found = []
     for row, cells, problems, _after in contact_file.records():
@@ -327,12 +337,14 @@ class Importer:
         self.actor_id = actor.id if actor is not None else None
         self.actor = actor
         self.owner_id = owner.id if owner is not None else self.actor_id
+        default_owner = owner if owner is not None else actor
         self.region = current_app.config["DEFAULT_PHONE_REGION"]
         self.builder = RowBuilder(
             date_format=ISO_DATE if contact_file.kind == VCARD else options.date_format,
             region=self.region,
             custom_fields=_custom_fields(contact_file.mapping),
             check_phones=options.dry_run,
+            owners=OwnerResolver(actor, default_owner),
         )
         self.result = result or ImportResult()
         self.result.kind = contact_file.kind
@@ -387,7 +399,8 @@ class Importer:
                 )
             )
             return
-        data.fields["owner_id"] = self.owner_id
+        # An owner cell that names a usable user has set owner_id already.
+        data.fields.setdefault("owner_id", self.owner_id)
         keys = [normalize_email(e) for e in data.emails]
         batch.append(_Pending(row, data, keys, phone_labels))
 

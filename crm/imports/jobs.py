@@ -88,9 +88,13 @@ def open_job_file(job: ImportJob, **changes) -> engine.ContactFile:
     return engine.open_file(data, _options(job, **changes))
 
 
-def sample(job: ImportJob, contact_file: engine.ContactFile, limit: int = 5):
-    """The first rows of the job's file as they would be imported."""
-    return engine.preview_contacts(contact_file, _options(job), limit)
+def sample(
+    job: ImportJob, contact_file: engine.ContactFile, limit: int = 5, actor=None
+):
+    """The first rows of the job's file as ``actor``'s import would read them."""
+    return engine.preview_contacts(
+        contact_file, _options(job), limit, actor=actor, owner=actor
+    )
 
 
 def create_job(data: bytes, file_name: str, user) -> ImportJob:

@@ -65,6 +65,7 @@ SCALAR_FIELDS = (
     ("time_zone", _l("Time zone")),
     ("referral_code", _l("Referral code")),
     ("billing_information", _l("Billing information")),
+    ("owner", _l("Owner (user e-mail or name)")),
 )
 SCALAR_KEYS = frozenset(key for key, _label in SCALAR_FIELDS)
 # Fields that describe the contact on their own: a row needs one of them.
@@ -190,7 +191,7 @@ _KEAP = {
     "Billing Information": "billing_information",
     "Id": "",
     "Tag Ids": "",
-    "Owner": "",
+    "Owner": "owner",
     "Date Created": "",
     "Last Updated": "",
     "Person Type": "contact_type",
@@ -545,7 +546,17 @@ _GENERIC = {
     "Time Zone": "time_zone",
     "Timezone": "time_zone",
     "Referral Code": "referral_code",
+    "Owner": "owner",
+    "Owner E-mail": "owner",
+    "Owner Email": "owner",
+    "Owner E-mail Address": "owner",
+    "Owner Email Address": "owner",
+    "Owner Name": "owner",
+    "Contact Owner": "owner",
 }
+# A header about the owner ("Account Owner Email") holds a user, never the
+# contact's own e-mail, whatever its values look like.
+_OWNER_HEADER = re.compile(r"\bowner")
 
 
 @dataclass(frozen=True)
@@ -723,7 +734,7 @@ def auto_mapping(
     """One field key per column: the preset's names, then custom fields.
 
     Columns no name matches but whose sample values are e-mail addresses map
-    to the next e-mail slot.
+    to the next e-mail slot, unless their header speaks of an owner.
     """
     slots = _Slots(preset)
     mapping = []
@@ -737,6 +748,8 @@ def auto_mapping(
         field = custom_field_for(header)
         if field is not None:
             mapping[index] = f"custom:{field.id}"
+            continue
+        if _OWNER_HEADER.search(normalize_header(header)):
             continue
         column = [row[index] for row in sample_rows or [] if index < len(row)]
         if _looks_like_email_column(column):

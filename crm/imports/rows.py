@@ -389,6 +389,7 @@ def _key_info() -> dict:
         person_notes=("notes",),
         tags=("tags",),
         full_name=("full",),
+        owner=("owner",),
     )
     for n in range(1, presets.EMAIL_COLUMNS + 1):
         info[f"email{n}"] = ("email", n)
@@ -424,6 +425,7 @@ class RowBuilder:
         custom_fields: dict | None = None,
         today: date | None = None,
         check_phones: bool = True,
+        owners=None,
     ):
         self.date_format = check_date_format(date_format)
         self.region = region
@@ -432,6 +434,8 @@ class RowBuilder:
         # Reading a phone is the slowest check; a real import leaves it to
         # the insert, which computes E.164 anyway (see engine.py).
         self.check_phones = check_phones
+        # An OwnerResolver (see owners.py); without one owner cells are ignored.
+        self.owners = owners
         self.phone_labels: dict[str, str] | None = None
 
     def build(
@@ -511,6 +515,8 @@ class RowBuilder:
                 fields["person_notes"] = clean(raw.replace("\r\n", "\n"))
             elif kind == "tags":
                 data.tags = self._tags(raw, labels[key], warn)
+            elif kind == "owner" and self.owners is not None:
+                self._owner(raw, labels[key], fields, warn)
 
         self._names(values, labels, fields)
         if relations:
@@ -602,6 +608,13 @@ class RowBuilder:
                 continue
             if not fields.get(target):
                 fields[target] = self._text(target, name, labels[key])
+
+    def _owner(self, raw, label, fields, warn):
+        owner_id, problem = self.owners.resolve(raw)
+        if problem:
+            warn(label, problem)
+        else:
+            fields["owner_id"] = owner_id
 
     # E-mails and phones.
     def _emails(self, keys, values, labels, warn) -> list[str]:
