@@ -1,6 +1,6 @@
 """List and search timings for an administrator and a restricted user, side by side.
 
-    python -m crm.access.benchmark --database-url sqlite:////tmp/crm-1m.sqlite
+    python bench/bench_access.py --database-url sqlite:////tmp/crm-1m.sqlite
 
 Runs against a migrated database that already holds the contacts (for
 instance a copy of the file ``bench/build_db.py`` builds: it is changed
@@ -16,6 +16,10 @@ import secrets
 import statistics
 import sys
 import time
+
+from common import on_path
+
+on_path()
 
 PASSWORD = "benchmark passphrase for loopback only"
 ADMIN = "access-bench-admin@example.com"
