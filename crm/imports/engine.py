@@ -19,7 +19,7 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select, text
+from sqlalchemy import select, text, true
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -439,7 +439,11 @@ class Importer:
         self._update(updates)
 
     def _existing_ids(self, keys: set[str]) -> dict[str, int]:
-        """Visible contacts by normalised e-mail (the lowest id wins)."""
+        """Contacts the actor may edit, by normalised e-mail (the lowest id wins).
+
+        A duplicate is updated, so only contacts the actor may change count as
+        existing ones; a contact the actor may only view is never written.
+        """
         keys.discard("")
         if not keys:
             return {}
@@ -450,7 +454,7 @@ class Importer:
             .order_by(ContactEmail.contact_id)
         )
         if self.actor is not None:
-            query = query.where(policy.scope(Contact, self.actor))
+            query = query.where(policy.scope(Contact, self.actor, policy.EDIT))
         found: dict[str, int] = {}
         for key, contact_id in db.session.execute(query):
             found.setdefault(key, contact_id)
@@ -592,11 +596,16 @@ class Importer:
 
     def _apply_updates(self, updates: list[tuple[int, _Pending]]) -> None:
         ids = {contact_id for contact_id, _p in updates}
+        editable = (
+            policy.scope(Contact, self.actor, policy.EDIT)
+            if self.actor is not None
+            else true()
+        )
         contacts = {
             c.id: c
             for c in db.session.scalars(
                 select(Contact)
-                .where(Contact.id.in_(ids))
+                .where(Contact.id.in_(ids), editable)
                 .options(
                     selectinload(Contact.emails),
                     selectinload(Contact.phones),
@@ -610,7 +619,11 @@ class Importer:
         }
         tags = tag_ids(t for _c, p in updates for t in p.data.tags)
         for contact_id, pending in updates:
-            contact = contacts[contact_id]
+            contact = contacts.get(contact_id)
+            if contact is None:
+                # The match is made in the edit scope; this guards the write too.
+                self._failed(pending.row, "the existing contact cannot be changed")
+                continue
             try:
                 with db.session.begin_nested():
                     changed = fill_blanks(contact, pending, self, tags)
