@@ -36,6 +36,7 @@ from wtforms import FormField
 from wtforms.validators import ValidationError
 
 from crm.access import audit, policy
+from crm.core import csvsafe
 from crm.core.errors import ServiceError
 from crm.extensions import db
 
@@ -45,17 +46,6 @@ STALE_MESSAGE = (
     "This record was changed by someone else since you opened it. "
     "Nothing was saved: reload it to see their changes, then edit again."
 )
-
-
-# A cell starting with one of these is a formula to a spreadsheet.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise_formula(value):
-    """Prefix text a spreadsheet would evaluate with an apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def _login_redirect():
@@ -332,7 +322,8 @@ class SecuredModelView(SecuredMixin, ModelView):
         return response
 
     def get_export_value(self, model, name):
-        return neutralise_formula(super().get_export_value(model, name))
+        value = super().get_export_value(model, name)
+        return csvsafe.neutralise(value) if isinstance(value, str) else value
 
     # Writes and errors.
     def handle_view_exception(self, exc):
