@@ -281,7 +281,7 @@ def corpus():
 
 @pytest.fixture(autouse=True)
 def _no_context_left_behind():
-    from flask import has_app_context, has_request_context
+    from flask import has_request_context
 
     yield
     assert not has_request_context(), "a test left a request context pushed"

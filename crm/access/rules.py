@@ -13,6 +13,7 @@ from crm.access.models import (
     TeamMember,
     UserPermission,
 )
+from crm.activity.models import ActivityEvent
 from crm.auth.models import LoginFailure, User
 from crm.contacts.models import (
     Company,
@@ -88,7 +89,7 @@ def _follows_contact(model):
     return rows
 
 
-for _child in (*CONTACT_CHILDREN, ContactShare):
+for _child in (*CONTACT_CHILDREN, ContactShare, ActivityEvent):
     policy.rule(_child)(_follows_contact(_child))
 
 
@@ -134,6 +135,12 @@ def child_actions(user, action):
     if action == "export":
         return services.area_allows(user, "contacts", "export")
     return action in (policy.VIEW, policy.EDIT, "create", "delete")
+
+
+@policy.permission(ActivityEvent)
+def activity_actions(user, action):
+    # History is written by the services that record it, never through a screen.
+    return action == policy.VIEW
 
 
 @policy.permission(Company)

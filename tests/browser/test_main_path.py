@@ -7,6 +7,8 @@ import pytest
 pytestmark = pytest.mark.browser
 
 ERROR_TITLE = re.compile(r"^\d{3} · CRM$")
+
+
 class Walk:
     """Watches a page for error answers, console errors and CSP violations."""
 
@@ -108,9 +110,10 @@ def test_contact_list_menus_run_under_the_csp(
     walk.settled("#contact-count")
     page.click("text=Add Filter")
     page.click(".field-filters a.filter >> text=Country")
-    assert page.locator(".filter-op").count() >= 1 or page.locator(
-        "#filter_form select, #filter_form input"
-    ).count() >= 1
+    assert (
+        page.locator(".filter-op").count() >= 1
+        or page.locator("#filter_form select, #filter_form input").count() >= 1
+    )
 
     page.check("input.action-checkbox")
     page.on("dialog", lambda dialog: dialog.accept())

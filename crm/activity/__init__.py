@@ -1,0 +1,1 @@
+"""What happened to a contact, dated: the feed behind the history tabs."""
