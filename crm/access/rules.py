@@ -27,8 +27,23 @@ from crm.customfields.models import CustomField, CustomHeader, CustomTab, Custom
 from crm.imports.models import ImportJob
 from crm.links.models import ContactLink, LinkType
 from crm.tags.models import ContactTag, Tag, TagCategory
+from crm.tasks.models import (
+    ActivityField,
+    ActivityFieldValue,
+    Appointment,
+    Note,
+    Task,
+)
 
-REFERENCE_MODELS = (Tag, TagCategory, LinkType, CustomTab, CustomHeader, CustomField)
+REFERENCE_MODELS = (
+    Tag,
+    TagCategory,
+    LinkType,
+    CustomTab,
+    CustomHeader,
+    CustomField,
+    ActivityField,
+)
 CONTACT_CHILDREN = (
     ContactEmail,
     ContactPhone,
@@ -36,6 +51,10 @@ CONTACT_CHILDREN = (
     SocialAccount,
     ContactTag,
     CustomValue,
+    Task,
+    Appointment,
+    Note,
+    ActivityFieldValue,
 )
 ADMIN_MODELS = (UserPermission, DefaultPermission, AuditEntry, LoginFailure)
 

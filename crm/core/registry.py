@@ -17,12 +17,14 @@ def _domain_views():
     from crm.imports.admin import views as import_views
     from crm.links.admin import views as link_views
     from crm.tags.admin import views as tag_views
+    from crm.tasks.admin import views as task_views
 
     for factory in (
         contact_views,
         import_views,
         tag_views,
         link_views,
+        task_views,
         custom_views,
         auth_views,
     ):
