@@ -197,11 +197,12 @@ def test_reminders_of_contacts_no_longer_visible_are_not_listed(web, db, make_co
     own_only(db, me)
     other = quick_user(db, "other@example.com")
     theirs = make_contact("Zq", "Hidden", owner=other)
-    _task(db, theirs, me, "Zqhidden reminder", datetime.now(UTC))
+    task = _task(db, theirs, me, "Zqhidden reminder", datetime.now(UTC))
 
     page = web.get("/admin/reminders/").get_data(as_text=True)
 
-    assert "Zqhidden reminder" not in page
+    assert "Zqhidden reminder" not in page and "Reminders (" not in page
+    assert web.post(f"/admin/reminders/task/{task.id}/dismiss").status_code == 404
 
 
 @pytest.mark.skipif(HAS_MAIL, reason="the mail domain is installed")

@@ -11,7 +11,7 @@ import logging
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, select, update
 
 from crm.auth.models import User
 from crm.core.db import utcnow
@@ -132,7 +132,7 @@ def _shown(model, user, now):
         model.assigned_to_id == user.id,
         model.reminder_dismissed_at.is_(None),
         # Only reminders of contacts the user may still see.
-        or_(model.contact_id.in_(_visible_contacts(user))),
+        model.contact_id.in_(_visible_contacts(user)),
     )
 
 
@@ -154,6 +154,17 @@ def due_for(user, now=None) -> list:
 
 def count_for(user, now=None) -> int:
     return len(due_for(user, now))
+
+
+def own_reminder(model, record_id: int, user):
+    """The user's own task or appointment, on a contact they may still see."""
+    return db.session.scalar(
+        select(model).where(
+            model.id == record_id,
+            model.assigned_to_id == user.id,
+            model.contact_id.in_(_visible_contacts(user)),
+        )
+    )
 
 
 def dismiss(record, user) -> None:

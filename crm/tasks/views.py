@@ -105,9 +105,7 @@ class RemindersView(SecuredView):
     @expose("/<any(task,appointment):kind>/<int:id>/dismiss", methods=("POST",))
     def dismiss(self, kind, id):
         model = Task if kind == "task" else Appointment
-        row = db.session.scalar(
-            select(model).where(model.id == id, model.assigned_to_id == current_user.id)
-        )
+        row = reminders.own_reminder(model, id, current_user)
         if row is None:
             abort(404)
         reminders.dismiss(row, current_user)
