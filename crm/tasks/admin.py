@@ -329,7 +329,7 @@ class ActivityFieldView(SecuredModelView):
     form_columns = (
         "record_type",
         "label",
-        "field_name",
+        "machine_name",
         "field_type",
         "options",
         "required",
@@ -343,14 +343,18 @@ class ActivityFieldView(SecuredModelView):
     form_args = {
         "record_type": {"choices": _choices(RECORD_TYPES)},
         "field_type": {"choices": _choices(FIELD_TYPES)},
-        "field_name": {
-            "description": _l("Leave empty to derive it from the label."),
-        },
         "options": {
             "description": _l(
                 "For drop-down, radio and list box fields: one option a line."
             ),
         },
+    }
+
+    form_extra_fields = {
+        "machine_name": StringField(
+            _l("Field name"),
+            description=_l("Leave empty to derive it from the label."),
+        )
     }
 
     def __init__(self):
@@ -361,8 +365,14 @@ class ActivityFieldView(SecuredModelView):
             category=SETTINGS,
         )
 
+    def on_form_prefill(self, form, id):
+        model = self.get_one(id)
+        if model is not None:
+            form.machine_name.data = model.field_name
+
     def on_model_change(self, form, model, is_created):
         with db.session.no_autoflush:
+            model.field_name = form.machine_name.data
             fields.check_definition(model)
 
 
