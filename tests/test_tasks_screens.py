@@ -38,6 +38,8 @@ def test_task_added_from_the_tab_returns_to_it_with_an_event(web, db, make_conta
 
     tab = web.get(record_url(jane.id, "tasks")).get_data(as_text=True)
     assert f"/admin/task/new/?contact_id={jane.id}" in tab.replace("&amp;", "&")
+    # No mail compose screen in this app: no button leading nowhere.
+    assert 'id="send-email"' not in tab
 
     response = _create(
         web,
@@ -363,3 +365,71 @@ def test_create_form_presets_only_a_contact_the_user_may_edit(web, db, shared_wo
     page = web.get(f"/admin/task/new/?contact_id={jane.id}").get_data(as_text=True)
 
     assert jane.display_name not in page
+
+
+def test_send_email_button_when_the_compose_screen_exists(app, web, db, make_contact):
+    from flask import Blueprint
+
+    compose = Blueprint("mail_compose", __name__)
+    compose.add_url_rule("/compose/", "index", lambda: "compose")
+    app.register_blueprint(compose)
+    user = sign_in(web, db)
+    jane = make_contact(owner=user)
+
+    body = web.get(record_url(jane.id, "tasks")).get_data(as_text=True)
+
+    button = body.split('id="send-email"')[0].rsplit("<a ", 1)[1]
+    assert f'href="/compose/?contact_id={jane.id}"' in button
+
+
+def test_editing_an_appointment_moves_it_in_the_history(web, db, make_contact):
+    from crm.activity.models import ActivityEvent
+    from crm.tasks.models import Appointment
+
+    user = sign_in(web, db)
+    jane = make_contact(owner=user)
+    _create(
+        web,
+        "appointment",
+        jane.id,
+        title="Visit",
+        starts_at="2030-01-01T10:00",
+        ends_at="2030-01-01T11:00",
+    )
+    appointment = db.session.scalar(select(Appointment))
+    url = f"/admin/appointment/edit/?id={appointment.id}"
+    data = admin_form(web.get(url).get_data(as_text=True))
+    assert data["starts_at"] == "2030-01-01T10:00"
+
+    response = web.post(
+        url,
+        {
+            **data,
+            "title": "Visit (moved)",
+            "starts_at": "2030-02-01T10:00",
+            "ends_at": "2030-02-01T12:00",
+        },
+    )
+
+    assert response.status_code == 302
+    db.session.expire_all()
+    event = db.session.scalar(select(ActivityEvent))
+    assert event.occurred_at == datetime(2030, 2, 1, 10, 0, tzinfo=UTC)
+    assert event.subject == "Visit (moved)"
+
+
+def test_deleting_a_note_removes_it_from_the_history(web, db, make_contact):
+    from crm.activity.models import ActivityEvent
+    from crm.tasks.models import Note
+
+    user = sign_in(web, db)
+    jane = make_contact(owner=user)
+    _create(web, "note", jane.id, title="Wrong contact", body="oops")
+    note = db.session.scalar(select(Note))
+
+    response = web.post("/admin/note/delete/", {"id": str(note.id)})
+
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Note)) == 0
+    assert db.session.scalar(select(func.count()).select_from(ActivityEvent)) == 0

@@ -84,14 +84,32 @@ def forget_values(record_type: str, record_id: int) -> None:
     )
 
 
-def displayed(record_type: str, record_id: int) -> list[tuple[ActivityField, str]]:
-    """(field, shown text) for every field of the record that has a value."""
-    stored = values_of(record_type, record_id)
-    return [
-        (field, custom.display_value(field, stored[field.id]))
-        for field in fields_for(record_type)
-        if field.id in stored
-    ]
+def displayed_many(record_type: str, record_ids) -> dict[int, list]:
+    """(field, shown text) of each record that has values, by record id.
+
+    Two queries whatever the number of records (a history page of notes).
+    """
+    ids = [i for i in record_ids if i is not None]
+    if not ids:
+        return {}
+    defined = fields_for(record_type)
+    if not defined:
+        return {}
+    query = select(ActivityFieldValue).where(
+        ActivityFieldValue.record_type == record_type,
+        ActivityFieldValue.record_id.in_(ids),
+    )
+    stored: dict[int, dict[int, str]] = {}
+    for row in db.session.scalars(query):
+        stored.setdefault(row.record_id, {})[row.field_id] = row.value
+    return {
+        record_id: [
+            (field, custom.display_value(field, values[field.id]))
+            for field in defined
+            if field.id in values
+        ]
+        for record_id, values in stored.items()
+    }
 
 
 def check_definition(field: ActivityField) -> None:

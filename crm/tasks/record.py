@@ -95,7 +95,7 @@ def render_tasks_tab(contact, tab_key):
             is_overdue=services.is_overdue,
             local=lambda moment: services.local(moment, current_user),
             safe_body=safe_body,
-            custom_values=fields.displayed,
+            note_values=fields.displayed_many("note", list(notes)),
             task_types=dict(TASK_TYPES),
             priorities=dict(PRIORITIES),
             note_types=dict(NOTE_TYPES),
