@@ -329,17 +329,6 @@ def forget_events(ref_type: str, ref_id: int) -> None:
 # Reading ------------------------------------------------------------------
 
 
-def visible(model, record_id, user, action=policy.VIEW):
-    """The task, appointment or note when it exists and the user may act on it."""
-    try:
-        record_id = int(record_id)
-    except (TypeError, ValueError):
-        return None
-    return db.session.scalar(
-        select(model).where(model.id == record_id, policy.scope(model, user, action))
-    )
-
-
 def tasks_of(contact_id: int, *, completed: bool) -> list[Task]:
     """The contact's pending tasks by due time, or its completed ones, newest first."""
     query = select(Task).where(
