@@ -11,7 +11,7 @@ import logging
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, func, select, update
 
 from crm.auth.models import User
 from crm.core.db import utcnow
@@ -153,7 +153,14 @@ def due_for(user, now=None) -> list:
 
 
 def count_for(user, now=None) -> int:
-    return len(due_for(user, now))
+    """How many reminders ``due_for`` would list (the menu's badge)."""
+    now = now or utcnow()
+    return sum(
+        db.session.scalar(
+            select(func.count()).select_from(model).where(_shown(model, user, now))
+        )
+        for model in (Task, Appointment)
+    )
 
 
 def own_reminder(model, record_id: int, user):

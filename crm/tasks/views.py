@@ -1,6 +1,6 @@
 """The "My tasks" and "Reminders" screens of the signed-in user."""
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, has_request_context, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import LazyString
 from flask_babel import gettext as _
@@ -73,13 +73,11 @@ class MyTasksView(SecuredView):
 
 def _reminders_label():
     label = _("Reminders")
-    try:
-        if current_user.is_authenticated:
-            count = reminders.count_for(current_user)
-            if count:
-                return f"{label} ({count})"
-    except RuntimeError:  # outside a request: the plain label
-        pass
+    # Outside a request (start-up, CLI) there is nobody to count for.
+    if has_request_context() and current_user.is_authenticated:
+        count = reminders.count_for(current_user)
+        if count:
+            return f"{label} ({count})"
     return label
 
 
