@@ -154,3 +154,15 @@ def test_administrators_see_anyones_list_users_only_their_own(web, db, make_cont
     theirs = web.get(f"/admin/my-tasks/?user_id={owner.id}").get_data(as_text=True)
     assert "Owner task" in theirs
     assert "Tasks of owner@example.com" in theirs
+
+
+def test_names_with_markup_are_inert_on_my_tasks(web, db, make_contact):
+    me = sign_in(web, db, "me@example.com")
+    jane = make_contact("<body onload=alert(1)>", "Doe", owner=me)
+    _task(db, jane, me, '<img src=x onerror="alert(2)">', None)
+
+    page = web.get("/admin/my-tasks/").get_data(as_text=True)
+
+    assert "<body onload" not in page and "<img src=x" not in page
+    assert "&lt;body onload=alert(1)&gt;" in page
+    assert "&lt;img src=x onerror=&#34;alert(2)&#34;&gt;" in page
