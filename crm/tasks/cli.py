@@ -3,6 +3,7 @@
 import click
 from flask.cli import with_appcontext
 
+from crm.core.errors import ServiceError
 from crm.extensions import db
 
 tasks_cli = click.Group("tasks", help="Tasks, appointments and their reminders.")
@@ -16,6 +17,8 @@ def remind():
 
     try:
         sent = reminders.send_due()
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from exc
     except ImportError as exc:
         db.session.rollback()
         raise click.ClickException(

@@ -15,6 +15,7 @@ from sqlalchemy import and_, func, select, update
 
 from crm.auth.models import User
 from crm.core.db import utcnow
+from crm.core.errors import ServiceError
 from crm.extensions import db
 from crm.tasks import services
 from crm.tasks.models import Appointment, Task
@@ -66,35 +67,49 @@ def _release(model, record_id) -> None:
 def send_due(now=None) -> int:
     """Send every due reminder once by e-mail to its assigned user; the count sent.
 
-    Commits the claim before sending. A reminder whose message fails is
-    released again (logged) so the next run retries it.
+    The claim is committed before anything is sent. A message the mail
+    server refuses is recorded failed by the mail domain and its reminder is
+    released, so the next run tries again. A missing mail configuration
+    releases every claim and raises the mail domain's error.
     """
-    from crm.mail.services import notify_user
+    from crm.mail import services as mail
 
     now = now or utcnow()
     claimed = claim_due(now)
     db.session.commit()
+    queue = [(model, record_id) for model, ids in claimed.items() for record_id in ids]
 
     sent = 0
-    for model, ids in claimed.items():
-        for record in db.session.scalars(select(model).where(model.id.in_(ids))):
-            user = db.session.get(User, record.assigned_to_id)
-            if user is None or not user.active:
-                continue
-            subject, text = _message(record, user)
-            try:
-                notify_user(user, subject, text)
-                db.session.commit()
-            except Exception:
-                db.session.rollback()
-                log.exception("reminder of %s %s not sent", model.__name__, record.id)
-                _release(model, record.id)
-                db.session.commit()
-                continue
-            sent += 1
-            log.info(
-                "reminder of %s %s sent to %s", model.__name__, record.id, user.email
-            )
+    for position, (model, record_id) in enumerate(queue):
+        record = db.session.get(model, record_id)
+        user = db.session.get(User, record.assigned_to_id)
+        if user is None or not user.active:
+            log.info("reminder of %s %s has nobody to go to", model.__name__, record_id)
+            continue
+        subject, text = _message(record, user)
+        try:
+            mail.notify_user(user, subject, text)
+        except mail.MailFailed as exc:
+            # The failed message stays recorded; the reminder waits for the next run.
+            log.warning("reminder of %s %s failed: %s", model.__name__, record_id, exc)
+            _release(model, record_id)
+            db.session.commit()
+            continue
+        except ServiceError:
+            db.session.rollback()
+            for pending_model, pending_id in queue[position:]:
+                _release(pending_model, pending_id)
+            db.session.commit()
+            raise
+        except Exception:
+            db.session.rollback()
+            log.exception("reminder of %s %s not sent", model.__name__, record_id)
+            _release(model, record_id)
+            db.session.commit()
+            continue
+        db.session.commit()
+        sent += 1
+        log.info("reminder of %s %s sent to %s", model.__name__, record_id, user.email)
     return sent
 
 
