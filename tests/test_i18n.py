@@ -37,6 +37,8 @@ def test_login_page_follows_the_browser_language(web, language, expected, absent
     page = _page(web, "/login", language)
 
     assert expected in page
+    spoken = "es" if expected == "Iniciar sesión" else "en"
+    assert f'<html lang="{spoken}">' in page
     assert absent not in page
 
 
@@ -45,6 +47,8 @@ def test_contact_list_is_spanish_for_a_spanish_browser(web, login_as, make_conta
     make_contact("Jane", "Doe", email="jane@example.com", owner=user)
 
     page = _page(web, "/admin/contact/", "es")
+
+    assert '<html lang="es">' in page
 
     # Our own strings, from our catalog.
     assert re.search(r"\b1 contacto\b", page)
