@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms import SelectChoice
 
 from crm.access import policy
 from crm.contacts import services as contacts
@@ -70,13 +71,17 @@ class ComposeView(SecuredView):
             abort(404)
         linked = _linked_contacts(contact)
         form = ComposeForm()
-        form.to.choices = [(str(e.id), _address_label(e)) for e in contact.emails]
-        cc_choices = [("", _("No copy"))]
+        form.to.choices = [
+            SelectChoice(str(e.id), _address_label(e)) for e in contact.emails
+        ]
+        cc_choices = [SelectChoice("", _("No copy"))]
         cc_owner = {}
         for other in linked:
             for email in other.emails:
                 cc_choices.append(
-                    (str(email.id), f"{other.display_name} <{email.address}>")
+                    SelectChoice(
+                        str(email.id), f"{other.display_name} <{email.address}>"
+                    )
                 )
                 cc_owner[str(email.id)] = (other, email)
         form.cc.choices = cc_choices

@@ -5,6 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     HiddenField,
     MultipleFileField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
@@ -14,8 +15,8 @@ from wtforms.validators import DataRequired, Length
 from crm.mail import statuses
 
 PURPOSE_CHOICES = [
-    (statuses.ONE_TO_ONE, _l("One-to-one")),
-    (statuses.MARKETING, _l("Marketing")),
+    SelectChoice(statuses.ONE_TO_ONE, _l("One-to-one")),
+    SelectChoice(statuses.MARKETING, _l("Marketing")),
 ]
 
 
