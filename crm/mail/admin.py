@@ -234,11 +234,13 @@ class AddressStatusView(SecuredModelView):
 
     def may_change(self, row) -> bool:
         """Whether the user edits a contact holding this address."""
-        query = self.session.query(EmailAddressStatus.id).filter(
-            EmailAddressStatus.id == row.id,
-            policy.scope(EmailAddressStatus, current_user, policy.EDIT),
+        found = db.session.scalar(
+            db.select(EmailAddressStatus.id).where(
+                EmailAddressStatus.id == row.id,
+                policy.scope(EmailAddressStatus, current_user, policy.EDIT),
+            )
         )
-        return query.first() is not None
+        return found is not None
 
     @expose("/change/", methods=("POST",))
     def change(self):

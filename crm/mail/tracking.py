@@ -58,8 +58,15 @@ def verify_confirmation(token: str) -> str | None:
 
 
 def external_url(endpoint: str, **values) -> str:
-    """An absolute URL for mail: BASE_URL when set, else the current host."""
-    path = url_for(endpoint, **values)
+    """An absolute URL for mail: BASE_URL when set, else the current host.
+
+    Jobs and CLI commands send outside a request; they need BASE_URL for
+    links that work (without it they point at http://localhost/).
+    """
+    if has_request_context():
+        path = url_for(endpoint, **values)
+    else:
+        path = current_app.url_map.bind("localhost").build(endpoint, values)
     base = current_app.config.get("BASE_URL")
     if not base:
         base = request.host_url if has_request_context() else "http://localhost/"
