@@ -233,10 +233,8 @@ def test_reports_are_read_over_imap_and_marked_seen(db, runner, app, jane, imap_
 
     assert result.exit_code == 0, result.output
     assert "Read 1 message(s) from IMAP" in result.output
-    assert (
-        imap_server.logins == [["bounces", '"s3cret"']]
-        or imap_server.logins[0][0] == "bounces"
-    )
+    # imaplib quotes the password on the wire.
+    assert imap_server.logins == [["bounces", '"s3cret"']]
     assert imap_server.mailbox[0]["seen"] is True
     db.session.expire_all()
     assert _status().status == statuses.HARD_BOUNCE
