@@ -1,17 +1,14 @@
 """Reminders: due once, claimed by one runner only, in the app until dismissed."""
 
-import importlib.util
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
 
 from tests.access_helpers import own_only, quick_user
 from tests.record_helpers import sign_in
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-HAS_MAIL = importlib.util.find_spec("crm.mail") is not None
 
 
 def _task(db, contact, user, title, due_at, minutes=15, **values):
@@ -203,23 +200,3 @@ def test_reminders_of_contacts_no_longer_visible_are_not_listed(web, db, make_co
 
     assert "Zqhidden reminder" not in page and "Reminders (" not in page
     assert web.post(f"/admin/reminders/task/{task.id}/dismiss").status_code == 404
-
-
-@pytest.mark.skipif(HAS_MAIL, reason="the mail domain is installed")
-def test_cli_says_mail_is_missing_and_claims_nothing(app, db, runner, due_world):
-    from crm.tasks.models import Task
-
-    _user, _jane, rows = due_world
-
-    result = runner.invoke(args=["tasks", "remind"])
-
-    assert result.exit_code == 1
-    assert "E-mail sending is not installed" in result.output
-    assert "Traceback" not in result.output
-    db.session.expire_all()
-    assert (
-        db.session.scalar(
-            select(Task.reminder_sent_at).where(Task.id == rows["due task"].id)
-        )
-        is None
-    )

@@ -4,7 +4,6 @@ import click
 from flask.cli import with_appcontext
 
 from crm.core.errors import ServiceError
-from crm.extensions import db
 
 tasks_cli = click.Group("tasks", help="Tasks, appointments and their reminders.")
 
@@ -19,10 +18,4 @@ def remind():
         sent = reminders.send_due()
     except ServiceError as exc:
         raise click.ClickException(exc.message) from exc
-    except ImportError as exc:
-        db.session.rollback()
-        raise click.ClickException(
-            "E-mail sending is not installed (crm.mail is missing); "
-            "no reminder was sent."
-        ) from exc
     click.echo(f"{sent} reminder(s) sent.")

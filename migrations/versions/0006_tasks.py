@@ -1,7 +1,7 @@
 """tasks, appointments, notes and their custom fields
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0007
 
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0005"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
