@@ -6,6 +6,7 @@ import pytest
 from markupsafe import Markup
 from sqlalchemy import event, insert
 
+from tests.mailserver import smtp_server  # noqa: F401  (fixture)
 from tests.record_helpers import record_url, sign_in
 
 BASE = datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
@@ -178,3 +179,39 @@ def test_notes_and_appointments_show_in_one_history_newest_first(web, db, make_c
     history = body.split('id="history"', 1)[1]
     assert history.index("Later note") < history.index("Kick-off")
     assert _rows(body) == 2
+
+
+def test_a_sent_and_opened_email_shows_its_opens_in_the_history(
+    app,
+    web,
+    db,
+    make_contact,
+    smtp_server,  # noqa: F811
+):
+    from urllib.parse import urlsplit
+
+    from crm.mail import services as mail
+    from crm.mail import tracking
+
+    app.config.update(MAIL_URL=smtp_server.url, MAIL_FROM="crm@example.com")
+    user = sign_in(web, db)
+    jane = make_contact(email="jane@example.com", owner=user)
+    message = mail.send_message(
+        contact_id=jane.id,
+        address="jane@example.com",
+        subject="Spring offer",
+        html="<p>Hello Jane</p>",
+        purpose="one_to_one",
+        actor_id=user.id,
+    )
+    db.session.commit()
+    smtp_server.wait_for(1)
+
+    pixel = urlsplit(tracking.pixel_url(message.id)).path
+    assert web.get(pixel).status_code == 200
+
+    body = web.get(record_url(jane.id, "tasks")).get_data(as_text=True)
+    history = body.split('id="history"', 1)[1]
+    sent = history.split('data-kind="email_sent"', 1)[1].split("</li>", 1)[0]
+    assert "Spring offer" in sent
+    assert "Opened 1 times" in sent
