@@ -433,3 +433,22 @@ def test_deleting_a_note_removes_it_from_the_history(web, db, make_contact):
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(Note)) == 0
     assert db.session.scalar(select(func.count()).select_from(ActivityEvent)) == 0
+
+
+def test_a_task_cannot_move_to_another_contact(web, db, make_contact):
+    from crm.tasks.models import Task
+
+    user = sign_in(web, db)
+    jane = make_contact(owner=user)
+    john = make_contact("John", "Roe", owner=user)
+    task = _task(db, jane, user, title="Stay")
+    url = f"/admin/task/edit/?id={task.id}"
+    data = admin_form(web.get(url).get_data(as_text=True))
+
+    response = web.post(url, {**data, "contact": str(john.id)})
+
+    assert "A task, appointment or note stays with its contact." in (
+        response.get_data(as_text=True)
+    )
+    db.session.expire_all()
+    assert db.session.get(Task, task.id).contact_id == jane.id

@@ -112,6 +112,11 @@ class _ContactRecordView(SecuredModelView):
                 is None
             ):
                 raise ServiceError(_("Choose a contact you may edit."))
+            if not is_created and model.contact_id != contact.id:
+                # Its history and field values belong to the first contact.
+                raise ServiceError(
+                    _("A task, appointment or note stays with its contact.")
+                )
             model.contact_id = contact.id
             for name in self.local_datetimes:
                 setattr(
