@@ -2,8 +2,10 @@
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from crm.activity import kinds
 from crm.activity.models import ActivityEvent
@@ -14,6 +16,27 @@ logger = logging.getLogger(__name__)
 
 # functions(event) called after an event is added, in the same transaction
 _listeners: list[Callable[[ActivityEvent], None]] = []
+
+
+# functions(facts, connection) called after events are added in bulk
+_row_listeners: list[Callable] = []
+
+
+@dataclass(frozen=True, slots=True)
+class EventFacts:
+    """What rules need to know about a recorded event, without the ORM row."""
+
+    id: int
+    contact_id: int
+    kind: str
+    target: str | None
+    occurred_at: datetime
+
+    @classmethod
+    def of(cls, event: ActivityEvent) -> "EventFacts":
+        return cls(
+            event.id, event.contact_id, event.kind, event.target, event.occurred_at
+        )
 
 
 def listen(fn: Callable[[ActivityEvent], None]):
@@ -52,6 +75,53 @@ def record(
     for listener in _listeners:
         listener(event)
     return event
+
+
+def listen_rows(fn: Callable):
+    """Register ``fn(facts, connection)`` for events added by ``record_rows``."""
+    _row_listeners.append(fn)
+    return fn
+
+
+def record_rows(rows: list[dict], *, connection=None) -> list[EventFacts]:
+    """Add many events in one batched INSERT, for bulk paths and flush hooks.
+
+    Each row holds the keyword arguments of ``record`` plus ``contact_id``
+    and ``kind``. It runs on ``connection`` (the session's own when not
+    given) without the ORM, so it may be called while a flush is running;
+    the row listeners are called with the events' facts on that connection.
+    """
+    if not rows:
+        return []
+    for row in rows:
+        if kinds.get(row["kind"]) is None:
+            raise ValueError(f"unknown activity kind {row['kind']!r}")
+    now = utcnow()
+    values = [
+        {
+            "contact_id": row["contact_id"],
+            "kind": row["kind"],
+            "subject": (row.get("subject") or "")[:255],
+            "actor_id": row.get("actor_id"),
+            "ref_type": row["ref"][0] if row.get("ref") else None,
+            "ref_id": row["ref"][1] if row.get("ref") else None,
+            "target": row.get("target"),
+            "occurred_at": row.get("occurred_at") or now,
+            "data": row.get("data"),
+        }
+        for row in rows
+    ]
+    connection = connection if connection is not None else db.session.connection()
+    table = ActivityEvent.__table__
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    ids = connection.execute(statement, values).scalars().all()
+    facts = [
+        EventFacts(i, v["contact_id"], v["kind"], v["target"], v["occurred_at"])
+        for i, v in zip(ids, values, strict=True)
+    ]
+    for listener in _row_listeners:
+        listener(facts, connection)
+    return facts
 
 
 def feed_query(contact_id: int, kind_keys=None):
