@@ -81,6 +81,8 @@ def activity_tab(contact, tab_key):
         group = None
     page = _page_number(request.args.get("page"))
     events, more = feed_page(contact.id, group, page)
+    scored_page = _page_number(request.args.get("scored"))
+    entries, more_entries = scoring.entries_page(contact.id, scored_page, PAGE_SIZE)
 
     return Markup(
         render_template(
@@ -94,8 +96,10 @@ def activity_tab(contact, tab_key):
             group=group,
             page=page,
             more=more,
-            lead=scoring.lead_of(contact.id),
-            entries=scoring.entries_of(contact.id),
+            lead=scoring.request_lead(contact.id),
+            entries=entries,
+            scored_page=scored_page,
+            more_entries=more_entries,
             now=utcnow(),
         )
     )

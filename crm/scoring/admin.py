@@ -140,7 +140,7 @@ class ScoreSettingView(SecuredModelView):
 
 def init_app(app) -> None:
     """Give templates ``lead_score(contact_id)`` (the record header's flames)."""
-    app.add_template_global(services.lead_of, "lead_score")
+    app.add_template_global(services.request_lead, "lead_score")
 
 
 def views():

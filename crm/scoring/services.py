@@ -15,7 +15,6 @@ from datetime import timedelta
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import selectinload
 
 from crm.activity import services as activity
 from crm.activity.services import EventFacts
@@ -166,6 +165,18 @@ def lead_of(contact_id: int, now=None) -> Lead:
     return Lead(score, flames(score, ideal), ideal)
 
 
+def request_lead(contact_id: int) -> Lead:
+    """``lead_of`` computed once per request (the header and the tab both show it)."""
+    from flask import g, has_app_context
+
+    if not has_app_context():
+        return lead_of(contact_id)
+    cache = g.setdefault("crm_leads", {})
+    if contact_id not in cache:
+        cache[contact_id] = lead_of(contact_id)
+    return cache[contact_id]
+
+
 def leads_for(contact_ids, now=None) -> dict[int, Lead]:
     """Scores and flames of many contacts (a list page) in one grouped query.
 
@@ -189,17 +200,34 @@ def leads_for(contact_ids, now=None) -> dict[int, Lead]:
     return leads
 
 
-def entries_of(contact_id: int, limit: int = 100) -> list[ScoreEntry]:
-    """The contact's entries, newest first (expired ones too)."""
-    return list(
-        db.session.scalars(
-            select(ScoreEntry)
-            .options(selectinload(ScoreEntry.event))
-            .where(ScoreEntry.contact_id == contact_id)
-            .order_by(ScoreEntry.earned_at.desc(), ScoreEntry.id.desc())
-            .limit(limit)
+def entries_page(contact_id: int, page: int = 1, size: int = 25):
+    """One page of the contact's entries, newest first (expired ones too).
+
+    Returns (rows, more): each row has rule_id, rule, subject (of the event,
+    "" when it is gone), points, earned_at, expires_at; ``more`` says
+    whether older entries follow. Plain columns, not ORM objects: the tab
+    shows them only.
+    """
+    from crm.activity.models import ActivityEvent
+
+    query = (
+        select(
+            ScoreEntry.rule_id,
+            ScoreRule.name.label("rule"),
+            func.coalesce(ActivityEvent.subject, "").label("subject"),
+            ScoreEntry.points,
+            ScoreEntry.earned_at,
+            ScoreEntry.expires_at,
         )
+        .join(ScoreRule, ScoreRule.id == ScoreEntry.rule_id)
+        .outerjoin(ActivityEvent, ActivityEvent.id == ScoreEntry.event_id)
+        .where(ScoreEntry.contact_id == contact_id)
+        .order_by(ScoreEntry.earned_at.desc(), ScoreEntry.id.desc())
+        .limit(size + 1)
+        .offset((page - 1) * size)
     )
+    rows = db.session.execute(query).all()
+    return rows[:size], len(rows) > size
 
 
 # Rules and settings.
