@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from crm.activity import kinds
 from crm.activity import services as activity
+from crm.activity.models import ActivityEvent
 from crm.scoring.models import ScoreEntry, ScoreRule
 from crm.tags import services as tag_services
 from crm.tags.models import Tag
@@ -60,7 +61,7 @@ def rows(page):
 @pytest.fixture
 def long_history(db, jane, probe_kinds):
     """10,000 events, every third a note, one minute apart (newest last)."""
-    facts = activity.record_rows(
+    activity.record_rows(
         [
             {
                 "contact_id": jane.id,
@@ -72,7 +73,10 @@ def long_history(db, jane, probe_kinds):
         ]
     )
     db.session.commit()
-    return facts
+    query = select(ActivityEvent.id, ActivityEvent.kind).order_by(
+        ActivityEvent.occurred_at
+    )
+    return db.session.execute(query).all()
 
 
 def test_the_feed_pages_25_newest_first(web, jane, long_history):
@@ -173,3 +177,31 @@ def test_the_tab_of_a_hidden_contact_is_not_found(db, web, make_contact):
     response = web.get(f"/admin/contact/details/?id={hidden.id}&tab=activity")
 
     assert response.status_code == 404
+
+
+def test_expired_entries_are_marked_and_the_entries_page(db, web, jane):
+    rule = ScoreRule(name="Old news", trigger="tag_applied", points=1, expires_weeks=1)
+    db.session.add(rule)
+    db.session.commit()
+    # 30 entries earned long ago: expired, listed 25 a page, adding nothing.
+    db.session.add_all(
+        ScoreEntry(
+            contact_id=jane.id,
+            rule_id=rule.id,
+            points=1,
+            earned_at=T0 + timedelta(hours=i),
+            expires_at=T0 + timedelta(hours=i, weeks=1),
+        )
+        for i in range(30)
+    )
+    db.session.commit()
+
+    first = tab(web, jane.id)
+    second = tab(web, jane.id, scored=2)
+
+    assert '<strong id="score-total">0</strong>' in first
+    assert first.count('class="score-entry crm-muted"') == 25
+    assert "Expired 2026-01-09" in first  # the newest was earned on 2 January
+    assert 'id="scored-older"' in first
+    assert second.count('class="score-entry crm-muted"') == 5
+    assert "Expired 2026-01-08" in second

@@ -143,3 +143,15 @@ def test_deleting_a_tagged_contact_records_nothing_and_keeps_no_points(
 
     assert db.session.query(ActivityEvent).count() == 0
     assert db.session.query(ScoreEntry).count() == 0
+
+
+def test_the_bulk_path_records_events_when_no_rule_scores_them(db, vip):
+    [contact_id] = insert_contacts(
+        [ContactData(fields={"given_name": "A"}, tags=["VIP"])], actor_id=None
+    )
+    db.session.commit()
+
+    assert tag_events(db, contact_id) == [("tag_applied", f"tag:{vip.id}", "VIP")]
+    event = db.session.scalars(select(ActivityEvent)).one()
+    assert (event.ref_type, event.ref_id, event.data) == ("tag", vip.id, None)
+    assert db.session.query(ScoreEntry).count() == 0

@@ -18,8 +18,8 @@ logger = logging.getLogger(__name__)
 _listeners: list[Callable[[ActivityEvent], None]] = []
 
 
-# functions(facts, connection) called after events are added in bulk
-_row_listeners: list[Callable] = []
+# (wants, fn): fn(facts, connection) called after events are added in bulk
+_row_listeners: list[tuple[Callable, Callable]] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,19 +77,33 @@ def record(
     return event
 
 
-def listen_rows(fn: Callable):
-    """Register ``fn(facts, connection)`` for events added by ``record_rows``."""
-    _row_listeners.append(fn)
-    return fn
+def listen_rows(wants: Callable[[set[str], object], bool]):
+    """Register ``fn(facts, connection)`` for events added by ``record_rows``.
+
+    ``wants(kind_keys, connection)`` says whether the listener needs to see
+    events of those kinds at all; when no listener does, ``record_rows``
+    skips reading the new ids back, which is most of its cost in bulk.
+    """
+
+    def register(fn: Callable):
+        _row_listeners.append((wants, fn))
+        return fn
+
+    return register
 
 
-def record_rows(rows: list[dict], *, connection=None) -> list[EventFacts]:
+def record_rows(
+    rows: list[dict], *, connection=None, insert_many: Callable | None = None
+) -> list[EventFacts]:
     """Add many events in one batched INSERT, for bulk paths and flush hooks.
 
     Each row holds the keyword arguments of ``record`` plus ``contact_id``
     and ``kind``. It runs on ``connection`` (the session's own when not
     given) without the ORM, so it may be called while a flush is running;
-    the row listeners are called with the events' facts on that connection.
+    the row listeners that want these kinds are called with the events'
+    facts on that connection, and those facts are returned (none when no
+    listener wanted them). A bulk path may pass its own faster
+    ``insert_many(table, values)`` for the case where no ids are needed.
     """
     if not rows:
         return []
@@ -113,13 +127,22 @@ def record_rows(rows: list[dict], *, connection=None) -> list[EventFacts]:
     ]
     connection = connection if connection is not None else db.session.connection()
     table = ActivityEvent.__table__
+    keys = {v["kind"] for v in values}
+    listeners = [fn for wants, fn in _row_listeners if wants(keys, connection)]
+    if not listeners:
+        if insert_many is not None:
+            insert_many(table, values)
+        else:
+            connection.execute(insert(table), values)
+        return []
+
     statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     ids = connection.execute(statement, values).scalars().all()
     facts = [
         EventFacts(i, v["contact_id"], v["kind"], v["target"], v["occurred_at"])
         for i, v in zip(ids, values, strict=True)
     ]
-    for listener in _row_listeners:
+    for listener in listeners:
         listener(facts, connection)
     return facts
 

@@ -130,7 +130,21 @@ def _on_event(event) -> None:
     score_events([EventFacts.of(event)])
 
 
-@activity.listen_rows
+def any_rule_for(kind_keys, connection=None) -> bool:
+    """Whether an enabled rule reacts to any of these event kinds."""
+    keys = [t.key for t in triggers.for_kinds(kind_keys)]
+    if not keys:
+        return False
+    connection = connection if connection is not None else db.session.connection()
+    found = connection.execute(
+        select(ScoreRule.id)
+        .where(ScoreRule.trigger.in_(keys), ScoreRule.enabled.is_(True))
+        .limit(1)
+    ).first()
+    return found is not None
+
+
+@activity.listen_rows(any_rule_for)
 def _on_rows(facts, connection) -> None:
     score_events(facts, connection)
 

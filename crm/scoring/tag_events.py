@@ -96,6 +96,14 @@ def _record_tag_changes(session, flush_context) -> None:
     )
 
 
+def _insert_many(table, values) -> None:
+    # The bulk path's own batched INSERT: a third of the cost of a Core
+    # executemany, which matters at import speed.
+    from crm.contacts.bulk import _insert_rows, _uniform
+
+    _insert_rows(table, _uniform(table, values))
+
+
 def applied_in_bulk(links: list[dict]) -> None:
     """Record "tag applied" for tag links a bulk path inserted without the ORM.
 
@@ -118,5 +126,9 @@ def applied_in_bulk(links: list[dict]) -> None:
         for link in links
     ]
     names = _names(connection, [c[1] for c in changes])
-    activity.record_rows(_rows("tag_applied", changes, names), connection=connection)
+    activity.record_rows(
+        _rows("tag_applied", changes, names),
+        connection=connection,
+        insert_many=_insert_many,
+    )
     log.info("tag applied events recorded for %s bulk tag links", len(changes))
