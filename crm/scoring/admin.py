@@ -7,7 +7,7 @@ from wtforms import SelectField
 
 from crm.activity import record as activity_record  # noqa: F401  (the tab)
 from crm.core.admin import SecuredModelView
-from crm.scoring import services, tag_events, triggers  # noqa: F401  (listeners)
+from crm.scoring import display, services, tag_events, triggers  # noqa: F401  (hooks)
 from crm.scoring.models import ScoreRule, ScoreSetting
 
 SETTINGS = _l("Settings")
@@ -139,8 +139,9 @@ class ScoreSettingView(SecuredModelView):
 
 
 def init_app(app) -> None:
-    """Give templates ``lead_score(contact_id)`` (the record header's flames)."""
+    """Give templates ``lead_score(contact_id)`` and ``flames_html(lead)``."""
     app.add_template_global(services.request_lead, "lead_score")
+    app.add_template_global(display.flames_html, "flames_html")
 
 
 def views():

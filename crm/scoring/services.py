@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crm.activity import services as activity
 from crm.activity.services import EventFacts
-from crm.core.db import utcnow
+from crm.core.db import UTCDateTime, utcnow
 from crm.core.errors import ServiceError
 from crm.extensions import db
 from crm.scoring import triggers
@@ -191,6 +191,28 @@ def request_lead(contact_id: int) -> Lead:
     return cache[contact_id]
 
 
+def _page_scores_statement():
+    ideal = (
+        select(ScoreSetting.ideal_score).order_by(ScoreSetting.id).limit(1)
+    ).scalar_subquery()
+    return (
+        select(ScoreEntry.contact_id, func.sum(ScoreEntry.points), ideal)
+        .where(
+            ScoreEntry.contact_id.in_(bindparam("ids", expanding=True)),
+            or_(
+                ScoreEntry.expires_at.is_(None),
+                ScoreEntry.expires_at > bindparam("now", type_=UTCDateTime()),
+            ),
+        )
+        .group_by(ScoreEntry.contact_id)
+    )
+
+
+# Built once: the contact list runs it on every page, and building the
+# statement cost more than running it on an empty page.
+_PAGE_SCORES = _page_scores_statement()
+
+
 def leads_for(contact_ids, now=None) -> dict[int, Lead]:
     """Scores and flames of many contacts (a list page) in one grouped query.
 
@@ -199,14 +221,7 @@ def leads_for(contact_ids, now=None) -> dict[int, Lead]:
     ids = list(contact_ids)
     if not ids:
         return {}
-    ideal = (
-        select(ScoreSetting.ideal_score).order_by(ScoreSetting.id).limit(1)
-    ).scalar_subquery()
-    rows = db.session.execute(
-        select(ScoreEntry.contact_id, func.sum(ScoreEntry.points), ideal)
-        .where(ScoreEntry.contact_id.in_(ids), _unexpired(now or utcnow()))
-        .group_by(ScoreEntry.contact_id)
-    )
+    rows = db.session.execute(_PAGE_SCORES, {"ids": ids, "now": now or utcnow()})
     leads = {}
     for contact_id, total, best in rows:
         best = best if best and best > 0 else DEFAULT_IDEAL_SCORE
