@@ -56,6 +56,10 @@ def _register_admin(app):
 
     build_admin(app)
 
+    from crm.scoring.admin import init_app as init_scoring
+
+    init_scoring(app)
+
 
 def _register_cli(app):
     from crm.access.cli import teams_cli

@@ -119,6 +119,8 @@ def hidden_world(db, make_contact):
         ]
     )
     from crm.access.models import ContactShare
+    from crm.activity.models import ActivityEvent
+    from crm.scoring.models import ScoreEntry, ScoreRule
 
     db.session.add(
         ContactShare(id=HIDDEN, contact_id=HIDDEN, user_id=u3.id, level="edit")
@@ -169,6 +171,23 @@ def hidden_world(db, make_contact):
             record_type="task",
             record_id=HIDDEN,
             value="zyx custom value",
+        )
+    )
+    db.session.add(ScoreRule(id=1, name="Scored", trigger="email_opened", points=2))
+    db.session.flush()
+    event = ActivityEvent(
+        id=HIDDEN, contact_id=HIDDEN, kind="tag_applied", subject="Qwvhidden"
+    )
+    db.session.add(event)
+    db.session.flush()
+    db.session.add(
+        ScoreEntry(
+            id=HIDDEN,
+            contact_id=HIDDEN,
+            rule_id=1,
+            event_id=HIDDEN,
+            points=2,
+            earned_at=event.occurred_at,
         )
     )
     db.session.commit()

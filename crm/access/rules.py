@@ -36,6 +36,7 @@ from crm.mail.models import (
     MessageLink,
     MessageOpen,
 )
+from crm.scoring.models import ScoreEntry, ScoreRule, ScoreSetting
 from crm.tags.models import ContactTag, Tag, TagCategory
 from crm.tasks.models import (
     ActivityField,
@@ -118,7 +119,7 @@ def _follows_contact(model):
     return rows
 
 
-for _child in (*CONTACT_CHILDREN, ContactShare, ActivityEvent):
+for _child in (*CONTACT_CHILDREN, ContactShare, ActivityEvent, ScoreEntry):
     policy.rule(_child)(_follows_contact(_child))
 
 
@@ -170,6 +171,23 @@ def child_actions(user, action):
 def activity_actions(user, action):
     # History is written by the services that record it, never through a screen.
     return action == policy.VIEW
+
+
+@policy.permission(ScoreEntry)
+def score_entry_actions(user, action):
+    # Points are written by the scoring listener and rule changes, never by hand.
+    return action == policy.VIEW
+
+
+@policy.rule(ScoreRule, ScoreSetting)
+def scoring_rows(user, action):
+    return true() if user.is_admin else false()
+
+
+@policy.permission(ScoreRule, ScoreSetting)
+def scoring_actions(user, action):
+    # Only administrators define how contacts score.
+    return user.is_admin
 
 
 @policy.permission(Company)
