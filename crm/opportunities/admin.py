@@ -3,8 +3,8 @@
 import logging
 
 from flask import request
-from flask_admin.model.form import InlineFormAdmin
 from flask_admin.helpers import get_form_data
+from flask_admin.model.form import InlineFormAdmin
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user

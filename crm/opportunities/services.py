@@ -103,6 +103,8 @@ def check_stage(stage: Stage) -> None:
         )
     if stage.position is None:
         stage.position = 0
+    stage.kind = stage.kind or OPEN
+    stage.reason_required = bool(stage.reason_required)
     if stage.kind not in STAGE_KINDS:
         raise ServiceError(_("Choose open, win or loss for the stage."), field="kind")
 
