@@ -68,9 +68,11 @@ class PipelineView(SecuredView):
             for column in columns
             for card in column.cards
         }
+        cards = [card.id for column in columns for card in column.cards]
         return self.render(
             "opportunities/board.html",
             columns=columns,
+            editable=services.editable_ids(cards, current_user),
             pending=pending,
             totals={c.stage.id: column_totals(c) for c in columns},
             owners=services.eligible_owners(),

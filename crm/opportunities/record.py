@@ -19,11 +19,7 @@ def render_opportunities_tab(contact, tab_key):
         policy.allowed(current_user, Opportunity, "create")
         and contacts.get_visible(contact.id, current_user, policy.EDIT) is not None
     )
-    editable = {
-        o.id
-        for o in active + closed
-        if services.get_visible(o.id, current_user, policy.EDIT) is not None
-    }
+    editable = services.editable_ids([o.id for o in active + closed], current_user)
     back = url_for("contact.details_view", id=contact.id, tab="opportunities")
     return Markup(
         render_template(

@@ -228,6 +228,16 @@ def get_visible(opportunity_id, user, action=policy.VIEW) -> Opportunity | None:
     )
 
 
+def editable_ids(ids, user) -> set[int]:
+    """The ids among ``ids`` the user may change (move, edit)."""
+    if not ids:
+        return set()
+    query = select(Opportunity.id).where(
+        Opportunity.id.in_(list(ids)), policy.scope(Opportunity, user, policy.EDIT)
+    )
+    return set(db.session.scalars(query))
+
+
 def of_contact(contact, user) -> tuple[list[Opportunity], list[Opportunity]]:
     """The contact's visible opportunities: (active, closed)."""
     rows = db.session.scalars(
