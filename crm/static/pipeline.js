@@ -56,6 +56,7 @@
       reason: extra.reason || "",
       checklist: extra.checklist || []
     };
+    board.removeAttribute("data-last-move");
     card.classList.add("pipeline-card-saving");
     fetch(card.getAttribute("data-move-url"), {
       method: "POST",
