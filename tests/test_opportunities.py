@@ -479,3 +479,91 @@ def test_estimated_close_date_reaches_the_list(
     web.login(admin_user.email)
     body = web.get("/admin/opportunity/").get_data(as_text=True)
     assert "2027-02-03" in body and "USD 1,234.50" in body
+
+
+def test_tab_move_form_moves_and_refuses_with_the_rule_message(
+    app, db, web, pipeline, make_contact
+):
+    from crm.opportunities.models import Opportunity
+
+    user = quick_user(db, "mover@example.com", name="Mo Ver")
+    contact = make_contact("Jane", "Doe", owner=user)
+    opportunity = make_opportunity(db, contact, user, pipeline["new"])
+    call = pipeline["new"].checklist[0]
+    web.login(user.email)
+    tab = web.get(f"/admin/contact/details/?id={contact.id}&tab=opportunities")
+    assert f'/admin/pipeline/move-form/{opportunity.id}"' in tab.get_data(as_text=True)
+    url = f"/admin/pipeline/move-form/{opportunity.id}"
+
+    refused = web.post(url, {"stage_id": pipeline["demo"].id}, follow_redirects=True)
+    assert "Check the required items of New before moving on: Call." in (
+        refused.get_data(as_text=True)
+    )
+    moved = web.post(
+        url,
+        {"stage_id": pipeline["demo"].id, "checklist": str(call.id)},
+        follow_redirects=True,
+    )
+    assert "Website redesign moved to Demo." in moved.get_data(as_text=True)
+    won = web.post(url, {"stage_id": pipeline["won"].id, "reason": "Price"})
+    assert won.headers["Location"].endswith(f"id={contact.id}&tab=opportunities")
+
+    db.session.expire_all()
+    saved = db.session.get(Opportunity, opportunity.id)
+    assert [m.to_stage.name for m in saved.moves] == ["New", "Demo", "Won"]
+    assert saved.close_reason == "Price"
+
+
+def test_days_in_stage_and_overdue_follow_the_stage_target(db, pipeline, make_contact):
+    from datetime import timedelta
+
+    from crm.core.db import utcnow
+    from crm.opportunities import services
+
+    pipeline["demo"].target_days = 3
+    opportunity = make_opportunity(db, make_contact(), None, pipeline["demo"])
+    now = utcnow()
+    opportunity.stage_entered_at = now - timedelta(days=3, hours=1)
+    assert services.days_in_stage(opportunity, now) == 3
+    assert not services.is_overdue(opportunity, now)
+    opportunity.stage_entered_at = now - timedelta(days=4)
+    assert services.is_overdue(opportunity, now)
+    pipeline["demo"].target_days = 0
+    assert not services.is_overdue(opportunity, now)
+
+
+def test_owner_stays_when_the_editor_may_not_reassign(
+    app, db, web, pipeline, make_contact
+):
+    from crm.access import services as access
+    from crm.opportunities.models import Opportunity
+
+    user = quick_user(db, "keeper@example.com", name="Kee Per")
+    other = quick_user(db, "other@example.com", name="Oth Er")
+    access.set_user_permissions(user, {"opportunities": {"can_reassign_owner": False}})
+    db.session.commit()
+    opportunity = make_opportunity(db, make_contact(owner=user), user, pipeline["new"])
+    web.login(user.email)
+    form = {
+        "title": "Renamed",
+        "contact": str(opportunity.contact_id),
+        "owner": str(other.id),
+        "currency": "USD",
+    }
+    url = f"/admin/opportunity/edit/?id={opportunity.id}"
+    refused = web.post(url, form, follow_redirects=True)
+    assert "You may not give opportunities to other users." in refused.get_data(
+        as_text=True
+    )
+    db.session.expire_all()
+    assert db.session.get(Opportunity, opportunity.id).title == "Website redesign"
+
+    form["owner"] = str(user.id)
+    assert web.post(url, form).status_code == 302
+    db.session.expire_all()
+    saved = db.session.get(Opportunity, opportunity.id)
+    assert (saved.title, saved.owner_id, saved.updated_by_id) == (
+        "Renamed",
+        user.id,
+        user.id,
+    )

@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import jsonify, request, url_for
+from flask import abort, flash, jsonify, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -78,6 +78,8 @@ class PipelineView(SecuredView):
             owners=services.eligible_owners(),
             owner_id=owner_id,
             money=money,
+            days_in_stage=services.days_in_stage,
+            is_overdue=services.is_overdue,
         )
 
     @expose("/move/<int:opportunity_id>", methods=("POST",))
@@ -126,6 +128,38 @@ class PipelineView(SecuredView):
                 for item in services.pending_checklist(opportunity)
             ],
         )
+
+    @expose("/move-form/<int:opportunity_id>", methods=("POST",))
+    def move_form(self, opportunity_id):
+        """The same move from the record tab's form, for keyboards and no script."""
+        opportunity = services.get_visible(opportunity_id, current_user, policy.EDIT)
+        if opportunity is None:
+            abort(404)
+        back = url_for(
+            "contact.details_view", id=opportunity.contact_id, tab="opportunities"
+        )
+        stage = _stage(request.form.get("stage_id"))
+        if stage is None:
+            flash(_("That stage does not exist."), "error")
+            return redirect(back)
+        try:
+            services.move(
+                opportunity,
+                stage,
+                current_user,
+                reason=request.form.get("reason") or None,
+                checklist_done=request.form.getlist("checklist"),
+            )
+        except ServiceError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return redirect(back)
+        db.session.commit()
+        flash(
+            _("%(title)s moved to %(stage)s.", title=opportunity, stage=stage),
+            "success",
+        )
+        return redirect(back)
 
 
 def _stage(raw) -> Stage | None:

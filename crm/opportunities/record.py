@@ -35,5 +35,8 @@ def render_opportunities_tab(contact, tab_key):
             ),
             back=back,
             values=services.display_values,
+            stages=services.stages(),
+            done=services.done_item_ids,
+            days_in_stage=services.days_in_stage,
         )
     )

@@ -272,7 +272,21 @@ def pending_checklist(opportunity: Opportunity) -> list[ChecklistItem]:
 
 
 def done_item_ids(opportunity: Opportunity) -> set[int]:
+    """Ids of the checklist items done on the opportunity (any stage)."""
     return {check.item_id for check in opportunity.checks}
+
+
+def days_in_stage(opportunity: Opportunity, now=None) -> int:
+    """Whole days since the opportunity entered its stage."""
+    return ((now or utcnow()) - opportunity.stage_entered_at).days
+
+
+def is_overdue(opportunity: Opportunity, now=None) -> bool:
+    """Open and longer in its stage than the stage's target days (when set)."""
+    target = opportunity.stage.target_days or 0
+    if opportunity.is_closed or target <= 0:
+        return False
+    return days_in_stage(opportunity, now) > target
 
 
 # Saving ----------------------------------------------------------------------

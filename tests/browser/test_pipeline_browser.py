@@ -28,7 +28,8 @@ def test_drag_to_win_asks_for_a_reason_and_records_the_move(
     page.goto(f"{live_server}/admin/contact/details/?id={contact.id}&tab=opportunities")
     page.click("#add-opportunity")
     page.fill("#title", "Kitchen remodel")
-    page.select_option("#stage", str(stages["demo"].id))
+    # select2 hides the real select; the form posts its value.
+    page.select_option("#stage", str(stages["demo"].id), force=True)
     page.fill("#revenue_low", "1000.00")
     page.fill("#revenue_high", "3000.00")
     page.click("input[type=submit].btn-primary")
