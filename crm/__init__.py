@@ -61,8 +61,10 @@ def _register_cli(app):
     from crm.contacts import export_cli  # noqa: F401  (adds "contacts export")
     from crm.contacts.cli import contacts_cli
     from crm.demo.cli import demo_cli
+    from crm.opportunities.cli import opportunities_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(teams_cli)
     app.cli.add_command(contacts_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(opportunities_cli)

@@ -567,3 +567,69 @@ def test_owner_stays_when_the_editor_may_not_reassign(
         user.id,
         user.id,
     )
+
+
+def test_cli_installs_the_default_stages_once(db, runner):
+    from crm.opportunities.models import Stage
+
+    first = runner.invoke(args=["opportunities", "default-stages"])
+    assert first.exit_code == 0, first.output
+    assert "Won: 100 % (won)" in first.output
+    again = runner.invoke(args=["opportunities", "default-stages"])
+    assert "nothing was added" in again.output
+    assert db.session.scalar(select(func.count(Stage.id))) == 7
+
+
+def test_admin_pages_render(app, db, web, admin_user, pipeline, make_contact):
+    from crm.opportunities.models import OpportunityField
+
+    db.session.add(
+        OpportunityField(
+            label="Size", field_name="Size", field_type="dropdown", options="S\nM"
+        )
+    )
+    db.session.commit()
+    opportunity = make_opportunity(
+        db, make_contact(owner=admin_user), admin_user, pipeline["new"]
+    )
+    web.login(admin_user.email)
+    for url in (
+        "/admin/opportunity/",
+        "/admin/opportunity/?flt0_stage_name_equals=New",
+        f"/admin/opportunity/details/?id={opportunity.id}",
+        f"/admin/opportunity/edit/?id={opportunity.id}",
+        "/admin/opportunity/new/",
+        "/admin/opportunity_stage/",
+        f"/admin/opportunity_stage/edit/?id={pipeline['won'].id}",
+        "/admin/opportunity_field/",
+        "/admin/opportunity_field/new/",
+        "/admin/pipeline/",
+        "/admin/forecast/",
+    ):
+        response = web.get(url)
+        assert response.status_code == 200, url
+    spanish = web.get("/admin/pipeline/", headers={"Accept-Language": "es"})
+    assert "Embudo de ventas" in spanish.get_data(as_text=True)
+
+
+def test_export_contains_only_visible_rows(app, db, web, pipeline, make_contact):
+    from tests.access_helpers import set_contacts
+
+    mine = quick_user(db, "mine@example.com", name="Mine")
+    other = quick_user(db, "theirs@example.com", name="Theirs")
+    set_contacts(db, mine, view_scope="own", edit_scope="own")
+    make_opportunity(db, make_contact(owner=mine), mine, pipeline["new"], title="Ours")
+    make_opportunity(
+        db, make_contact("Zed", owner=other), other, pipeline["new"], title="=Theirs"
+    )
+    web.login(mine.email)
+    csv = web.get("/admin/opportunity/export/csv/", buffered=True).get_data(
+        as_text=True
+    )
+    assert "Ours" in csv and "Theirs" not in csv
+    formula = make_contact("Formula", owner=mine)
+    make_opportunity(db, formula, mine, pipeline["new"], title="=SUM(1)")
+    csv = web.get("/admin/opportunity/export/csv/", buffered=True).get_data(
+        as_text=True
+    )
+    assert "'=SUM(1)" in csv

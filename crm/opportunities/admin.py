@@ -228,7 +228,31 @@ class OpportunityView(SecuredModelView):
         "created_at": _l("Created"),
     }
     column_formatters = {"revenue_low": _money, "revenue_high": _money}
+    column_formatters_export = {}
     column_searchable_list = ("title",)
+    column_filters = (
+        "stage.name",
+        "owner.name",
+        "estimated_close_on",
+        "include_in_forecast",
+    )
+    # Exports follow the opportunities area's export right and the row rule.
+    can_export = True
+    column_export_list = (
+        "id",
+        "title",
+        "contact",
+        "stage",
+        "owner",
+        "revenue_low",
+        "revenue_high",
+        "currency",
+        "include_in_forecast",
+        "estimated_close_on",
+        "lead_source",
+        "closed_at",
+        "close_reason",
+    )
     column_sortable_list = (
         "title",
         "estimated_close_on",
