@@ -633,3 +633,47 @@ def test_export_contains_only_visible_rows(app, db, web, pipeline, make_contact)
         as_text=True
     )
     assert "'=SUM(1)" in csv
+
+
+def test_a_move_on_a_stale_copy_fails_and_records_nothing(
+    db, pipeline, seller, make_contact
+):
+    from sqlalchemy import update
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from crm.opportunities import services
+    from crm.opportunities.models import Opportunity, StageMove
+
+    opportunity = make_opportunity(db, make_contact(), seller, pipeline["demo"])
+    # Another request saved it after this one loaded it.
+    with db.engine.begin() as connection:
+        connection.execute(
+            update(Opportunity)
+            .where(Opportunity.id == opportunity.id)
+            .values(version=Opportunity.version + 1)
+        )
+    with pytest.raises(StaleDataError):
+        services.move(opportunity, pipeline["lost"], seller)
+    db.session.rollback()
+    moves = select(func.count(StageMove.id)).where(
+        StageMove.opportunity_id == opportunity.id
+    )
+    assert db.session.scalar(moves) == 1
+
+
+def test_board_shows_closed_cards_of_the_last_90_days(
+    db, pipeline, seller, make_contact
+):
+    from datetime import timedelta
+
+    from crm.core.db import utcnow
+    from crm.opportunities import services
+
+    old = make_opportunity(db, make_contact(), seller, pipeline["demo"], title="Old")
+    new = make_opportunity(db, make_contact(), seller, pipeline["demo"], title="New")
+    for opportunity in (old, new):
+        services.move(opportunity, pipeline["lost"], seller)
+    old.closed_at = utcnow() - timedelta(days=91)
+    db.session.commit()
+    lost = {c.stage.name: c for c in services.board(seller)}["Lost"]
+    assert [card.title for card in lost.cards] == ["New"]

@@ -7,9 +7,10 @@ from flask_admin import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy.orm.exc import StaleDataError
 
 from crm.access import policy
-from crm.core.admin import SecuredView
+from crm.core.admin import STALE_MESSAGE, SecuredView
 from crm.core.errors import ServiceError
 from crm.extensions import db
 from crm.opportunities import services
@@ -97,23 +98,10 @@ class PipelineView(SecuredView):
         if hasattr(data, "getlist"):
             checklist = data.getlist("checklist")
 
-        try:
-            services.move(
-                opportunity,
-                stage,
-                current_user,
-                reason=data.get("reason") or None,
-                checklist_done=checklist,
-            )
-        except services.MoveRefused as exc:
-            db.session.rollback()
-            return _answer(
-                409, exc.message, reasons=exc.reasons, checklist=exc.checklist
-            )
-        except ServiceError as exc:
-            db.session.rollback()
-            return _answer(409, exc.message)
-        db.session.commit()
+        refusal = _move(opportunity, stage, data.get("reason"), checklist)
+        if refusal is not None:
+            message, extra = refusal
+            return _answer(409, message, **extra)
 
         owner_id = owner_choice(data.get("owner"))
         columns = services.board(current_user, owner_id)
@@ -142,24 +130,43 @@ class PipelineView(SecuredView):
         if stage is None:
             flash(_("That stage does not exist."), "error")
             return redirect(back)
-        try:
-            services.move(
-                opportunity,
-                stage,
-                current_user,
-                reason=request.form.get("reason") or None,
-                checklist_done=request.form.getlist("checklist"),
-            )
-        except ServiceError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
+        reason, checklist = (
+            request.form.get("reason"),
+            request.form.getlist("checklist"),
+        )
+        refusal = _move(opportunity, stage, reason, checklist)
+        if refusal is not None:
+            flash(refusal[0], "error")
             return redirect(back)
-        db.session.commit()
         flash(
             _("%(title)s moved to %(stage)s.", title=opportunity, stage=stage),
             "success",
         )
         return redirect(back)
+
+
+def _move(opportunity, stage, reason, checklist):
+    """Move and commit; None when done, else (message, details) after a rollback."""
+    try:
+        services.move(
+            opportunity,
+            stage,
+            current_user,
+            reason=reason or None,
+            checklist_done=checklist,
+        )
+        db.session.commit()
+    except services.MoveRefused as exc:
+        db.session.rollback()
+        return exc.message, {"reasons": exc.reasons, "checklist": exc.checklist}
+    except ServiceError as exc:
+        db.session.rollback()
+        return exc.message, {}
+    except StaleDataError:
+        # Someone else moved or saved it in the meantime.
+        db.session.rollback()
+        return _(STALE_MESSAGE), {}
+    return None
 
 
 def _stage(raw) -> Stage | None:

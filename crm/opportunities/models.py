@@ -156,6 +156,10 @@ class Opportunity(db.Model):
     updated_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
+    # Two moves of the same opportunity at once: the second one fails cleanly.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
 
     contact = relationship("Contact")
     stage = relationship("Stage", lazy="joined")

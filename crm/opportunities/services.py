@@ -18,14 +18,14 @@ Decisions where the issue leaves a choice:
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pycountry
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, or_, select
 
 from crm.access import policy
 from crm.access import services as access
@@ -56,6 +56,8 @@ from crm.opportunities.models import (
 log = logging.getLogger(__name__)
 
 AREA = "opportunities"
+#: The board's win and loss columns show what closed in this many days.
+BOARD_CLOSED_DAYS = 90
 CENT = Decimal("0.01")
 MONEY_LIMIT = Decimal("9999999999.99")
 
@@ -369,7 +371,7 @@ def _check_owner(opportunity: Opportunity, actor, *, is_new: bool) -> None:
         return
     before = None
     if not is_new:
-        history = db.inspect(opportunity).attrs.owner_id.history
+        history = inspect(opportunity).attrs.owner_id.history
         before = history.deleted[0] if history.deleted else opportunity.owner_id
     allowed = {actor.id} if is_new else {before}
     if owner is not None and owner.id not in allowed:
@@ -684,10 +686,13 @@ def board(user, owner_id: int | None = None) -> list[Column]:
     """One column per stage with the visible opportunities and their totals.
 
     Totals are per currency: the count, and the sums of the low and high
-    projected revenue.
+    projected revenue. The win and loss columns hold what closed in the last
+    BOARD_CLOSED_DAYS days.
     """
     columns = {stage.id: Column(stage) for stage in stages()}
-    query = _owner_filter(visible_query(user), owner_id).order_by(
+    since = utcnow() - timedelta(days=BOARD_CLOSED_DAYS)
+    recent = or_(Opportunity.closed_at.is_(None), Opportunity.closed_at >= since)
+    query = _owner_filter(visible_query(user).where(recent), owner_id).order_by(
         Opportunity.estimated_close_on, Opportunity.id
     )
     for opportunity in db.session.scalars(query):

@@ -109,6 +109,7 @@ def upgrade():
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
         sa.Column("updated_by_id", sa.Integer(), nullable=True),
+        sa.Column("version", sa.Integer(), nullable=False),
         sa.CheckConstraint(
             "revenue_low IS NULL OR revenue_high IS NULL "
             "OR revenue_low <= revenue_high",
