@@ -26,6 +26,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, inspect, or_, select
+from sqlalchemy.orm import selectinload
 
 from crm.access import policy
 from crm.access import services as access
@@ -692,8 +693,10 @@ def board(user, owner_id: int | None = None) -> list[Column]:
     columns = {stage.id: Column(stage) for stage in stages()}
     since = utcnow() - timedelta(days=BOARD_CLOSED_DAYS)
     recent = or_(Opportunity.closed_at.is_(None), Opportunity.closed_at >= since)
-    query = _owner_filter(visible_query(user).where(recent), owner_id).order_by(
-        Opportunity.estimated_close_on, Opportunity.id
+    query = (
+        _owner_filter(visible_query(user).where(recent), owner_id)
+        .options(selectinload(Opportunity.contact), selectinload(Opportunity.checks))
+        .order_by(Opportunity.estimated_close_on, Opportunity.id)
     )
     for opportunity in db.session.scalars(query):
         column = columns.get(opportunity.stage_id)
