@@ -44,6 +44,7 @@ def test_drag_to_win_asks_for_a_reason_and_records_the_move(
     won = page.locator(f".pipeline-column[data-stage-id='{stages['won'].id}']")
     demo = page.locator(f".pipeline-column[data-stage-id='{stages['demo'].id}']")
     assert demo.locator(".pipeline-count").inner_text() == "1"
+    assert not page.is_visible("#pipeline-dialog")
 
     # Cancelling the dialog puts the card back.
     card.drag_to(won.locator(".pipeline-cards"))
