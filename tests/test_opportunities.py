@@ -677,3 +677,15 @@ def test_board_shows_closed_cards_of_the_last_90_days(
     db.session.commit()
     lost = {c.stage.name: c for c in services.board(seller)}["Lost"]
     assert [card.title for card in lost.cards] == ["New"]
+
+
+def test_feed_detail_of_a_move_escapes_names_and_shows_the_reason(app):
+    from crm.activity import kinds
+    from crm.activity.models import ActivityEvent
+
+    describe = kinds.get("opportunity_stage").describe
+    event = ActivityEvent(data={"from": "<b>Demo</b>", "to": "Won", "reason": "Price"})
+    html = str(describe(event))
+    assert "&lt;b&gt;Demo&lt;/b&gt; → Won" in html and "(Price)" in html
+    with app.test_request_context():
+        assert "new → New" in str(describe(ActivityEvent(data={"to": "New"})))

@@ -25,6 +25,7 @@ import pycountry
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from sqlalchemy import func, inspect, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -62,8 +63,24 @@ BOARD_CLOSED_DAYS = 90
 CENT = Decimal("0.01")
 MONEY_LIMIT = Decimal("9999999999.99")
 
+MOVE_DETAIL = Markup('<span class="opportunity-move">{} → {}</span>')
+REASON_DETAIL = Markup(' <span class="opportunity-reason">({})</span>')
+
+
+def describe_move(event) -> Markup:
+    """The feed's detail of a stage move: from → to, and the reason when given."""
+    data = event.data or {}
+    detail = MOVE_DETAIL.format(data.get("from") or _("new"), data.get("to") or "")
+    if data.get("reason"):
+        detail += REASON_DETAIL.format(data["reason"])
+    return detail
+
+
 STAGE_KIND = kinds.register(
-    "opportunity_stage", _l("Opportunity stage changed"), "opportunity"
+    "opportunity_stage",
+    _l("Opportunity stage changed"),
+    "opportunity",
+    describe=describe_move,
 )
 
 
