@@ -151,3 +151,23 @@ def test_board_totals_per_stage_and_owner_filter(db, web, book):
     totals = page.split(f'data-totals-for="{demo_id}"')[1].split("</div>")[0]
     assert 'pipeline-count">2<' in totals
     assert "EUR 50.00; USD 10.01" in totals and "EUR 50.00; USD 10.02" in totals
+
+
+def test_board_caps_cards_per_stage_but_totals_count_everything(
+    db, web, book, monkeypatch
+):
+    from crm.opportunities import services
+
+    monkeypatch.setattr(services, "BOARD_CARDS_PER_STAGE", 2)
+    demo = {c.stage.name: c for c in services.board(book["alice"])}["Demo"]
+    assert (demo.count, len(demo.cards), demo.more) == (7, 2, 5)
+    # Soonest close date first; undated ones last.
+    assert [card.estimated_close_on for card in demo.cards] == [
+        date(2027, 1, 2),
+        date(2027, 1, 4),
+    ]
+    assert dict(demo.high)["USD"] == D("3311.02")
+
+    web.login(book["alice"].email)
+    page = web.get("/admin/pipeline/").get_data(as_text=True)
+    assert "5 more; narrow the board by owner" in page

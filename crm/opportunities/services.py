@@ -60,6 +60,8 @@ log = logging.getLogger(__name__)
 AREA = "opportunities"
 #: The board's win and loss columns show what closed in this many days.
 BOARD_CLOSED_DAYS = 90
+#: Cards shown per column; the totals still count every opportunity.
+BOARD_CARDS_PER_STAGE = 100
 CENT = Decimal("0.01")
 MONEY_LIMIT = Decimal("9999999999.99")
 
@@ -686,12 +688,14 @@ def display_values(opportunity: Opportunity) -> list[tuple[str, str]]:
 class Column:
     stage: Stage
     cards: list = field(default_factory=list)
+    count: int = 0
     low: dict = field(default_factory=lambda: defaultdict(Decimal))
     high: dict = field(default_factory=lambda: defaultdict(Decimal))
 
     @property
-    def count(self) -> int:
-        return len(self.cards)
+    def more(self) -> int:
+        """Opportunities counted in the totals but not shown as cards."""
+        return self.count - len(self.cards)
 
 
 def _owner_filter(query, owner_id):
@@ -703,25 +707,51 @@ def _owner_filter(query, owner_id):
 def board(user, owner_id: int | None = None) -> list[Column]:
     """One column per stage with the visible opportunities and their totals.
 
-    Totals are per currency: the count, and the sums of the low and high
-    projected revenue. The win and loss columns hold what closed in the last
+    Totals are per currency over every visible opportunity of the stage: the
+    count, and the exact sums of the low and high projected revenue. Each
+    column shows at most BOARD_CARDS_PER_STAGE cards, soonest close date
+    first. The win and loss columns hold what closed in the last
     BOARD_CLOSED_DAYS days.
     """
     columns = {stage.id: Column(stage) for stage in stages()}
     since = utcnow() - timedelta(days=BOARD_CLOSED_DAYS)
     recent = or_(Opportunity.closed_at.is_(None), Opportunity.closed_at >= since)
-    query = (
-        _owner_filter(visible_query(user).where(recent), owner_id)
-        .options(selectinload(Opportunity.contact), selectinload(Opportunity.checks))
-        .order_by(Opportunity.estimated_close_on, Opportunity.id)
+
+    # Totals from plain rows (exact Decimals, no ORM objects).
+    amounts = _owner_filter(
+        select(
+            Opportunity.stage_id,
+            Opportunity.currency,
+            Opportunity.revenue_low,
+            Opportunity.revenue_high,
+        ).where(policy.scope(Opportunity, user), recent),
+        owner_id,
     )
-    for opportunity in db.session.scalars(query):
-        column = columns.get(opportunity.stage_id)
+    for stage_id, currency, low, high in db.session.execute(amounts):
+        column = columns.get(stage_id)
         if column is None:
             continue
-        column.cards.append(opportunity)
-        column.low[opportunity.currency] += opportunity.revenue_low or Decimal(0)
-        column.high[opportunity.currency] += opportunity.revenue_high or Decimal(0)
+        column.count += 1
+        column.low[currency] += low or Decimal(0)
+        column.high[currency] += high or Decimal(0)
+
+    for column in columns.values():
+        if not column.count:
+            continue
+        cards = (
+            _owner_filter(visible_query(user).where(recent), owner_id)
+            .where(Opportunity.stage_id == column.stage.id)
+            .options(
+                selectinload(Opportunity.contact), selectinload(Opportunity.checks)
+            )
+            .order_by(
+                Opportunity.estimated_close_on.is_(None),
+                Opportunity.estimated_close_on,
+                Opportunity.id,
+            )
+            .limit(BOARD_CARDS_PER_STAGE)
+        )
+        column.cards = list(db.session.scalars(cards))
     return list(columns.values())
 
 
