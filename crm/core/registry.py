@@ -16,15 +16,19 @@ def _domain_views():
     from crm.customfields.admin import views as custom_views
     from crm.imports.admin import views as import_views
     from crm.links.admin import views as link_views
+    from crm.mail.admin import views as mail_views
     from crm.opportunities.admin import views as opportunity_views
     from crm.tags.admin import views as tag_views
+    from crm.tasks.admin import views as task_views
 
     for factory in (
         contact_views,
         import_views,
         tag_views,
         link_views,
+        task_views,
         custom_views,
+        mail_views,
         opportunity_views,
         auth_views,
     ):

@@ -1,7 +1,7 @@
 """opportunities: stages with checklists and reasons, moves, custom fields
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0006
 
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
