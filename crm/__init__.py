@@ -68,6 +68,7 @@ def _register_cli(app):
     from crm.contacts.cli import contacts_cli
     from crm.demo.cli import demo_cli
     from crm.mail.cli import mail_cli
+    from crm.opportunities.cli import opportunities_cli
     from crm.tasks.cli import tasks_cli
 
     app.cli.add_command(users_cli)
@@ -75,4 +76,5 @@ def _register_cli(app):
     app.cli.add_command(contacts_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(mail_cli)
+    app.cli.add_command(opportunities_cli)
     app.cli.add_command(tasks_cli)

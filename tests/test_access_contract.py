@@ -191,6 +191,7 @@ def hidden_world(db, make_contact):
         )
     )
     db.session.commit()
+    _hidden_opportunity(db, u2)
     assert db.session.get(ContactEmail, HIDDEN) is not None
     return {
         "admin": admin,
@@ -252,6 +253,47 @@ def _hidden_mail(db):
             ),
         ]
     )
+
+
+def _hidden_opportunity(db, owner):
+    """An opportunity of the hidden contact with a move, a check and a value."""
+    from crm.opportunities.models import (
+        ChecklistCheck,
+        ChecklistItem,
+        Opportunity,
+        OpportunityField,
+        OpportunityValue,
+        Stage,
+        StageMove,
+    )
+
+    stage = Stage(id=1, name="New", probability=10)
+    won = Stage(id=2, name="Won", probability=100, kind="won")
+    item = ChecklistItem(id=1, stage=stage, description="Call", required=True)
+    field = OpportunityField(id=1, label="Seats", field_name="Seats")
+    db.session.add_all([stage, won, item, field])
+    db.session.flush()
+    db.session.add(
+        Opportunity(
+            id=HIDDEN,
+            title="Zyxhidden deal",
+            contact_id=HIDDEN,
+            stage_id=1,
+            owner_id=owner.id,
+            currency="USD",
+        )
+    )
+    db.session.flush()
+    db.session.add_all(
+        [
+            StageMove(id=HIDDEN, opportunity_id=HIDDEN, to_stage_id=1),
+            ChecklistCheck(id=HIDDEN, opportunity_id=HIDDEN, item_id=1),
+            OpportunityValue(
+                id=HIDDEN, opportunity_id=HIDDEN, field_id=1, value="zyx custom value"
+            ),
+        ]
+    )
+    db.session.commit()
 
 
 def dump(db):

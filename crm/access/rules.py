@@ -36,6 +36,16 @@ from crm.mail.models import (
     MessageLink,
     MessageOpen,
 )
+from crm.opportunities.models import (
+    ChecklistCheck,
+    ChecklistItem,
+    Opportunity,
+    OpportunityField,
+    OpportunityValue,
+    Stage,
+    StageMove,
+    StageReason,
+)
 from crm.scoring.models import ScoreEntry, ScoreRule, ScoreSetting
 from crm.tags.models import ContactTag, Tag, TagCategory
 from crm.tasks.models import (
@@ -293,6 +303,58 @@ def mail_actions(user, action):
 @policy.permission(EmailTemplate)
 def template_actions(user, action):
     # Everyone writes e-mails from templates; administrators maintain them.
+    return action == policy.VIEW or user.is_admin
+
+
+def opportunity_criterion(user, action):
+    """An opportunity is visible when its contact is (view, or edit to change it)
+    and the opportunities area allows all, or the user owns the opportunity."""
+    contact_ok = Opportunity.contact_id.in_(policy.visible_ids(Contact, user, action))
+    if user.is_admin:
+        return true()
+    perms = services.permissions_for(user, "opportunities")
+    scope = perms["view_scope"] if action == policy.VIEW else perms["edit_scope"]
+    if scope == ALL:
+        return contact_ok
+    return contact_ok & (Opportunity.owner_id == user.id)
+
+
+@policy.rule(Opportunity)
+def opportunity_rows(user, action):
+    return opportunity_criterion(user, action)
+
+
+def _follows_opportunity(model):
+    def rows(user, action):
+        visible = select(Opportunity.id).where(opportunity_criterion(user, action))
+        return model.opportunity_id.in_(visible)
+
+    return rows
+
+
+for _child in (StageMove, ChecklistCheck, OpportunityValue):
+    policy.rule(_child)(_follows_opportunity(_child))
+
+
+@policy.rule(Stage, ChecklistItem, StageReason, OpportunityField)
+def opportunity_reference_rows(user, action):
+    return true()
+
+
+@policy.permission(Opportunity)
+def opportunity_actions(user, action):
+    return services.area_allows(user, "opportunities", action)
+
+
+@policy.permission(StageMove, ChecklistCheck, OpportunityValue)
+def opportunity_child_actions(user, action):
+    # Written by the move and save services only, read with the opportunity.
+    return action == policy.VIEW
+
+
+@policy.permission(Stage, ChecklistItem, StageReason, OpportunityField)
+def opportunity_reference_actions(user, action):
+    # Everyone reads the stages and field definitions; administrators change them.
     return action == policy.VIEW or user.is_admin
 
 
