@@ -26,6 +26,7 @@ from crm.contacts.models import (
 from crm.customfields.models import CustomField, CustomHeader, CustomTab, CustomValue
 from crm.imports.models import ImportJob
 from crm.links.models import ContactLink, LinkType
+from crm.sales.models import InvoiceCounter, Order, OrderLine, Product, Transaction
 from crm.tags.models import ContactTag, Tag, TagCategory
 
 REFERENCE_MODELS = (Tag, TagCategory, LinkType, CustomTab, CustomHeader, CustomField)
@@ -170,6 +171,69 @@ def audit_actions(user, action):
 @policy.permission(UserPermission, DefaultPermission, LoginFailure)
 def admin_actions(user, action):
     return user.is_admin
+
+
+def order_criterion(user, action):
+    """Orders: the contact is visible (or editable), and the orders area's
+    scope allows (all orders, or only those of contacts the user owns)."""
+    if user.is_admin:
+        return true()
+    perms = services.permissions_for(user, "orders")
+    scope = perms["view_scope"] if action == policy.VIEW else perms["edit_scope"]
+    contacts = select(Contact.id).where(contact_criterion(user, action))
+    if scope != ALL:
+        contacts = contacts.where(Contact.owner_id == user.id)
+    return Order.contact_id.in_(contacts)
+
+
+@policy.rule(Order)
+def order_rows(user, action):
+    return order_criterion(user, action)
+
+
+def _follows_order(model):
+    def rows(user, action):
+        return model.order_id.in_(select(Order.id).where(order_criterion(user, action)))
+
+    return rows
+
+
+for _order_child in (OrderLine, Transaction):
+    policy.rule(_order_child)(_follows_order(_order_child))
+
+
+@policy.rule(Product)
+def product_rows(user, action):
+    return true()
+
+
+@policy.rule(InvoiceCounter)
+def invoice_counter_rows(user, action):
+    return false()
+
+
+@policy.permission(Order)
+def order_actions(user, action):
+    return services.area_allows(user, "orders", action)
+
+
+@policy.permission(OrderLine, Transaction)
+def order_child_actions(user, action):
+    # Lines are edited with their order; money moves only through the services.
+    if action == "export":
+        return services.area_allows(user, "orders", "export")
+    return action in (policy.VIEW, policy.EDIT, "create", "delete")
+
+
+@policy.permission(Product)
+def product_actions(user, action):
+    # Everyone who sells reads the catalogue; adding to the orders area
+    # allows changing it, deleting needs the delete right there.
+    if action == policy.VIEW:
+        return True
+    if action == "delete":
+        return services.area_allows(user, "orders", "delete")
+    return services.area_allows(user, "orders", "create")
 
 
 @policy.rule(ImportJob)
