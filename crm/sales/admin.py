@@ -12,7 +12,13 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import SelectField
-from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
+from wtforms.validators import (
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from crm.access import policy
 from crm.contacts import services as contacts
@@ -149,6 +155,7 @@ class LineInline(InlineFormAdmin):
         },
         "unit_price": {
             "places": None,
+            "validators": [Optional()],
             "description": _l("Empty: the product's price."),
         },
         "product": {
@@ -240,10 +247,11 @@ class OrderView(SecuredModelView):
     def on_model_change(self, form, model, is_created):
         if is_created:
             contact = model.contact
-            if (
-                contact is None
-                or contacts.get_visible(contact.id, current_user, policy.EDIT) is None
-            ):
+            with db.session.no_autoflush:
+                editable = contact is not None and contacts.get_visible(
+                    contact.id, current_user, policy.EDIT
+                )
+            if not editable:
                 raise ValidationError(_("You may not add orders for this contact."))
         try:
             services.save_order(model, current_user, is_new=is_created)

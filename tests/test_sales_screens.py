@@ -1,0 +1,217 @@
+"""The order screens over HTTP: create with lines, pay, refund, tab, delete."""
+
+import io
+import re
+from decimal import Decimal
+
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from crm.sales.models import Order, Transaction
+from tests.test_sales_support import amounts
+
+pytest_plugins = ["tests.test_sales_support", "tests.access_helpers"]
+
+D = Decimal
+
+
+def _create(web, contact, product):
+    return web.post(
+        "/admin/order/new/",
+        {
+            "contact": str(contact.id),
+            "title": "Spring order",
+            "order_date": "2026-03-01",
+            "currency": "USD",
+            "status": "draft",
+            "notes": "Leave at the door",
+            "terms": "Net 30",
+            "lines-0-kind": "product",
+            "lines-0-product": str(product.id),
+            "lines-0-description": "",
+            "lines-0-quantity": "2",
+            "lines-0-unit_price": "",
+            "lines-1-kind": "shipping",
+            "lines-1-product": "__None",
+            "lines-1-description": "Courier",
+            "lines-1-quantity": "1",
+            "lines-1-unit_price": "5.50",
+        },
+    )
+
+
+def _flashes(web):
+    with web.client.session_transaction() as session:
+        return [message for _category, message in session.pop("_flashes", [])]
+
+
+def test_an_order_is_created_with_lines_and_paid_in_parts(
+    db, web, login_as, make_contact, make_product
+):
+    user = login_as("user")
+    jane = make_contact("Jane", "Buyer", owner=user)
+    lamp = make_product("Desk lamp", "24.90", tax="10", sku="LAMP-1")
+
+    response = _create(web, jane, lamp)
+
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert _flashes(web) == ["Record was successfully created."]
+    order = db.session.scalars(select(Order)).one()
+    assert [(line.kind, line.description, line.unit_price) for line in order.lines] == [
+        ("product", "Desk lamp", D("24.90")),
+        ("shipping", "Courier", D("5.50")),
+    ]
+    # 2 x 24.90 = 49.80, tax 4.98, shipping 5.50
+    assert amounts(order)["total"] == D("60.28")
+
+    paid = web.post(
+        f"/admin/order/{order.id}/payment", {"amount": "20.28", "method": "check"}
+    )
+    assert paid.status_code == 302
+    assert _flashes(web) == ["Payment of $20.28 recorded."]
+    too_much = web.post(
+        f"/admin/order/{order.id}/payment", {"amount": "40.01", "method": "cash"}
+    )
+    assert too_much.status_code == 302
+    assert _flashes(web) == ["40.01 USD is more than the open balance of 40.00 USD."]
+
+    payment = db.session.scalars(select(Transaction)).one()
+    refund = web.post(
+        f"/admin/order/{order.id}/refund/{payment.id}",
+        {"amount": "5.00", "reason": "Scratched"},
+    )
+    assert refund.status_code == 302
+    assert _flashes(web) == ["Refund of $5.00 recorded."]
+    db.session.expire_all()
+    result = amounts(order)
+    assert (result["paid"], result["refunded"], result["due"]) == (
+        D("15.28"),
+        D("5.00"),
+        D("45.00"),
+    )
+
+    page = web.get(f"/admin/order/details/?id={order.id}").get_data(as_text=True)
+    assert 'data-amount="due">$45.00<' in page
+    assert "Scratched" in page
+
+
+def test_the_orders_tab_shows_purchase_history_with_totals(
+    db, web, login_as, make_contact, make_order
+):
+    user = login_as("user")
+    jane = make_contact("Jane", "Buyer", owner=user)
+    make_order([("service", "10.00", 1, None)], contact=jane, title="First")
+    make_order([("service", "2.50", 3, None)], contact=jane, title="Second")
+
+    page = web.get(f"/admin/contact/details/?id={jane.id}&tab=orders").get_data(
+        as_text=True
+    )
+
+    assert "First" in page and "Second" in page
+    assert re.search(r'data-currency="USD">.*?\$17\.50', page, re.S)
+    assert 'id="new-order"' in page
+
+
+def test_deleting_an_order_with_transactions_is_refused_on_screen(
+    db, web, login_as, make_contact, make_order, seller
+):
+    from crm.sales import services
+
+    user = login_as("user")
+    jane = make_contact("Jane", "Buyer", owner=user)
+    order = make_order([("service", "10.00", 1, None)], contact=jane)
+    services.record_payment(order, D("1.00"), "cash", seller)
+    db.session.commit()
+
+    response = web.post("/admin/order/delete/", {"id": str(order.id)})
+
+    assert response.status_code == 302
+    assert any("cannot be deleted" in m for m in _flashes(web))
+    db.session.expire_all()
+    assert db.session.get(Order, order.id) is not None
+
+
+def test_the_invoice_downloads_as_a_pdf_attachment(
+    db, web, login_as, make_contact, make_order, make_product
+):
+    user = login_as("user")
+    jane = make_contact("Zoë", "Ångström", owner=user)
+    chair = make_product("Oak chair", "120.00", tax="7.5")
+    order = make_order(
+        [("product", None, 2, chair), ("discount", "20.00", 1, None)],
+        contact=jane,
+        title="Dining set",
+    )
+
+    response = web.get(f"/admin/order/{order.id}/invoice.pdf")
+
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/pdf"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="invoice-{order.invoice_number}.pdf"'
+    )
+    text = "\n".join(
+        page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages
+    )
+    assert f"Invoice {order.invoice_number}" in text
+    assert "Zoë Ångström" in text
+    assert "Oak chair" in text
+    # 240.00 + 18.00 tax - 20.00 discount
+    assert "$240.00" in text and "$18.00" in text and "$238.00" in text
+
+    html = web.get(f"/admin/order/{order.id}/invoice").get_data(as_text=True)
+    assert f"Invoice {order.invoice_number}" in html and "$238.00" in html
+
+
+def test_a_user_cannot_reach_another_users_orders(
+    db, web, login_as, make_contact, make_order, fast_user
+):
+    from tests.access_helpers import own_only
+
+    user = login_as("user")
+    own_only(db, user)
+    other = fast_user("other@example.com")
+    hidden = make_order(
+        [("service", "10.00", 1, None)],
+        contact=make_contact("Hidden", "Person", owner=other),
+        title="Secret deal",
+    )
+
+    assert "Secret deal" not in web.get("/admin/order/").get_data(as_text=True)
+    for url in (
+        f"/admin/order/details/?id={hidden.id}",
+        f"/admin/order/{hidden.id}/invoice",
+        f"/admin/order/{hidden.id}/invoice.pdf",
+    ):
+        response = web.get(url)
+        assert response.status_code in (302, 404), url
+        assert "Secret deal" not in response.get_data(as_text=True)
+    response = web.post(
+        f"/admin/order/{hidden.id}/payment", {"amount": "1.00", "method": "cash"}
+    )
+    assert response.status_code == 404
+    assert db.session.scalars(select(Transaction)).all() == []
+
+
+def test_orders_area_own_scope_hides_orders_of_shared_contacts(
+    db, web, login_as, make_contact, make_order, fast_user, grant
+):
+    from crm.access import services as access
+
+    user = login_as("user")
+    other = fast_user("other@example.com")
+    shared = make_contact("Shared", "Person", owner=other)
+    grant(shared, user=user, level="edit")
+    make_order([("service", "10.00", 1, None)], contact=shared, title="Shared deal")
+    mine = make_contact("Mine", "Person", owner=user)
+    make_order([("service", "10.00", 1, None)], contact=mine, title="My deal")
+    access.set_user_permissions(
+        user, {"orders": {"view_scope": "own", "edit_scope": "own"}}
+    )
+    db.session.commit()
+
+    page = web.get("/admin/order/").get_data(as_text=True)
+
+    assert "My deal" in page
+    assert "Shared deal" not in page
