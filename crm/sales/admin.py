@@ -144,7 +144,7 @@ class LineInline(InlineFormAdmin):
         "quantity": _l("Quantity"),
         "unit_price": _l("Price per unit"),
     }
-    form_overrides = {"kind": SelectField}
+    form_overrides = {"kind": SelectField, "unit_price": forms.UnitPriceField}
     form_args = {
         "kind": {"choices": LINE_KINDS, "label": _l("Kind")},
         "quantity": {

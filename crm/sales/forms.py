@@ -9,7 +9,14 @@ from flask_admin.contrib.sqla.fields import InlineModelFormList
 from flask_admin.contrib.sqla.form import InlineModelConverter
 from flask_admin.model.widgets import RenderTemplateWidget
 from flask_babel import lazy_gettext as _l
-from wtforms import Form, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import (
+    DecimalField,
+    Form,
+    HiddenField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, Length, Optional
 
 from crm.sales.models import MANUAL_METHODS
@@ -48,6 +55,13 @@ class CreditForm(Form):
     reason = TextAreaField(
         _l("Reason"), validators=[InputRequired(NEEDED), Length(max=1000)]
     )
+
+
+class UnitPriceField(DecimalField):
+    """A line's price per unit; empty (never a pre-filled 0) means the product's."""
+
+    def __init__(self, *args, default=None, **kwargs):
+        super().__init__(*args, **kwargs)
 
 
 class LineFormList(InlineModelFormList):
