@@ -215,3 +215,20 @@ def test_orders_area_own_scope_hides_orders_of_shared_contacts(
 
     assert "My deal" in page
     assert "Shared deal" not in page
+
+
+def test_a_contact_with_orders_is_not_deleted(
+    db, web, login_as, make_contact, make_order
+):
+    from crm.contacts.models import Contact
+
+    user = login_as("user")
+    jane = make_contact("Jane", "Buyer", owner=user)
+    make_order([("service", "10.00", 1, None)], contact=jane)
+
+    response = web.post("/admin/contact/delete/", {"id": str(jane.id)})
+
+    assert response.status_code == 302
+    assert _flashes(web) == ["Jane Buyer has orders, so the contact cannot be deleted."]
+    db.session.expire_all()
+    assert db.session.get(Contact, jane.id) is not None

@@ -23,11 +23,12 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import event, func, insert, select, update
 
 from crm.access import policy
 from crm.activity import kinds
 from crm.activity import services as activity
+from crm.contacts.models import Contact
 from crm.core.db import utcnow
 from crm.core.errors import ServiceError
 from crm.extensions import db
@@ -327,6 +328,21 @@ def save_order(order: Order, actor, *, is_new: bool) -> Order:
     else:
         log.info("order %s changed by %s", order.id, getattr(actor, "email", None))
     return order
+
+
+@event.listens_for(Contact, "before_delete")
+def _keep_contacts_with_orders(mapper, connection, contact) -> None:
+    """A contact with orders stays: its orders and money records need it."""
+    count = connection.scalar(
+        select(func.count()).select_from(Order).where(Order.contact_id == contact.id)
+    )
+    if count:
+        raise ServiceError(
+            _(
+                "%(name)s has orders, so the contact cannot be deleted.",
+                name=contact.display_name,
+            )
+        )
 
 
 def check_deletable(order: Order) -> None:
