@@ -232,3 +232,84 @@ def test_a_contact_with_orders_is_not_deleted(
     assert _flashes(web) == ["Jane Buyer has orders, so the contact cannot be deleted."]
     db.session.expire_all()
     assert db.session.get(Contact, jane.id) is not None
+
+
+def test_card_charges_voids_and_credits_from_the_order_page(
+    db, web, login_as, make_contact, make_order
+):
+    user = login_as("user")
+    order = make_order(
+        [("service", "100.00", 1, None)], contact=make_contact("Jane", "B", owner=user)
+    )
+    base = f"/admin/order/{order.id}"
+
+    web.post(f"{base}/charge", {"amount": "10.00", "card_number": "4000000000000002"})
+    assert _flashes(web) == ["The charge did not go through: The card was declined."]
+    web.post(
+        f"{base}/charge", {"amount": "10.00", "card_number": "4242 4242 4242 4241"}
+    )
+    assert _flashes(web) == ["That is not a valid card number."]
+    web.post(f"{base}/charge", {"card_number": "4242424242424242"})
+    assert _flashes(web) == ["Amount: This field is required."]
+
+    form = {
+        "amount": "25.00",
+        "card_number": "4000 0000 0000 0077",
+        "idempotency_key": "k1",
+    }
+    web.post(f"{base}/charge", form)
+    assert _flashes(web) == ["Card charged: $25.00 (pending)."]
+    web.post(f"{base}/charge", form)  # the same form submitted twice
+    _flashes(web)
+    pending = [
+        t for t in db.session.scalars(select(Transaction)) if t.state == "pending"
+    ]
+    assert len(pending) == 1 and pending[0].card_last4 == "0077"
+
+    web.post(f"{base}/void/{pending[0].id}", {"reason": "Wrong amount"})
+    assert _flashes(web) == ["The pending charge was voided."]
+    web.post(f"{base}/credit", {"amount": "100.01", "reason": "Goodwill"})
+    assert _flashes(web) == ["100.01 USD is more than the open balance of 100.00 USD."]
+    web.post(f"{base}/credit", {"amount": "100.00", "reason": "Goodwill"})
+    assert _flashes(web) == ["Credit of $100.00 applied."]
+
+    db.session.expire_all()
+    assert amounts(order)["due"] == D("0.00")
+    assert db.session.get(Order, order.id).status == "paid"
+
+
+def test_a_view_only_share_shows_the_order_but_moves_no_money(
+    db, web, login_as, make_contact, make_order, fast_user, grant
+):
+    from tests.access_helpers import own_only
+
+    user = login_as("user")
+    own_only(db, user)
+    other = fast_user("other@example.com")
+    jane = make_contact("Jane", "Shared", owner=other)
+    grant(jane, user=user, level="view")
+    order = make_order([("service", "10.00", 1, None)], contact=jane, title="Viewed")
+
+    page = web.get(f"/admin/order/details/?id={order.id}").get_data(as_text=True)
+    assert "Viewed" in page
+    assert 'id="payment-form"' not in page and 'id="edit-order"' not in page
+
+    response = web.post(
+        f"/admin/order/{order.id}/payment", {"amount": "1.00", "method": "cash"}
+    )
+    assert response.status_code == 404
+    assert db.session.scalars(select(Transaction)).all() == []
+
+    created = web.post(
+        "/admin/order/new/",
+        {
+            "contact": str(jane.id),
+            "title": "Sneaky",
+            "currency": "USD",
+            "order_date": "2026-03-01",
+            "status": "draft",
+        },
+    )
+    assert created.status_code == 200
+    assert "You may not add orders for this contact." in created.get_data(as_text=True)
+    assert db.session.scalars(select(Order.title)).all() == ["Viewed"]

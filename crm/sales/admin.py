@@ -309,8 +309,12 @@ class OrderView(SecuredModelView):
     def _apply(self, order, form, work, done):
         """Validate ``form``, run ``work(amount_or_none)``, commit, flash."""
         if not form.validate():
-            errors = [e for field in form for e in field.errors]
-            return self._back(order, "; ".join(str(e) for e in errors))
+            errors = [
+                f"{field.label.text}: {error}"
+                for field in form
+                for error in field.errors
+            ]
+            return self._back(order, " ".join(errors))
         try:
             raw = getattr(form, "amount", None)
             amount = (
