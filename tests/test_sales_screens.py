@@ -313,3 +313,33 @@ def test_a_view_only_share_shows_the_order_but_moves_no_money(
     assert created.status_code == 200
     assert "You may not add orders for this contact." in created.get_data(as_text=True)
     assert db.session.scalars(select(Order.title)).all() == ["Viewed"]
+
+
+def test_script_in_titles_notes_and_lines_renders_as_text(
+    db, web, login_as, make_contact, make_order
+):
+    user = login_as("user")
+    jane = make_contact("<b onmouseover=x>Jane", "Doe", owner=user)
+    order = make_order(
+        [("service", "1.00", 1, None)], contact=jane, title="<script>alert(1)</script>"
+    )
+    order.notes = '<img src=x onerror="alert(2)">'
+    order.lines[0].description = "<svg onload=alert(3)>"
+    db.session.commit()
+
+    pages = [
+        web.get(url).get_data(as_text=True)
+        for url in (
+            f"/admin/order/details/?id={order.id}",
+            f"/admin/order/{order.id}/invoice",
+            f"/admin/contact/details/?id={jane.id}&tab=orders",
+            "/admin/order/",
+        )
+    ]
+
+    for page in pages:
+        assert "<script>alert(1)" not in page
+        assert "<img src=x" not in page and "<svg onload" not in page
+        assert "<b onmouseover" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages[0]
+    assert "&lt;svg onload=alert(3)&gt;" in pages[1]

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from wtforms import SelectField
 from wtforms.validators import (
     InputRequired,
@@ -55,7 +56,8 @@ def format_money(money: Money) -> str:
 
 def _amount_column(attribute):
     def formatter(view, context, model, name):
-        return format_money(getattr(services.summarise(model), attribute))
+        summary = services.summarise(model, model.transactions)
+        return format_money(getattr(summary, attribute))
 
     return formatter
 
@@ -226,6 +228,14 @@ class OrderView(SecuredModelView):
     def __init__(self):
         self.form_ajax_refs = {"contact": contact_lookup("contact")}
         super().__init__(Order, name=_l("Orders"), endpoint=ENDPOINT, category=SALES)
+
+    def get_query(self):
+        # Lines and transactions in two queries per page, not two per row.
+        return (
+            super()
+            .get_query()
+            .options(selectinload(Order.lines), selectinload(Order.transactions))
+        )
 
     # Forms.
     def create_form(self, obj=None):

@@ -20,7 +20,7 @@ def render_orders_tab(contact, tab_key):
     rows = []
     sums: dict[str, dict[str, Money]] = {}
     for order in services.orders_of(contact, current_user):
-        summary = services.summarise(order)
+        summary = services.summarise(order, order.transactions)
         rows.append((order, summary))
         currency = sums.setdefault(
             order.currency,

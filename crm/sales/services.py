@@ -24,6 +24,7 @@ from decimal import Decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import event, func, insert, select, update
+from sqlalchemy.orm import selectinload
 
 from crm.access import policy
 from crm.activity import kinds
@@ -163,6 +164,7 @@ def orders_of(contact, user) -> list[Order]:
         db.session.scalars(
             select(Order)
             .where(Order.contact_id == contact.id, policy.scope(Order, user))
+            .options(selectinload(Order.lines), selectinload(Order.transactions))
             .order_by(Order.order_date.desc(), Order.id.desc())
         )
     )
