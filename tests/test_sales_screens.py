@@ -343,3 +343,60 @@ def test_script_in_titles_notes_and_lines_renders_as_text(
         assert "<b onmouseover" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages[0]
     assert "&lt;svg onload=alert(3)&gt;" in pages[1]
+
+
+def _product_form(**fields):
+    form = {
+        "name": "Lamp",
+        "sku": "LAMP",
+        "description": "",
+        "price": "24.90",
+        "currency": "usd",
+        "tax_rate": "0",
+        "active": "y",
+    }
+    form.update(fields)
+    return form
+
+
+def test_products_are_kept_by_administrators_with_clear_messages(
+    db, web, login_as, make_product
+):
+    from crm.sales.models import Product
+
+    login_as("admin")
+    make_product("Old lamp", "1.00", sku="LAMP")
+
+    cases = [
+        (_product_form(), "The SKU LAMP already belongs to Old lamp."),
+        (_product_form(sku="L2", currency="XYZ"), "XYZ is not a known currency code."),
+        (
+            _product_form(sku="L3", price="1.005"),
+            "USD amounts have at most 2 decimals.",
+        ),
+        (_product_form(sku="L4", price="-1"), "Prices are never negative."),
+    ]
+    for form, message in cases:
+        page = web.post("/admin/product/new/", form).get_data(as_text=True)
+        assert message in page, message
+
+    response = web.post("/admin/product/new/", _product_form(sku=" L5 "))
+    assert response.status_code == 302
+    product = db.session.scalars(select(Product).where(Product.sku == "L5")).one()
+    assert (product.price, product.currency) == (D("24.90"), "USD")
+    listing = web.get("/admin/product/").get_data(as_text=True)
+    assert "$24.90" in listing
+
+
+def test_ordinary_users_read_the_catalogue_but_do_not_change_it(
+    db, web, login_as, make_product
+):
+    login_as("user")
+    make_product("Lamp", "1.00")
+
+    assert web.get("/admin/product/").status_code == 200
+    response = web.post("/admin/product/new/", _product_form(sku="NEW"))
+    assert response.status_code in (302, 403)
+    from crm.sales.models import Product
+
+    assert db.session.scalars(select(Product.name)).all() == ["Lamp"]

@@ -5,6 +5,7 @@ import uuid
 
 from flask import abort, flash, make_response, redirect, request, url_for
 from flask_admin import expose
+from flask_admin.contrib.sqla.validators import Unique
 from flask_admin.model.form import InlineFormAdmin
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -98,18 +99,31 @@ class ProductView(SecuredModelView):
             ]
         },
         "price": {
-            "validators": [NumberRange(min=0, message=_l("Prices are never negative."))]
+            "validators": [
+                InputRequired(),
+                NumberRange(min=0, message=_l("Prices are never negative.")),
+            ]
         },
     }
     column_descriptions = {
         "tax_rate": _l("Applied to each line of this product when it is taxable."),
     }
+    column_formatters = {
+        "price": lambda v, c, m, n: format_money(Money(m.price, m.currency)),
+    }
+    form_overrides = {"price": forms.UnitPriceField}
     can_view_details = False
 
     def __init__(self):
         super().__init__(
             Product, name=_l("Products"), endpoint="product", category=SALES
         )
+
+    def create_form(self, obj=None):
+        return _own_sku_message(super().create_form(obj))
+
+    def edit_form(self, obj=None):
+        return _own_sku_message(super().edit_form(obj))
 
     def on_model_change(self, form, model, is_created):
         try:
@@ -134,6 +148,13 @@ class ProductView(SecuredModelView):
                         name=other.name,
                     )
                 )
+
+
+def _own_sku_message(form):
+    # Flask-Admin's generic "Already exists." gives way to the message that
+    # names the product holding the SKU (on_model_change).
+    form.sku.validators = [v for v in form.sku.validators if not isinstance(v, Unique)]
+    return form
 
 
 class LineInline(InlineFormAdmin):

@@ -5,6 +5,8 @@ currency by ``money.parse_amount`` (never through a float). The site-wide
 CSRF protection covers every POST, so these forms carry no token of their own.
 """
 
+from decimal import Decimal
+
 from flask_admin.contrib.sqla.fields import InlineModelFormList
 from flask_admin.contrib.sqla.form import InlineModelConverter
 from flask_admin.model.widgets import RenderTemplateWidget
@@ -22,6 +24,7 @@ from wtforms.validators import InputRequired, Length, Optional
 from crm.sales.models import MANUAL_METHODS
 
 NEEDED = _l("This field is required.")
+CENT = Decimal("0.01")
 
 
 class PaymentForm(Form):
@@ -62,6 +65,15 @@ class UnitPriceField(DecimalField):
 
     def __init__(self, *args, default=None, **kwargs):
         super().__init__(*args, **kwargs)
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        if self.data is None:
+            return ""
+        # Stored with three decimals; show cents when nothing is lost.
+        cents = self.data.quantize(CENT)
+        return str(cents if cents == self.data else self.data)
 
 
 class LineFormList(InlineModelFormList):
