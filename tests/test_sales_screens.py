@@ -400,3 +400,22 @@ def test_ordinary_users_read_the_catalogue_but_do_not_change_it(
     from crm.sales.models import Product
 
     assert db.session.scalars(select(Product.name)).all() == ["Lamp"]
+
+
+def test_the_order_page_and_invoice_speak_spanish(
+    db, web, login_as, make_contact, make_order
+):
+    user = login_as("user")
+    order = make_order(
+        [("service", "1234.50", 1, None)], contact=make_contact("Ana", "B", owner=user)
+    )
+    spanish = {"Accept-Language": "es"}
+
+    page = web.get(f"/admin/order/details/?id={order.id}", headers=spanish)
+    pdf = web.get(f"/admin/order/{order.id}/invoice.pdf", headers=spanish)
+
+    body = page.get_data(as_text=True)
+    assert "Registrar un pago" in body and "Pendiente de pago" in body
+    assert "1234,50\xa0US$" in body or "1.234,50\xa0US$" in body
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
+    assert f"Factura {order.invoice_number}" in text and "Facturar a: Ana B" in text
