@@ -346,3 +346,13 @@ def test_money_events_are_recorded_on_the_contact(db, make_order, seller):
         .order_by(ActivityEvent.id)
     ).all()
     assert kinds == ["order_created", "payment", "refund"]
+
+
+def test_the_currency_cannot_change_once_money_is_recorded(db, make_order, seller):
+    order = make_order([("service", "10.00", 1, None)])
+    services.record_payment(order, D("1.00"), "cash", seller)
+    db.session.commit()
+
+    order.currency = "EUR"
+    with pytest.raises(ServiceError, match="currency cannot change"):
+        services.save_order(order, seller, is_new=False)

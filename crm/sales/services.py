@@ -501,6 +501,12 @@ def charge(order: Order, amount, card_number: str, actor, idempotency_key=None):
     last four digits of the card are kept.
     """
     key = idempotency_key or uuid.uuid4().hex
+    digits = gateways.clean_number(card_number)
+    if digits is None:
+        raise ServiceError(_("That is not a valid card number."), "card_number")
+    # Locked first, so the same form submitted twice at once waits here and
+    # then finds the first charge.
+    order = lock_order(order.id)
     existing = db.session.scalar(
         select(Transaction).where(Transaction.idempotency_key == key)
     )
@@ -508,11 +514,6 @@ def charge(order: Order, amount, card_number: str, actor, idempotency_key=None):
         if existing.order_id != order.id:
             raise ServiceError(_("That payment form was already used."))
         return existing
-
-    digits = gateways.clean_number(card_number)
-    if digits is None:
-        raise ServiceError(_("That is not a valid card number."), "card_number")
-    order = lock_order(order.id)
     money = _amount(order, amount)
     _payable(order, summarise(order), money)
 
