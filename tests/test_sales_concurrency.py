@@ -4,7 +4,7 @@ import threading
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from crm.core.errors import ServiceError
 
@@ -78,3 +78,45 @@ def test_two_concurrent_payments_cannot_overpay(app, db, make_order, seller):
     summary = services.summarise(db.session.get(Order, order_id))
     assert summary.paid.amount == D("60.00")
     assert summary.due.amount == D("40.00")
+
+
+def test_a_busy_sqlite_database_gets_a_sentence_not_an_error_page(
+    db, web, login_as, make_contact, make_order
+):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL queues the second writer behind the row lock")
+    import sqlite3
+
+    user = login_as("user")
+    order = make_order(
+        [("service", "10.00", 1, None)], contact=make_contact("Jane", "B", owner=user)
+    )
+    order_id = order.id
+    # The app waits 30 s for a busy database; this test's engine waits 0.2 s.
+    event.listen(
+        db.engine,
+        "connect",
+        lambda connection, record: connection.execute("PRAGMA busy_timeout = 200"),
+    )
+    db.session.remove()
+    db.engine.dispose()
+    other_writer = sqlite3.connect(db.engine.url.database, timeout=1)
+    other_writer.execute("BEGIN IMMEDIATE")
+    try:
+        response = web.post(
+            f"/admin/order/{order_id}/payment", {"amount": "5.00", "method": "cash"}
+        )
+    finally:
+        other_writer.rollback()
+        other_writer.close()
+
+    assert response.status_code == 302
+    with web.client.session_transaction() as session:
+        flashes = [m for _c, m in session.pop("_flashes", [])]
+    assert flashes == [
+        "Someone else is changing this order right now; nothing was saved. "
+        "Try again in a moment."
+    ]
+    from crm.sales.models import Transaction
+
+    assert db.session.query(Transaction).count() == 0

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import selectinload
 from wtforms import SelectField
 from wtforms.validators import (
@@ -44,6 +45,7 @@ from crm.sales.money import Money, MoneyError, check_currency, parse_amount
 log = logging.getLogger(__name__)
 
 SALES = _l("Sales")
+
 ENDPOINT = "order"
 
 
@@ -357,6 +359,18 @@ class OrderView(SecuredModelView):
         except ServiceError as exc:
             db.session.rollback()
             return self._back(order, exc.message)
+        except OperationalError:
+            # SQLite answers a second writer "database is locked" after its
+            # busy timeout instead of queueing it like PostgreSQL does.
+            log.warning("order %s was busy", order.id, exc_info=True)
+            db.session.rollback()
+            return self._back(
+                order,
+                _(
+                    "Someone else is changing this order right now; nothing was "
+                    "saved. Try again in a moment."
+                ),
+            )
         db.session.commit()
         if row.state in ("declined", "failed"):
             return self._back(
