@@ -457,6 +457,34 @@ class OrderView(SecuredModelView):
             ),
         )
 
+    @expose("/<int:order_id>/invoice/email", methods=("POST",))
+    def email_invoice(self, order_id):
+        from crm.mail.services import MailFailed
+
+        order = self._order(order_id)
+        try:
+            message = invoices.email_invoice(order, current_user)
+        except MailFailed as exc:
+            # The failed message stays on the record.
+            db.session.commit()
+            return self._back(order, _("Not sent: %(reason)s", reason=exc.message))
+        except ServiceError as exc:
+            db.session.rollback()
+            return self._back(order, exc.message)
+        db.session.commit()
+        if message.state == "outbox":
+            return self._back(
+                order,
+                _(
+                    "Demo mode: the invoice to %(to)s is in the outbox.",
+                    to=message.address,
+                ),
+                "success",
+            )
+        return self._back(
+            order, _("Invoice e-mailed to %(to)s.", to=message.address), "success"
+        )
+
     @expose("/<int:order_id>/invoice")
     def invoice(self, order_id):
         order = self._order(order_id, policy.VIEW)

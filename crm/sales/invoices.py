@@ -5,16 +5,21 @@ written in); otherwise the PDF core font, with characters it cannot encode
 replaced, so a PDF is always produced.
 """
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from flask import render_template
 from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from fpdf import FPDF
 
+from crm.core.errors import ServiceError
 from crm.sales import services
 from crm.sales.models import LINE_KINDS, Order
 from crm.sales.money import Money
+
+log = logging.getLogger(__name__)
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"),)
 
@@ -151,3 +156,56 @@ def invoice_pdf(order: Order) -> bytes:
 
 def pdf_filename(order: Order) -> str:
     return f"invoice-{order.invoice_number}.pdf"
+
+
+def email_invoice(order: Order, actor):
+    """E-mail the invoice PDF to the contact through the one send function.
+
+    One-to-one mail: the address's status is checked when it is sent
+    (``MailRefused``); a draft order becomes "sent". Returns the Message;
+    the caller commits (also after ``MailFailed``, which keeps the failed
+    message on the record).
+    """
+    from crm.mail import services as mail
+
+    address = (order.contact.primary_email or "").strip()
+    if not address:
+        raise ServiceError(
+            _(
+                "%(name)s has no e-mail address to send the invoice to.",
+                name=order.contact.display_name,
+            )
+        )
+    data = invoice_data(order)
+    total = next(amount for label, amount in data["totals"] if label == _("Total"))
+    due = next(amount for label, amount in data["totals"] if label == _("Due"))
+    message = mail.send_message(
+        contact_id=order.contact_id,
+        address=address,
+        subject=_(
+            "Invoice %(number)s: %(title)s", number=data["number"], title=data["title"]
+        ),
+        html=render_template(
+            "sales/invoice_email.html", invoice=data, total=total, due=due
+        ),
+        text=_(
+            "Invoice %(number)s for %(title)s is attached. Total %(total)s, "
+            "due %(due)s.",
+            number=data["number"],
+            title=data["title"],
+            total=total,
+            due=due,
+        ),
+        purpose="one_to_one",
+        actor_id=getattr(actor, "id", None),
+        attachments=[(pdf_filename(order), invoice_pdf(order), "application/pdf")],
+    )
+    if order.status == "draft":
+        order.status = "sent"
+    log.info(
+        "invoice %s e-mailed to %s by %s",
+        order.invoice_number,
+        address,
+        getattr(actor, "email", None),
+    )
+    return message
