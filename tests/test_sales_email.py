@@ -94,3 +94,19 @@ def test_a_contact_without_an_address_gets_a_sentence(
     web.post(f"/admin/order/{order.id}/invoice/email")
 
     assert _flashes(web) == ["No Mail has no e-mail address to send the invoice to."]
+
+
+def test_the_invoice_is_e_mailed_from_the_record_tab(
+    db, web, login_as, make_contact, make_order, smtp_server
+):
+    user = login_as("user")
+    jane = make_contact("Jane", "Buyer", email="jane@example.com", owner=user)
+    order = make_order([("service", "5.00", 1, None)], contact=jane, title="Tab")
+
+    tab = web.get(f"/admin/contact/details/?id={jane.id}&tab=orders")
+    action = f'action="/admin/order/{order.id}/invoice/email"'
+    assert action in tab.get_data(as_text=True)
+    web.post(f"/admin/order/{order.id}/invoice/email")
+
+    [received] = smtp_server.wait_for(1)
+    assert received["Subject"] == f"Invoice {order.invoice_number}: Tab"

@@ -19,9 +19,12 @@ def render_orders_tab(contact, tab_key):
     locale = str(get_locale() or "en")
     rows = []
     sums: dict[str, dict[str, Money]] = {}
+    editable = {
+        order.id for order in services.orders_of(contact, current_user, policy.EDIT)
+    }
     for order in services.orders_of(contact, current_user):
         summary = services.summarise(order, order.transactions)
-        rows.append((order, summary))
+        rows.append((order, summary, order.id in editable))
         currency = sums.setdefault(
             order.currency,
             {k: Money.zero(order.currency) for k in ("total", "paid", "due")},

@@ -158,12 +158,12 @@ def get_visible_order(order_id, user, action=policy.VIEW) -> Order | None:
     )
 
 
-def orders_of(contact, user) -> list[Order]:
-    """The contact's orders that ``user`` may see, newest first."""
+def orders_of(contact, user, action=policy.VIEW) -> list[Order]:
+    """The contact's orders that ``user`` may see (or edit), newest first."""
     return list(
         db.session.scalars(
             select(Order)
-            .where(Order.contact_id == contact.id, policy.scope(Order, user))
+            .where(Order.contact_id == contact.id, policy.scope(Order, user, action))
             .options(selectinload(Order.lines), selectinload(Order.transactions))
             .order_by(Order.order_date.desc(), Order.id.desc())
         )
