@@ -3,6 +3,7 @@ refund, and the invoice PDF downloaded and read back."""
 
 import io
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
@@ -75,7 +76,7 @@ def test_order_payment_refund_and_invoice_pdf(
     with page.expect_download() as download_info:
         page.click("#invoice-pdf")
     download = download_info.value
-    data = open(download.path(), "rb").read()
+    data = Path(download.path()).read_bytes()
     text = " ".join(
         " ".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages).split()
     )
