@@ -192,6 +192,42 @@ def hidden_world(db, make_contact):
     )
     db.session.commit()
     _hidden_opportunity(db, u2)
+    from crm.sales.models import Order, OrderLine, Product, Transaction
+
+    db.session.add(Product(id=1, name="Lamp", price=10, currency="USD"))
+    db.session.add(
+        Order(
+            id=HIDDEN,
+            contact_id=HIDDEN,
+            title="Zyxhidden order",
+            currency="USD",
+            invoice_number=HIDDEN,
+        )
+    )
+    db.session.flush()
+    db.session.add_all(
+        [
+            OrderLine(
+                id=HIDDEN,
+                order_id=HIDDEN,
+                kind="service",
+                description="Zyxhidden",
+                quantity=1,
+                unit_price=10,
+            ),
+            Transaction(
+                id=HIDDEN,
+                order_id=HIDDEN,
+                kind="payment",
+                state="settled",
+                amount=5,
+                currency="USD",
+                method="cash",
+                reason="Zyxhidden",
+            ),
+        ]
+    )
+    db.session.commit()
     assert db.session.get(ContactEmail, HIDDEN) is not None
     return {
         "admin": admin,

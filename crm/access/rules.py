@@ -46,6 +46,7 @@ from crm.opportunities.models import (
     StageMove,
     StageReason,
 )
+from crm.sales.models import InvoiceCounter, Order, OrderLine, Product, Transaction
 from crm.scoring.models import ScoreEntry, ScoreRule, ScoreSetting
 from crm.tags.models import ContactTag, Tag, TagCategory
 from crm.tasks.models import (
@@ -227,6 +228,65 @@ def audit_actions(user, action):
 @policy.permission(UserPermission, DefaultPermission, LoginFailure)
 def admin_actions(user, action):
     return user.is_admin
+
+
+def order_criterion(user, action):
+    """Orders: the contact is visible (or editable), and the orders area's
+    scope allows (all orders, or only those of contacts the user owns)."""
+    if user.is_admin:
+        return true()
+    perms = services.permissions_for(user, "orders")
+    scope = perms["view_scope"] if action == policy.VIEW else perms["edit_scope"]
+    contacts = select(Contact.id).where(contact_criterion(user, action))
+    if scope != ALL:
+        contacts = contacts.where(Contact.owner_id == user.id)
+    return Order.contact_id.in_(contacts)
+
+
+@policy.rule(Order)
+def order_rows(user, action):
+    return order_criterion(user, action)
+
+
+def _follows_order(model):
+    def rows(user, action):
+        return model.order_id.in_(select(Order.id).where(order_criterion(user, action)))
+
+    return rows
+
+
+for _order_child in (OrderLine, Transaction):
+    policy.rule(_order_child)(_follows_order(_order_child))
+
+
+@policy.rule(Product)
+def product_rows(user, action):
+    return true()
+
+
+@policy.rule(InvoiceCounter)
+def invoice_counter_rows(user, action):
+    return false()
+
+
+@policy.permission(Order)
+def order_actions(user, action):
+    return services.area_allows(user, "orders", action)
+
+
+@policy.permission(OrderLine, Transaction)
+def order_child_actions(user, action):
+    # Lines are edited with their order; money moves only through the services.
+    if action == "export":
+        return services.area_allows(user, "orders", "export")
+    return action in (policy.VIEW, policy.EDIT, "create", "delete")
+
+
+@policy.permission(Product)
+def product_actions(user, action):
+    # The catalogue is reference data: everyone reads it, administrators
+    # change it (like tags and link types).
+    return action == policy.VIEW or user.is_admin
 
 
 @policy.rule(ImportJob)
