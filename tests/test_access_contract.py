@@ -124,6 +124,7 @@ def hidden_world(db, make_contact):
         ContactShare(id=HIDDEN, contact_id=HIDDEN, user_id=u3.id, level="edit")
     )
     db.session.commit()
+    _hidden_partner_world(db)
     assert db.session.get(ContactEmail, HIDDEN) is not None
     return {
         "admin": admin,
@@ -134,6 +135,61 @@ def hidden_world(db, make_contact):
         "john": john,
         "own": own,
     }
+
+
+def _hidden_partner_world(db):
+    """Jane as a referral partner who referred John, with a commission."""
+    from decimal import Decimal
+
+    from crm.core.db import utcnow
+    from crm.partners.models import (
+        Commission,
+        CommissionRule,
+        Referral,
+        ReferralPartner,
+    )
+
+    db.session.add(
+        ReferralPartner(
+            id=HIDDEN,
+            contact_id=HIDDEN,
+            code="Zyxhidden1",
+            code_key="zyxhidden1",
+            status="active",
+        )
+    )
+    db.session.flush()
+    db.session.add_all(
+        [
+            Referral(
+                id=HIDDEN,
+                contact_id=HIDDEN + 1,
+                partner_id=HIDDEN,
+                kind="manual",
+                referred_at=utcnow(),
+            ),
+            CommissionRule(
+                id=HIDDEN,
+                partner_id=HIDDEN,
+                rule_key=f"partner:{HIDDEN}",
+                kind="percent",
+                percent=Decimal("10"),
+            ),
+        ]
+    )
+    db.session.flush()
+    db.session.add(
+        Commission(
+            id=HIDDEN,
+            partner_id=HIDDEN,
+            order_id=HIDDEN,
+            amount=Decimal("5.00"),
+            currency="USD",
+            basis=Decimal("50.00"),
+            earn_key=f"{HIDDEN}:{HIDDEN}",
+        )
+    )
+    db.session.commit()
 
 
 def dump(db):
