@@ -111,9 +111,9 @@ def partner_of_contact(contact_id) -> ReferralPartner | None:
 
 def check_partner(partner: ReferralPartner) -> None:
     """Check a new or changed partner before it is saved (raises ServiceError)."""
-    partner.code = check_code(partner.code)
-    partner.code_key = partner.code.lower()
     with db.session.no_autoflush:
+        partner.code = check_code(partner.code)
+        partner.code_key = partner.code.lower()
         _check_unique(partner)
         if partner.status not in STATUSES:
             raise ServiceError(_("Choose a status."), field="status")
