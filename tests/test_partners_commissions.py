@@ -285,3 +285,35 @@ def test_the_summary_and_commission_list_follow_the_partner_contact(
     assert "12.30" not in summary and "1.00" in summary
     listing = web.get("/admin/commissions/").get_data(as_text=True)
     assert "12.30" not in listing and "1.00" in listing
+
+
+def test_a_partner_with_commissions_cannot_be_deleted(db, web, login_as, partner):
+    from crm.partners.models import ReferralPartner
+
+    add_rule(db, percent=Decimal("10"))
+    services.earn_for_order(Order(1, Decimal("10.00"), sales_partner_id=partner.id))
+    db.session.commit()
+    login_as("admin")
+    page = web.post(
+        "/admin/referral-partners/delete/",
+        {"id": str(partner.id)},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "set the partner inactive instead" in page
+    db.session.expire_all()
+    assert db.session.get(ReferralPartner, partner.id) is not None
+
+
+def test_the_sale_amount_can_be_given_for_an_order_without_a_total(db, partner):
+    @dataclass
+    class BareOrder:
+        id: int
+        currency: str
+        sales_partner_id: int
+
+    add_rule(db, percent=Decimal("10"))
+    order = BareOrder(7, "USD", partner.id)
+    commission = services.earn_for_order(order, Decimal("30.00"))
+    services.reverse_for_refund(order, Decimal("15.00"), Decimal("30.00"))
+    assert commission.amount == Decimal("3.00")
+    assert reversals(db, commission) == [Decimal("-1.50")]

@@ -1,6 +1,7 @@
 """Tracking links: only allowed destinations, and a signed, HttpOnly, Lax cookie."""
 
 import pytest
+from sqlalchemy import select
 
 from crm.partners import services, tracking
 from crm.partners.models import PartnerSettings, TrackingDestination
@@ -237,3 +238,45 @@ def test_first_credit_replaces_a_tampered_cookie(
     client.get("/r/Otto1", query_string={"to": ALLOWED})
     value = client.get_cookie(tracking.COOKIE_NAME).value
     assert tracking.read_cookie_value(value)[0] == other.id
+
+
+# The administrator's screens.
+def test_an_administrator_allows_a_destination_and_sets_the_credit(
+    db, web, login_as, client, partner
+):
+    login_as("admin")
+    web.post(
+        "/admin/link-destinations/new/", {"prefix": " https://www.example.com/shop "}
+    )
+    refused = web.post(
+        "/admin/link-destinations/new/",
+        {"prefix": "javascript:alert(1)"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "full http or https address" in refused
+    assert [d.prefix for d in db.session.scalars(select(TrackingDestination))] == [
+        "https://www.example.com/shop"
+    ]
+
+    web.post(
+        "/admin/partner-settings/edit/?id=1",
+        {"credit": "first", "landing_url": "https://www.example.com/shop/welcome"},
+    )
+    db.session.expire_all()
+    stored = db.session.get(PartnerSettings, 1)
+    assert (stored.credit, stored.use_history, stored.landing_url) == (
+        "first",
+        False,
+        "https://www.example.com/shop/welcome",
+    )
+    response = client.get("/r/Paula1", query_string={"to": "//evil.com"})
+    assert response.headers["Location"] == "https://www.example.com/shop/welcome"
+
+
+def test_only_administrators_reach_the_settings_screens(db, web, login_as):
+    login_as("user")
+    for url in ("/admin/partner-settings/", "/admin/link-destinations/"):
+        assert web.get(url).status_code == 403
+    web.post("/admin/partner-settings/edit/?id=1", {"credit": "first"})
+    db.session.expire_all()
+    assert db.session.get(PartnerSettings, 1).credit == "latest"

@@ -132,6 +132,9 @@ class ReferralPartnerView(SecuredModelView):
                 raise ServiceError(_("You may not change that contact."))
             services.check_partner(model)
 
+    def on_model_delete(self, model):
+        services.delete_partner_allowed(model)
+
 
 class CommissionRuleView(SecuredModelView):
     """Commission per sale: one default rule and one rule per partner at most."""

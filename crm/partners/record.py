@@ -22,23 +22,13 @@ from crm.core.admin import SecuredView
 from crm.core.errors import ServiceError
 from crm.extensions import db
 from crm.partners import services
-from crm.partners.models import (
-    COOKIE,
-    MANUAL,
-    PERMANENT,
-    Referral,
-    ReferralPartner,
-)
+from crm.partners.models import Referral, ReferralPartner
 
 log = logging.getLogger(__name__)
 
 ENDPOINT = "contact_referrals"
 PICKER_LIMIT = 200
-KIND_LABELS = {
-    COOKIE: _l("Tracking link"),
-    MANUAL: _l("Manual"),
-    PERMANENT: _l("Permanent"),
-}
+KIND_LABELS = services.KIND_LABELS
 
 
 def visible_partner_ids(ids) -> set[int]:

@@ -48,11 +48,18 @@ CENT = Decimal("0.01")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
+KIND_LABELS = {
+    COOKIE: _l("Tracking link"),
+    MANUAL: _l("Manual"),
+    PERMANENT: _l("Permanent"),
+}
+
+
 def _describe_referral(event):
-    data = event.data or {}
-    if not data.get("how"):
+    how = KIND_LABELS.get((event.data or {}).get("how"))
+    if how is None:
         return None
-    return Markup("{}: {}").format(_("How"), data["how"])
+    return Markup("{}: {}").format(_("How"), how)
 
 
 kinds.register("referral", _l("Referral"), "referral", _describe_referral)
@@ -400,6 +407,21 @@ def add_manual_referral(
     return _add_referral(referral, actor)
 
 
+def delete_partner_allowed(partner: ReferralPartner) -> None:
+    """Refuse to delete a partner with commissions (they are payment history)."""
+    paid = db.session.scalar(
+        select(func.count(Commission.id)).where(Commission.partner_id == partner.id)
+    )
+    if paid:
+        raise ServiceError(
+            _(
+                "%(code)s has commissions; set the partner inactive instead of "
+                "deleting it.",
+                code=partner.code,
+            )
+        )
+
+
 def remove_referral(referral: Referral, *, actor=None) -> None:
     """Remove a referral made by hand; cookie referrals are history and stay."""
     if referral.kind == COOKIE:
@@ -427,10 +449,8 @@ def _decimal(value, field, message) -> Decimal:
 
 def check_rule(rule: CommissionRule) -> None:
     """Check a commission rule before it is saved (raises ServiceError)."""
-    rule.rule_key = f"partner:{rule.partner.id}" if rule.partner else "default"
-    if rule.partner is not None and rule.partner.id is None:
-        db.session.flush()
-        rule.rule_key = f"partner:{rule.partner.id}"
+    partner_id = rule.partner.id if rule.partner is not None else rule.partner_id
+    rule.rule_key = f"partner:{partner_id}" if partner_id else "default"
     if rule.kind == PERCENT:
         if rule.percent is None:
             raise ServiceError(_("Enter the percentage of each sale."), "percent")
@@ -464,7 +484,7 @@ def check_rule(rule: CommissionRule) -> None:
     if taken is not None:
         raise ServiceError(
             _("That partner already has a rule.")
-            if rule.partner
+            if partner_id
             else _("There is already a default rule."),
             field="partner",
         )
@@ -595,21 +615,27 @@ def reverse(order_id, sale_amount, refund_amount) -> list[Commission]:
     return made
 
 
-def earn_for_order(order) -> Commission | None:
+def earn_for_order(order, sale_amount=None) -> Commission | None:
     """The commission a paid order earns its sales partner (else lead partner).
 
-    ``order`` needs ``id``, ``total``, ``currency`` and ``sales_partner_id``
-    (``lead_partner_id`` is used when no sales partner is set).
+    ``order`` needs ``id``, ``currency`` and ``sales_partner_id``
+    (``lead_partner_id`` is used when no sales partner is set); the sale is
+    ``sale_amount`` when given, else ``order.total``.
     """
     partner_id = getattr(order, "sales_partner_id", None) or getattr(
         order, "lead_partner_id", None
     )
-    return earn(order.id, partner_id, order.total, order.currency)
+    sale = order.total if sale_amount is None else sale_amount
+    return earn(order.id, partner_id, sale, order.currency)
 
 
-def reverse_for_refund(order, refund_amount) -> list[Commission]:
-    """Reverse the order's commissions in proportion to ``refund_amount``."""
-    return reverse(order.id, order.total, refund_amount)
+def reverse_for_refund(order, refund_amount, sale_amount=None) -> list[Commission]:
+    """Reverse the order's commissions in proportion to ``refund_amount``.
+
+    The sale is ``sale_amount`` when given, else ``order.total``.
+    """
+    sale = order.total if sale_amount is None else sale_amount
+    return reverse(order.id, sale, refund_amount)
 
 
 def summary_rows(partner_ids) -> list[dict]:
