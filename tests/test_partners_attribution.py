@@ -326,3 +326,27 @@ def test_a_partner_cannot_refer_itself(db, make_partner):
     paula = make_partner("Paula1")
     with pytest.raises(ServiceError, match="cannot refer itself"):
         services.add_manual_referral(paula.contact, paula)
+
+
+def test_a_partner_following_its_own_link_is_not_its_own_referral(
+    db, make_partner, click
+):
+    paula = make_partner("Paula1")
+    cookie = click("Paula1")
+    assert services.attribute(paula.contact_id, cookie, "form") is None
+    assert services.referrals_of(paula.contact_id) == []
+
+
+def test_the_feed_says_how_the_contact_was_referred(
+    db, make_contact, make_partner, click
+):
+    from crm.activity import kinds
+
+    make_partner("Paula1")
+    visitor = make_contact()
+    services.attribute(visitor.id, click("Paula1"), "form")
+    event = db.session.scalar(
+        select(ActivityEvent).where(ActivityEvent.contact_id == visitor.id)
+    )
+    assert event.subject == "Referred by Paula1"
+    assert str(kinds.get("referral").describe(event)) == "How: Tracking link"

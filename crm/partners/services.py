@@ -322,6 +322,11 @@ def attribute(contact_id, request_cookie_value, source, now=None) -> Referral | 
         return _credited(referrals_of(contact_id), settings.credit, now)
 
     partner, clicked_at = found
+    if partner.contact_id == contact_id:
+        # A partner following its own link does not refer itself.
+        if not settings.use_history:
+            return None
+        return _credited(referrals_of(contact_id), settings.credit, now)
     referral = _cookie_referral(contact_id, partner, clicked_at, source)
     if not settings.use_history:
         # Only the cookie counts; it already holds the right partner.
