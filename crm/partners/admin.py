@@ -1,6 +1,8 @@
 """Admin screens: partners, commission rules and commissions, the partner
 summary, attribution settings and allowed link destinations."""
 
+import logging
+
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -27,6 +29,8 @@ from crm.partners.models import (
     ReferralPartner,
     TrackingDestination,
 )
+
+log = logging.getLogger(__name__)
 
 CATEGORY = _l("Referral partners")
 STATUS_CHOICES = [("inactive", _l("Inactive")), ("active", _l("Active"))]
@@ -131,6 +135,14 @@ class ReferralPartnerView(SecuredModelView):
             ):
                 raise ServiceError(_("You may not change that contact."))
             services.check_partner(model)
+
+    def after_model_change(self, form, model, is_created):
+        log.info(
+            "partner %s %s by %s",
+            model.code,
+            "created" if is_created else "changed",
+            current_user.id,
+        )
 
     def on_model_delete(self, model):
         services.delete_partner_allowed(model)

@@ -25,6 +25,7 @@ from crm.partners.models import (
     EARNED,
     FIRST,
     FIXED,
+    INACTIVE,
     LATEST,
     MANUAL,
     PERCENT,
@@ -182,7 +183,7 @@ def _check_parent(partner) -> None:
 def create_partner(contact, code, *, actor=None, **fields) -> ReferralPartner:
     """Make ``contact`` a referral partner with ``code``; the caller commits."""
     partner = ReferralPartner(contact=contact, code=code, **fields)
-    partner.status = partner.status or fields.get("status") or "inactive"
+    partner.status = partner.status or INACTIVE
     partner.notify_on_lead = bool(partner.notify_on_lead)
     partner.notify_on_sale = bool(partner.notify_on_sale)
     check_partner(partner)
