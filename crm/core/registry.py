@@ -16,6 +16,7 @@ def _domain_views():
     from crm.customfields.admin import views as custom_views
     from crm.imports.admin import views as import_views
     from crm.links.admin import views as link_views
+    from crm.mail.admin import views as mail_views
     from crm.partners.admin import views as partner_views
     from crm.tags.admin import views as tag_views
 
@@ -25,6 +26,7 @@ def _domain_views():
         tag_views,
         link_views,
         custom_views,
+        mail_views,
         partner_views,
         auth_views,
     ):
