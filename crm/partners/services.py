@@ -19,7 +19,7 @@ from crm.activity import services as activity
 from crm.core.db import utcnow
 from crm.core.errors import ServiceError
 from crm.extensions import db
-from crm.partners import tracking
+from crm.partners import notify, tracking
 from crm.partners.models import (
     COOKIE,
     EARNED,
@@ -376,6 +376,7 @@ def _add_referral(referral, actor) -> Referral:
         occurred_at=referral.referred_at,
         data={"how": referral.kind, "source": referral.source},
     )
+    notify.lead(referral)
     log.info(
         "referral %s: contact %s by partner %s (%s) by %s",
         referral.id,
@@ -562,6 +563,7 @@ def earn(order_id, partner_id, sale_amount, currency) -> Commission | None:
     log.info(
         "order %s: partner %s earned %s %s", order_id, partner.code, amount, currency
     )
+    notify.sale(commission)
     return commission
 
 
