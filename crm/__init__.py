@@ -58,6 +58,10 @@ def _register_admin(app):
 
     build_admin(app)
 
+    from crm.scoring.admin import init_app as init_scoring
+
+    init_scoring(app)
+
 
 def _register_cli(app):
     from crm.access.cli import teams_cli
@@ -66,9 +70,11 @@ def _register_cli(app):
     from crm.contacts.cli import contacts_cli
     from crm.demo.cli import demo_cli
     from crm.mail.cli import mail_cli
+    from crm.tasks.cli import tasks_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(teams_cli)
     app.cli.add_command(contacts_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(mail_cli)
+    app.cli.add_command(tasks_cli)

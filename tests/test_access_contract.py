@@ -119,11 +119,77 @@ def hidden_world(db, make_contact):
         ]
     )
     from crm.access.models import ContactShare
+    from crm.activity.models import ActivityEvent
+    from crm.scoring.models import ScoreEntry, ScoreRule
 
     db.session.add(
         ContactShare(id=HIDDEN, contact_id=HIDDEN, user_id=u3.id, level="edit")
     )
     _hidden_mail(db)
+    from datetime import UTC, datetime, timedelta
+
+    from crm.tasks.models import (
+        ActivityField,
+        ActivityFieldValue,
+        Appointment,
+        Note,
+        Task,
+    )
+
+    due = datetime.now(UTC) - timedelta(minutes=5)
+    db.session.add_all(
+        [
+            Task(
+                id=HIDDEN,
+                contact_id=HIDDEN,
+                title="Zyxhidden task",
+                due_at=due,
+                remind_minutes=5,
+                remind_at=due,
+                # Assigned to U1, whose My tasks and Reminders must still not
+                # show it: the contact is hidden from U1.
+                assigned_to_id=u1.id,
+            ),
+            Appointment(
+                id=HIDDEN,
+                contact_id=HIDDEN,
+                title="Zyxhidden meeting",
+                starts_at=due,
+                ends_at=due + timedelta(hours=1),
+                assigned_to_id=u2.id,
+            ),
+            Note(id=HIDDEN, contact_id=HIDDEN, title="Zyxhidden note"),
+            ActivityField(id=1, record_type="task", label="Zone", field_name="zone"),
+        ]
+    )
+    db.session.flush()
+    db.session.add(
+        ActivityFieldValue(
+            id=HIDDEN,
+            field_id=1,
+            contact_id=HIDDEN,
+            record_type="task",
+            record_id=HIDDEN,
+            value="zyx custom value",
+        )
+    )
+    db.session.add(ScoreRule(id=1, name="Scored", trigger="email_opened", points=2))
+    db.session.flush()
+    event = ActivityEvent(
+        id=HIDDEN, contact_id=HIDDEN, kind="tag_applied", subject="Qwvhidden"
+    )
+    db.session.add(event)
+    db.session.flush()
+    db.session.add(
+        ScoreEntry(
+            id=HIDDEN,
+            contact_id=HIDDEN,
+            rule_id=1,
+            event_id=HIDDEN,
+            points=2,
+            earned_at=event.occurred_at,
+        )
+    )
     db.session.commit()
     _hidden_partner_world(db)
     assert db.session.get(ContactEmail, HIDDEN) is not None

@@ -116,8 +116,12 @@ def test_view_only_users_cannot_open_or_post_the_compose_screen(
 def test_merge_fields_fill_contact_custom_owner_and_linked_values_escaped(
     db, web, jane, owner, make_contact, smtp_server
 ):
-    from crm.customfields.models import CustomField, CustomHeader, CustomTab
-    from crm.customfields.models import CustomValue
+    from crm.customfields.models import (
+        CustomField,
+        CustomHeader,
+        CustomTab,
+        CustomValue,
+    )
     from crm.links.models import ContactLink, LinkType
 
     tab = CustomTab(name="Extra")

@@ -108,9 +108,7 @@ def test_opting_in_needs_a_reason(db, jane, reason):
         ("DOUBLE_OPT_IN", None),
     ],
 )
-def test_a_manual_opt_in_moves_only_the_statuses_keap_allows(
-    db, jane, before, after
-):
+def test_a_manual_opt_in_moves_only_the_statuses_keap_allows(db, jane, before, after):
     _force(db, "jane@example.com", before)
     if after is None:
         with pytest.raises(ServiceError, match="cannot be opted in by hand"):

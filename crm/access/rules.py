@@ -44,9 +44,25 @@ from crm.partners.models import (
     ReferralPartner,
     TrackingDestination,
 )
+from crm.scoring.models import ScoreEntry, ScoreRule, ScoreSetting
 from crm.tags.models import ContactTag, Tag, TagCategory
+from crm.tasks.models import (
+    ActivityField,
+    ActivityFieldValue,
+    Appointment,
+    Note,
+    Task,
+)
 
-REFERENCE_MODELS = (Tag, TagCategory, LinkType, CustomTab, CustomHeader, CustomField)
+REFERENCE_MODELS = (
+    Tag,
+    TagCategory,
+    LinkType,
+    CustomTab,
+    CustomHeader,
+    CustomField,
+    ActivityField,
+)
 CONTACT_CHILDREN = (
     ContactEmail,
     ContactPhone,
@@ -54,6 +70,10 @@ CONTACT_CHILDREN = (
     SocialAccount,
     ContactTag,
     CustomValue,
+    Task,
+    Appointment,
+    Note,
+    ActivityFieldValue,
 )
 ADMIN_MODELS = (UserPermission, DefaultPermission, AuditEntry, LoginFailure)
 
@@ -107,7 +127,7 @@ def _follows_contact(model):
     return rows
 
 
-for _child in (*CONTACT_CHILDREN, ContactShare, ActivityEvent):
+for _child in (*CONTACT_CHILDREN, ContactShare, ActivityEvent, ScoreEntry):
     policy.rule(_child)(_follows_contact(_child))
 
 
@@ -159,6 +179,23 @@ def child_actions(user, action):
 def activity_actions(user, action):
     # History is written by the services that record it, never through a screen.
     return action == policy.VIEW
+
+
+@policy.permission(ScoreEntry)
+def score_entry_actions(user, action):
+    # Points are written by the scoring listener and rule changes, never by hand.
+    return action == policy.VIEW
+
+
+@policy.rule(ScoreRule, ScoreSetting)
+def scoring_rows(user, action):
+    return true() if user.is_admin else false()
+
+
+@policy.permission(ScoreRule, ScoreSetting)
+def scoring_actions(user, action):
+    # Only administrators define how contacts score.
+    return user.is_admin
 
 
 @policy.permission(Company)

@@ -1,7 +1,7 @@
 """referral partners, referrals, tracking destinations and commissions
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0008
 
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
