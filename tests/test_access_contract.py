@@ -228,6 +228,7 @@ def hidden_world(db, make_contact):
         ]
     )
     db.session.commit()
+    _hidden_partner_world(db)
     assert db.session.get(ContactEmail, HIDDEN) is not None
     return {
         "admin": admin,
@@ -328,6 +329,61 @@ def _hidden_opportunity(db, owner):
                 id=HIDDEN, opportunity_id=HIDDEN, field_id=1, value="zyx custom value"
             ),
         ]
+    )
+    db.session.commit()
+
+
+def _hidden_partner_world(db):
+    """Jane as a referral partner who referred John, with a commission."""
+    from decimal import Decimal
+
+    from crm.core.db import utcnow
+    from crm.partners.models import (
+        Commission,
+        CommissionRule,
+        Referral,
+        ReferralPartner,
+    )
+
+    db.session.add(
+        ReferralPartner(
+            id=HIDDEN,
+            contact_id=HIDDEN,
+            code="Zyxhidden1",
+            code_key="zyxhidden1",
+            status="active",
+        )
+    )
+    db.session.flush()
+    db.session.add_all(
+        [
+            Referral(
+                id=HIDDEN,
+                contact_id=HIDDEN + 1,
+                partner_id=HIDDEN,
+                kind="manual",
+                referred_at=utcnow(),
+            ),
+            CommissionRule(
+                id=HIDDEN,
+                partner_id=HIDDEN,
+                rule_key=f"partner:{HIDDEN}",
+                kind="percent",
+                percent=Decimal("10"),
+            ),
+        ]
+    )
+    db.session.flush()
+    db.session.add(
+        Commission(
+            id=HIDDEN,
+            partner_id=HIDDEN,
+            order_id=HIDDEN,
+            amount=Decimal("5.00"),
+            currency="USD",
+            basis=Decimal("50.00"),
+            earn_key=f"{HIDDEN}:{HIDDEN}",
+        )
     )
     db.session.commit()
 

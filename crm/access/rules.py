@@ -46,6 +46,14 @@ from crm.opportunities.models import (
     StageMove,
     StageReason,
 )
+from crm.partners.models import (
+    Commission,
+    CommissionRule,
+    PartnerSettings,
+    Referral,
+    ReferralPartner,
+    TrackingDestination,
+)
 from crm.sales.models import InvoiceCounter, Order, OrderLine, Product, Transaction
 from crm.scoring.models import ScoreEntry, ScoreRule, ScoreSetting
 from crm.tags.models import ContactTag, Tag, TagCategory
@@ -416,6 +424,57 @@ def opportunity_child_actions(user, action):
 def opportunity_reference_actions(user, action):
     # Everyone reads the stages and field definitions; administrators change them.
     return action == policy.VIEW or user.is_admin
+
+
+# Referral partners follow their contact; referrals follow the referred contact.
+for _partner_model in (ReferralPartner, Referral):
+    policy.rule(_partner_model)(_follows_contact(_partner_model))
+
+
+@policy.rule(Commission)
+def commission_rows(user, action):
+    return Commission.partner_id.in_(policy.visible_ids(ReferralPartner, user, action))
+
+
+@policy.rule(CommissionRule)
+def commission_rule_rows(user, action):
+    return true() if action == policy.VIEW or user.is_admin else false()
+
+
+@policy.rule(PartnerSettings, TrackingDestination)
+def partner_settings_rows(user, action):
+    return true() if user.is_admin else false()
+
+
+@policy.permission(ReferralPartner)
+def partner_actions(user, action):
+    return services.area_allows(user, "referral_partners", action)
+
+
+@policy.permission(Referral)
+def referral_actions(user, action):
+    # A referral by hand is an edit of the referred contact (its row rule).
+    if action == "export":
+        return services.area_allows(user, "referral_partners", "export")
+    return action in (policy.VIEW, policy.EDIT, "create", "delete")
+
+
+@policy.permission(Commission)
+def commission_actions(user, action):
+    # Commissions are written by the order services, never through a screen.
+    if action == "export":
+        return services.area_allows(user, "referral_partners", "export")
+    return action == policy.VIEW
+
+
+@policy.permission(CommissionRule)
+def commission_rule_actions(user, action):
+    return action == policy.VIEW or user.is_admin
+
+
+@policy.permission(PartnerSettings, TrackingDestination)
+def partner_settings_actions(user, action):
+    return user.is_admin
 
 
 # Owner changes are checked and audited on every flush, whatever the path.
