@@ -13,7 +13,11 @@ def user(web, db):
     return sign_in(web, db)
 
 
-@pytest.mark.parametrize("tab", [t.key for t in BOTTOM_ROW])
+# Tabs whose domain is built render their own content (tests/test_tasks_*.py).
+BUILT = {"tasks"}
+
+
+@pytest.mark.parametrize("tab", [t.key for t in BOTTOM_ROW if t.key not in BUILT])
 def test_bottom_row_tabs_are_not_available_yet(web, user, make_contact, tab):
     contact = make_contact(email="jane@example.com", owner=user)
     response = web.get(record_url(contact.id, tab))
