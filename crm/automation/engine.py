@@ -1,0 +1,207 @@
+"""Claiming due step runs and running each one once.
+
+``claim`` moves a batch of due rows from scheduled to claimed in one atomic
+statement: on PostgreSQL the candidate rows are locked with
+``FOR UPDATE SKIP LOCKED`` so concurrent claimers pass over each other; on
+SQLite, which has one writer at a time, the ``UPDATE ... WHERE id IN
+(SELECT ... LIMIT n) RETURNING id`` is atomic by itself. ``dispatch`` then
+runs one claimed row in its own transaction and records the attempt.
+"""
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from crm.automation import actions, services
+from crm.automation.models import (
+    ACTIVE,
+    CANCELLED,
+    CLAIMED,
+    COMPLETED,
+    EXPIRED,
+    FAILED,
+    SCHEDULED,
+    StepAttempt,
+    StepRun,
+)
+from crm.core.db import utcnow
+from crm.extensions import db
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+RETRY_DELAY = timedelta(minutes=1)
+CLAIM_TIMEOUT = timedelta(minutes=5)
+
+
+def claim(batch: int, worker_id: str, now=None) -> list[int]:
+    """Claim up to ``batch`` due runs for ``worker_id`` and commit; their ids."""
+    now = now or utcnow()
+    due = (
+        select(StepRun.id)
+        .where(StepRun.status == SCHEDULED, StepRun.due_at <= now)
+        .order_by(StepRun.due_at, StepRun.id)
+        .limit(batch)
+    )
+    if db.engine.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    statement = (
+        update(StepRun)
+        .where(StepRun.id.in_(due.scalar_subquery()))
+        .values(
+            status=CLAIMED,
+            claimed_by=worker_id,
+            claimed_at=now,
+            attempts=StepRun.attempts + 1,
+        )
+        .returning(StepRun.id)
+        .execution_options(synchronize_session=False)
+    )
+    try:
+        ids = list(db.session.scalars(statement))
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return sorted(ids)
+
+
+def reap(timeout: timedelta = CLAIM_TIMEOUT, now=None) -> int:
+    """Give claims older than ``timeout`` back to the queue (their worker died)."""
+    now = now or utcnow()
+    stale = db.session.scalars(
+        select(StepRun).where(
+            StepRun.status == CLAIMED, StepRun.claimed_at < now - timeout
+        )
+    ).all()
+    for run in stale:
+        db.session.add(
+            StepAttempt(
+                run_id=run.id,
+                worker=run.claimed_by or "",
+                started_at=run.claimed_at,
+                finished_at=now,
+                outcome="lost",
+                detail=f"claim by {run.claimed_by} timed out",
+            )
+        )
+        logger.warning(
+            "step run %s: claim by %s timed out, back in the queue",
+            run.id,
+            run.claimed_by,
+        )
+        run.status = SCHEDULED
+        run.claimed_by = None
+        run.claimed_at = None
+    db.session.commit()
+    return len(stale)
+
+
+def dispatch(run_id: int, worker_id: str, now=None) -> str | None:
+    """Run one claimed row and commit; the outcome, or None if no longer ours."""
+    now = now or utcnow()
+    run = db.session.get(StepRun, run_id, with_for_update=_lock())
+    if run is None or run.status != CLAIMED or run.claimed_by != worker_id:
+        db.session.rollback()
+        return None
+
+    attempt = StepAttempt(run_id=run.id, worker=worker_id, started_at=now)
+    try:
+        outcome, detail = _run(run, now)
+    except Exception as exc:
+        db.session.rollback()
+        logger.exception("step run %s failed on %s", run_id, worker_id)
+        return _failed(run_id, worker_id, now, exc)
+
+    attempt.outcome = outcome
+    attempt.detail = detail
+    attempt.finished_at = utcnow()
+    db.session.add(attempt)
+    db.session.commit()
+    logger.info(
+        "step run %s (%s) %s by %s: %s",
+        run_id,
+        run.idempotency_key,
+        outcome,
+        worker_id,
+        detail,
+    )
+    return outcome
+
+
+def _lock():
+    return db.engine.dialect.name == "postgresql" or None
+
+
+def _run(run: StepRun, now) -> tuple[str, str]:
+    enrollment = run.enrollment
+    if enrollment.status not in (ACTIVE, COMPLETED):
+        _finish(run, CANCELLED, f"sequence is {enrollment.status}", now)
+        return CANCELLED, run.reason
+
+    limit = actions.max_lateness(run.step)
+    if limit is not None and now - run.due_at > limit:
+        late = now - run.due_at
+        logger.warning(
+            "step run %s expired: %s late, the limit is %s", run.id, late, limit
+        )
+        _finish(run, EXPIRED, f"{int(late.total_seconds() // 60)} minutes late", now)
+        services.schedule_next(enrollment, now)
+        return EXPIRED, run.reason
+
+    outcome = actions.execute(run, run.contact, now)
+    _finish(run, outcome.status, outcome.detail, now)
+    if outcome.stop:
+        services.remove(enrollment, reason=outcome.detail, now=now)
+    else:
+        services.schedule_next(enrollment, now)
+    return outcome.status, outcome.detail
+
+
+def _finish(run: StepRun, status: str, reason: str, now) -> None:
+    run.status = status
+    run.reason = (reason or "")[:255]
+    run.finished_at = now
+    db.session.flush()
+
+
+def _failed(run_id: int, worker_id: str, now, exc) -> str:
+    """Record a failed attempt: retry later, or give up after the last try."""
+    run = db.session.get(StepRun, run_id)
+    detail = str(getattr(exc, "message", None) or exc.__class__.__name__)
+    db.session.add(
+        StepAttempt(
+            run_id=run_id,
+            worker=worker_id,
+            started_at=now,
+            finished_at=utcnow(),
+            outcome=FAILED,
+            detail=detail[:2000],
+        )
+    )
+    if run.attempts >= MAX_ATTEMPTS:
+        _finish(run, FAILED, detail, now)
+        services.schedule_next(run.enrollment, now)
+        outcome = FAILED
+    else:
+        run.status = SCHEDULED
+        run.claimed_by = None
+        run.claimed_at = None
+        run.due_at = now + RETRY_DELAY * (2 ** (run.attempts - 1))
+        run.reason = detail[:255]
+        outcome = "retry"
+    db.session.commit()
+    return outcome
+
+
+def drain(worker_id: str, batch: int = 50, now=None) -> dict[str, int]:
+    """Claim and run due rows until none is left; a count per outcome."""
+    counts: dict[str, int] = {}
+    while True:
+        ids = claim(batch, worker_id, now)
+        if not ids:
+            return counts
+        for run_id in ids:
+            outcome = dispatch(run_id, worker_id, now)
+            counts[outcome or "lost"] = counts.get(outcome or "lost", 0) + 1
