@@ -48,7 +48,9 @@ def claim(batch: int, worker_id: str, now=None) -> list[int]:
         due = due.with_for_update(skip_locked=True)
     statement = (
         update(StepRun)
-        .where(StepRun.id.in_(due.scalar_subquery()))
+        # The status is checked again on the row itself, so a row another
+        # claimer took between the subselect and the update is left alone.
+        .where(StepRun.id.in_(due.scalar_subquery()), StepRun.status == SCHEDULED)
         .values(
             status=CLAIMED,
             claimed_by=worker_id,
