@@ -43,6 +43,8 @@ SETTABLE_FIELDS = (
 class Outcome:
     status: str  # DONE or SKIPPED
     detail: str = ""
+    #: What the step produced, e.g. "message:12".
+    ref: str | None = None
     #: Take the contact out of the sequence (consent withdrawn, ...).
     stop: bool = False
 
@@ -99,7 +101,7 @@ def send_email(run, contact, settings, now) -> Outcome:
         )
     except MailRefused as exc:
         return Outcome(SKIPPED, str(exc), stop=True)
-    return Outcome(DONE, _("E-mail sent (message %(id)s).", id=message.id))
+    return Outcome(DONE, _("E-mail sent."), ref=f"message:{message.id}")
 
 
 def _tag(settings):

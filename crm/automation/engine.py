@@ -153,6 +153,7 @@ def _run(run: StepRun, now) -> tuple[str, str]:
         return EXPIRED, run.reason
 
     outcome = actions.execute(run, run.contact, now)
+    run.result_ref = outcome.ref
     _finish(run, outcome.status, outcome.detail, now)
     if outcome.stop:
         services.remove(enrollment, reason=outcome.detail, now=now)

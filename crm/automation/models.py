@@ -249,6 +249,8 @@ class StepRun(db.Model):
     claimed_at = mapped_column(UTCDateTime)
     finished_at = mapped_column(UTCDateTime)
     reason: Mapped[str] = mapped_column(String(255), default="")
+    #: What the step produced, for the report: "message:<id>" for an e-mail.
+    result_ref: Mapped[str | None] = mapped_column(String(80))
     idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 

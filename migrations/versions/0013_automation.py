@@ -137,6 +137,7 @@ def upgrade():
         sa.Column("claimed_at", sa.DateTime(), nullable=True),
         sa.Column("finished_at", sa.DateTime(), nullable=True),
         sa.Column("reason", sa.String(length=255), nullable=False),
+        sa.Column("result_ref", sa.String(length=80), nullable=True),
         sa.Column("idempotency_key", sa.String(length=80), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         _fk("step_runs", "contact_id", "contacts", "CASCADE"),
