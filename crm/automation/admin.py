@@ -69,7 +69,7 @@ class SequenceView(_AutomationView):
     column_labels = {
         "name": _l("Name"),
         "campaign": _l("Campaign"),
-        "position": _l("Position"),
+        "position": _l("Position in the campaign"),
         "runs_until_complete": _l("Runs until complete"),
         "created_at": _l("Created"),
         "steps": _l("Steps"),
@@ -113,7 +113,7 @@ class SequenceView(_AutomationView):
                         "description": ACTION_SETTINGS_HELP,
                     },
                     "max_lateness_minutes": {"label": _l("Maximum lateness (minutes)")},
-                    "position": {"label": _l("Position")},
+                    "position": {"label": _l("Step number")},
                     "name": {"label": _l("Name")},
                 },
             },
@@ -178,7 +178,7 @@ class CampaignView(_AutomationView):
                             '{"score": 50} or {"call_name": "webinar_attended"}.'
                         ),
                     },
-                    "position": {"label": _l("Position")},
+                    "position": {"label": _l("Position in the campaign")},
                     "name": {"label": _l("Name")},
                     "sequence": {"label": _l("Starts sequence")},
                 },
