@@ -322,3 +322,56 @@ def test_set_field_refuses_a_field_outside_the_list(db, make_contact):
     assert "cannot be set" in run.reason
     assert run.status == SCHEDULED
     assert jane.owner_id is None
+
+
+@pytest.mark.parametrize(
+    ("zone_name", "start", "expected"),
+    [
+        # Paris, autumn: 02:30 happens twice on 25 October; one run, the first.
+        (
+            "Europe/Paris",
+            utc(2026, 10, 24, 0, 30),
+            [utc(2026, 10, 25, 0, 30), utc(2026, 10, 26, 1, 30)],
+        ),
+        # Paris, spring: 02:30 does not exist on 29 March; one run at 03:00.
+        (
+            "Europe/Paris",
+            utc(2026, 3, 28, 1, 30),
+            [utc(2026, 3, 29, 1, 0), utc(2026, 3, 30, 0, 30)],
+        ),
+        # Los Angeles, both changes.
+        (
+            "America/Los_Angeles",
+            utc(2026, 10, 31, 9, 30),
+            [utc(2026, 11, 1, 10, 30), utc(2026, 11, 2, 10, 30)],
+        ),
+        (
+            "America/Los_Angeles",
+            utc(2026, 3, 7, 10, 30),
+            [utc(2026, 3, 8, 10, 0), utc(2026, 3, 9, 9, 30)],
+        ),
+    ],
+)
+def test_daily_0230_steps_run_once_through_clock_changes(
+    db, make_contact, three_tags, zone_name, start, expected
+):
+    at_0230 = {"amount": 1, "unit": "days", "start": "02:30"}
+    sequence = make_sequence(
+        db,
+        steps=[
+            ("delay", at_0230, "apply_tag", {"tag_id": three_tags[0].id}),
+            ("delay", at_0230, "apply_tag", {"tag_id": three_tags[1].id}),
+        ],
+    )
+    jane = make_contact(time_zone=zone_name)
+    services.start(jane, sequence, now=start)
+    db.session.commit()
+
+    # The scheduler beats every 15 minutes through three days.
+    moment, outcomes = start, []
+    while moment < start + timedelta(days=3):
+        outcomes.append(engine.drain("w1", now=moment))
+        moment += timedelta(minutes=15)
+    assert sum(o.get(DONE, 0) for o in outcomes) == 2
+    assert [r.due_at for r in runs(db, jane)] == expected
+    assert {r.zone for r in runs(db, jane)} == {zone_name}

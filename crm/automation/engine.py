@@ -70,43 +70,82 @@ def claim(batch: int, worker_id: str, now=None) -> list[int]:
 
 
 def reap(timeout: timedelta = CLAIM_TIMEOUT, now=None) -> int:
-    """Give claims older than ``timeout`` back to the queue (their worker died)."""
+    """Give claims older than ``timeout`` back to the queue (their worker died).
+
+    Each row is returned by a conditional update that checks it is still
+    claimed by the same worker at the same time, so a run its worker is
+    finishing at this moment is never put back.
+    """
     now = now or utcnow()
-    stale = db.session.scalars(
-        select(StepRun).where(
+    stale = db.session.execute(
+        select(StepRun.id, StepRun.claimed_by, StepRun.claimed_at).where(
             StepRun.status == CLAIMED, StepRun.claimed_at < now - timeout
         )
     ).all()
-    for run in stale:
+    db.session.rollback()
+    returned = 0
+    for run_id, worker, claimed_at in stale:
+        back = db.session.execute(
+            update(StepRun)
+            .where(
+                StepRun.id == run_id,
+                StepRun.status == CLAIMED,
+                StepRun.claimed_by == worker,
+                StepRun.claimed_at == claimed_at,
+            )
+            .values(status=SCHEDULED, claimed_by=None, claimed_at=None)
+            .returning(StepRun.id)
+            .execution_options(synchronize_session=False)
+        ).first()
+        if back is None:
+            db.session.rollback()
+            continue
         db.session.add(
             StepAttempt(
-                run_id=run.id,
-                worker=run.claimed_by or "",
-                started_at=run.claimed_at,
+                run_id=run_id,
+                worker=worker or "",
+                started_at=claimed_at,
                 finished_at=now,
                 outcome="lost",
-                detail=f"claim by {run.claimed_by} timed out",
+                detail=f"claim by {worker} timed out",
             )
         )
+        db.session.commit()
+        returned += 1
         logger.warning(
-            "step run %s: claim by %s timed out, back in the queue",
-            run.id,
-            run.claimed_by,
+            "step run %s: claim by %s timed out, back in the queue", run_id, worker
         )
-        run.status = SCHEDULED
-        run.claimed_by = None
-        run.claimed_at = None
-    db.session.commit()
-    return len(stale)
+    return returned
+
+
+def _take(run_id: int, worker_id: str, now) -> bool:
+    """Hold a claimed row for this transaction, if it is still ours.
+
+    The conditional update locks the row (PostgreSQL) or takes the write
+    lock (SQLite) until the run commits, so the reaper cannot hand it to
+    another worker while it runs; it also renews the claim time.
+    """
+    taken = db.session.execute(
+        update(StepRun)
+        .where(
+            StepRun.id == run_id,
+            StepRun.status == CLAIMED,
+            StepRun.claimed_by == worker_id,
+        )
+        .values(claimed_at=now)
+        .returning(StepRun.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    return taken is not None
 
 
 def dispatch(run_id: int, worker_id: str, now=None) -> str | None:
     """Run one claimed row and commit; the outcome, or None if no longer ours."""
     now = now or utcnow()
-    run = db.session.get(StepRun, run_id, with_for_update=_lock())
-    if run is None or run.status != CLAIMED or run.claimed_by != worker_id:
+    if not _take(run_id, worker_id, now):
         db.session.rollback()
         return None
+    run = db.session.get(StepRun, run_id, populate_existing=True)
 
     attempt = StepAttempt(run_id=run.id, worker=worker_id, started_at=now)
     try:
@@ -130,10 +169,6 @@ def dispatch(run_id: int, worker_id: str, now=None) -> str | None:
         detail,
     )
     return outcome
-
-
-def _lock():
-    return db.engine.dialect.name == "postgresql" or None
 
 
 def _run(run: StepRun, now) -> tuple[str, str]:
