@@ -75,9 +75,29 @@ def execute(run, contact, now) -> Outcome:
     return fn(run, contact, run.step.action or {}, now)
 
 
-def message_id(run) -> str:
-    """A Message-ID made from the run's idempotency key, the same on every try."""
-    return f"<run.{run.idempotency_key.replace(':', '.')}@automation.crm>"
+#: The header that carries a run's idempotency key on every e-mail it sends,
+#: the same on every try, so a receiver (and the tests) can tell a repeat.
+KEY_HEADER = "X-CRM-Idempotency-Key"
+
+
+def _email_content(contact, settings) -> tuple[str, str, int | None]:
+    """Subject, HTML and template id: from a stored template, or the step's own."""
+    template_id = settings.get("template_id")
+    if not template_id:
+        return settings.get("subject", ""), settings.get("html", ""), None
+
+    from crm.mail import merge
+    from crm.mail.models import EmailTemplate
+
+    template = db.session.get(EmailTemplate, template_id)
+    if template is None:
+        raise ServiceError(_("The step's e-mail template no longer exists."))
+    context = merge.context_for(contact)
+    return (
+        merge.render(template.subject, context, html=False),
+        merge.render(template.html, context, html=True),
+        template.id,
+    )
 
 
 @action("send_email")
@@ -88,16 +108,16 @@ def send_email(run, contact, settings, now) -> Outcome:
     address = contact.primary_email
     if not address:
         return Outcome(SKIPPED, _("The contact has no e-mail address."))
+    subject, html, template_id = _email_content(contact, settings)
     try:
         message = send_message(
             contact_id=contact.id,
             address=address,
-            subject=settings.get("subject", ""),
-            html=settings.get("html", ""),
-            text=settings.get("text"),
+            subject=subject,
+            html=html,
             purpose="marketing",
-            template_id=settings.get("template_id"),
-            headers={"Message-ID": message_id(run)},
+            template_id=template_id,
+            headers={KEY_HEADER: run.idempotency_key},
         )
     except MailRefused as exc:
         return Outcome(SKIPPED, str(exc), stop=True)

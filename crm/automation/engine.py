@@ -12,6 +12,7 @@ import logging
 from datetime import timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from crm.automation import actions, services
 from crm.automation.models import (
@@ -22,6 +23,7 @@ from crm.automation.models import (
     EXPIRED,
     FAILED,
     SCHEDULED,
+    Step,
     StepAttempt,
     StepRun,
 )
@@ -46,11 +48,14 @@ def claim(batch: int, worker_id: str, now=None) -> list[int]:
     )
     if db.engine.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
+    # A materialised CTE is evaluated once: as a plain IN (subselect) the
+    # planner may run the LIMIT query again per row and claim more than asked.
+    due = due.cte("due").prefix_with("MATERIALIZED")
     statement = (
         update(StepRun)
         # The status is checked again on the row itself, so a row another
         # claimer took between the subselect and the update is left alone.
-        .where(StepRun.id.in_(due.scalar_subquery()), StepRun.status == SCHEDULED)
+        .where(StepRun.id == due.c.id, StepRun.status == SCHEDULED)
         .values(
             status=CLAIMED,
             claimed_by=worker_id,
@@ -145,7 +150,16 @@ def dispatch(run_id: int, worker_id: str, now=None) -> str | None:
     if not _take(run_id, worker_id, now):
         db.session.rollback()
         return None
-    run = db.session.get(StepRun, run_id, populate_existing=True)
+    run = db.session.get(
+        StepRun,
+        run_id,
+        populate_existing=True,
+        options=[
+            joinedload(StepRun.enrollment),
+            joinedload(StepRun.contact),
+            joinedload(StepRun.step).joinedload(Step.sequence),
+        ],
+    )
 
     attempt = StepAttempt(run_id=run.id, worker=worker_id, started_at=now)
     try:
