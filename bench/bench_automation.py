@@ -110,7 +110,7 @@ def run(url: str, steps: int, workers: int, batch: int, action: str, rate):
 
     from crm import create_app
     from crm.automation.models import DONE, StepRun
-    from crm.automation.scheduler import child_settings
+    from crm.automation.scheduler import child_settings, stop_workers
     from crm.extensions import db
     from tests.automation_load import start_workers, status_counts
 
@@ -122,21 +122,14 @@ def run(url: str, steps: int, workers: int, batch: int, action: str, rate):
 
             upgrade(revision="heads")
             step, rate = _seed(db, steps, action, rate)
-            processes, stop, wake = start_workers(
-                child_settings(app), workers, batch, poll=0.05
-            )
+            processes = start_workers(child_settings(app), workers, batch, poll=0.05)
             time.sleep(5)  # let the spawned workers build their apps
             start = _release(db, step, rate)
-            wake.set()
             began = time.perf_counter()
             while status_counts(step.id).get(DONE, 0) < steps:
                 time.sleep(0.2)
-                wake.set()
             elapsed = time.perf_counter() - began
-            stop.set()
-            wake.set()
-            for process in processes:
-                process.join(timeout=30)
+            stop_workers(processes)
 
             rows = db.session.execute(
                 select(StepRun.due_at, StepRun.finished_at).where(

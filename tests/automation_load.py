@@ -113,18 +113,17 @@ def start_workers(settings, count, batch=20, poll=0.2):
     from crm.automation.scheduler import worker_main
 
     context = multiprocessing.get_context("spawn")
-    stop, wake = context.Event(), context.Event()
     processes = [
         context.Process(
             target=worker_main,
-            args=(settings, f"load-w{i}", stop, wake, batch, poll),
+            args=(settings, f"load-w{i}", batch, poll),
             name=f"load-worker-{i}",
         )
         for i in range(count)
     ]
     for process in processes:
         process.start()
-    return processes, stop, wake
+    return processes
 
 
 def status_counts(step_id):

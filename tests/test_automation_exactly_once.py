@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from crm.automation import engine
 from crm.automation.models import DONE, StepAttempt, StepRun
-from crm.automation.scheduler import child_settings
+from crm.automation.scheduler import child_settings, stop_workers
 from crm.tags.models import ContactTag
 from tests.automation_helpers import tag
 from tests.automation_load import seed, start_workers, status_counts
@@ -43,10 +43,9 @@ def test_four_workers_one_killed_drain_every_step_exactly_once(
 ):
     label = tag(db, "Drained")
     step = seed(COUNT, "apply_tag", {"tag_id": label.id})
-    processes, stop, wake = start_workers(child_settings(app), 4)
+    processes = start_workers(child_settings(app), 4)
     victim = processes[0]
     try:
-        wake.set()
         # Kill one worker once a quarter of the rows is done.
         assert _wait(lambda: status_counts(step.id).get(DONE, 0) >= COUNT // 4, 120)
         os.kill(victim.pid, signal.SIGKILL)
@@ -61,10 +60,7 @@ def test_four_workers_one_killed_drain_every_step_exactly_once(
 
         assert _wait(drained, 180), status_counts(step.id)
     finally:
-        stop.set()
-        wake.set()
-        for process in processes[1:]:
-            process.join(timeout=30)
+        stop_workers(processes[1:])
 
     # Zero losses, zero duplicates: one tag per contact, one "done" attempt
     # per run, every key present once.

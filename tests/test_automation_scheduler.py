@@ -66,7 +66,7 @@ def test_scheduler_process_runs_due_steps_and_stops_on_sigterm(
             )
             return done == len(contacts)
 
-        assert _wait_for(all_done, 60), "the workers did not run the due steps"
+        assert _wait_for(all_done, 180), "the workers did not run the due steps"
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=60)

@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import time
 from datetime import timedelta
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED
@@ -20,19 +21,33 @@ from sqlalchemy import func, select
 
 logger = logging.getLogger(__name__)
 
-#: The settings a worker process needs to build the same app.
-PASSED_SETTINGS = ("DATABASE_URL", "SECRET_KEY", "DEMO", "DEBUG", "TESTING")
+_PLAIN = (str, int, float, bool, type(None))
 
 
 def child_settings(app) -> dict:
-    """What a worker process passes to ``create_app`` to reach the same database."""
-    return {key: app.config.get(key) for key in PASSED_SETTINGS}
+    """The app's own plain settings, so a worker process builds the same app.
+
+    Values computed at start-up from others (the SQLAlchemy ones) and values
+    that are not plain (Flask's timedeltas) are left for ``create_app``.
+    """
+    return {
+        key: value
+        for key, value in app.config.items()
+        if key.isupper()
+        and not key.startswith("SQLALCHEMY_")
+        and isinstance(value, _PLAIN)
+    }
 
 
-def worker_main(settings, worker_id, stop, wake, batch=50, poll=2.0):
-    """Claim and run due rows until ``stop`` is set (runs in its own process)."""
+def worker_main(settings, worker_id, batch=50, poll=1.0):
+    """Claim and run due rows until SIGTERM (runs in its own process).
+
+    The worker shares no lock with the other processes (a process killed
+    while holding one would stall the rest); it stops on its own signal.
+    """
+    stopping = []
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
 
     from crm import create_app
     from crm.automation import engine
@@ -40,21 +55,26 @@ def worker_main(settings, worker_id, stop, wake, batch=50, poll=2.0):
     app = create_app(settings)
     with app.app_context():
         logger.info("worker %s started (pid %s)", worker_id, os.getpid())
-        while not stop.is_set():
+        while not stopping:
             ids = engine.claim(batch, worker_id)
             for run_id in ids:
                 # dispatch logs each run with its key and outcome
                 engine.dispatch(run_id, worker_id)
-                if stop.is_set():
+                if stopping:
                     break
             if not ids:
-                wake.wait(poll)
-                wake.clear()
+                _idle(poll, stopping)
         logger.info("worker %s stopped", worker_id)
 
 
-def tick(app, wake, claim_timeout: timedelta) -> int:
-    """One scheduler beat: reap stale claims, wake the workers, send reminders."""
+def _idle(seconds, stopping) -> None:
+    deadline = time.monotonic() + seconds
+    while not stopping and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def tick(app, claim_timeout: timedelta) -> int:
+    """One scheduler beat: reap stale claims, count due rows, send reminders."""
     from crm.automation import engine
     from crm.automation.models import SCHEDULED, StepRun
     from crm.core.db import utcnow
@@ -69,7 +89,7 @@ def tick(app, wake, claim_timeout: timedelta) -> int:
             .where(StepRun.status == SCHEDULED, StepRun.due_at <= now)
         )
         if due:
-            wake.set()
+            logger.info("%s step runs due", due)
         _send_reminders(now)
         db.session.remove()
         return due
@@ -101,13 +121,12 @@ def _log_job_event(event) -> None:
 def run(app, workers: int = 2, interval: float = 5.0, batch: int = 50) -> None:
     """Run the scheduler and ``workers`` worker processes until stopped."""
     context = multiprocessing.get_context("spawn")
-    stop, wake = context.Event(), context.Event()
     settings = child_settings(app)
     host = socket.gethostname()
     processes = [
         context.Process(
             target=worker_main,
-            args=(settings, f"{host}:{os.getpid()}:w{i}", stop, wake, batch),
+            args=(settings, f"{host}:{os.getpid()}:w{i}", batch, min(interval, 1.0)),
             name=f"crm-worker-{i}",
         )
         for i in range(workers)
@@ -121,7 +140,7 @@ def run(app, workers: int = 2, interval: float = 5.0, batch: int = 50) -> None:
         tick,
         "interval",
         seconds=interval,
-        args=(app, wake, timedelta(seconds=app.config.get("CLAIM_TIMEOUT", 300))),
+        args=(app, timedelta(seconds=app.config.get("CLAIM_TIMEOUT", 300))),
         id="automation-tick",
         coalesce=True,
         max_instances=1,
@@ -131,8 +150,6 @@ def run(app, workers: int = 2, interval: float = 5.0, batch: int = 50) -> None:
 
     def shut_down(signum, frame):
         logger.info("signal %s: stopping the scheduler and workers", signum)
-        stop.set()
-        wake.set()
         scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, shut_down)
@@ -141,13 +158,21 @@ def run(app, workers: int = 2, interval: float = 5.0, batch: int = 50) -> None:
     try:
         scheduler.start()
     finally:
-        stop.set()
-        wake.set()
-        for process in processes:
-            process.join(timeout=30)
-            if process.is_alive():
-                process.terminate()
+        stop_workers(processes)
         logger.info("scheduler stopped")
+
+
+def stop_workers(processes, timeout: float = 30) -> None:
+    """SIGTERM each worker, wait for it to finish its step, kill a stuck one."""
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=timeout)
+        if process.is_alive():
+            logger.error("worker %s did not stop; killing it", process.name)
+            process.kill()
+            process.join()
 
 
 def _now():
