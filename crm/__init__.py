@@ -44,9 +44,11 @@ def _migrations_dir():
 def _register_blueprints(app):
     from crm.auth.views import bp as auth_bp
     from crm.core.web import bp as web_bp
+    from crm.mail.views import bp as mail_bp
 
     app.register_blueprint(web_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(mail_bp)
 
 
 def _register_admin(app):
@@ -62,6 +64,7 @@ def _register_cli(app):
     from crm.contacts import export_cli  # noqa: F401  (adds "contacts export")
     from crm.contacts.cli import contacts_cli
     from crm.demo.cli import demo_cli
+    from crm.mail.cli import mail_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(teams_cli)
@@ -69,3 +72,4 @@ def _register_cli(app):
     app.cli.add_command(demo_cli)
     app.cli.add_command(scheduler_cli)
     app.cli.add_command(campaigns_cli)
+    app.cli.add_command(mail_cli)

@@ -51,6 +51,16 @@ DEFAULTS = {
     "LOGIN_MAX_FAILURES_PER_ADDRESS": 20,
     "LOGIN_FAILURE_WINDOW": 900,  # seconds
     "FLASK_ADMIN_RAISE_ON_VIEW_EXCEPTION": False,
+    # E-mail (crm/mail): smtp://host:port, smtp+starttls://user:pass@host:port
+    # or smtps://user:pass@host:port; unset in demo mode means the outbox.
+    "MAIL_URL": None,
+    "MAIL_FROM": None,
+    "MAIL_TIMEOUT": 10,
+    "MAIL_ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
+    "MAIL_ATTACHMENTS_MAX_BYTES": 20 * 1024 * 1024,
+    "MAIL_SOFT_BOUNCE_LIMIT": 3,
+    "BOUNCE_IMAP_URL": None,  # imaps://user:pass@host:993/INBOX
+    "BASE_URL": None,  # absolute address of the app, for links in e-mails
     "WTF_CSRF_TIME_LIMIT": None,
 }
 
@@ -70,6 +80,10 @@ _INT_KEYS = {
     "LOGIN_MAX_FAILURES_PER_ACCOUNT",
     "LOGIN_MAX_FAILURES_PER_ADDRESS",
     "LOGIN_FAILURE_WINDOW",
+    "MAIL_TIMEOUT",
+    "MAIL_ATTACHMENT_MAX_BYTES",
+    "MAIL_ATTACHMENTS_MAX_BYTES",
+    "MAIL_SOFT_BOUNCE_LIMIT",
 }
 
 

@@ -18,6 +18,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.mailserver import smtp_server  # noqa: F401  (the SMTP test server)
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
 PASSWORD = "correct horse battery staple"

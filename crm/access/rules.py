@@ -36,6 +36,16 @@ from crm.contacts.models import (
 from crm.customfields.models import CustomField, CustomHeader, CustomTab, CustomValue
 from crm.imports.models import ImportJob
 from crm.links.models import ContactLink, LinkType
+from crm.mail.models import (
+    Attachment,
+    EmailAddressStatus,
+    EmailStatusChange,
+    EmailTemplate,
+    Message,
+    MessageClick,
+    MessageLink,
+    MessageOpen,
+)
 from crm.tags.models import ContactTag, Tag, TagCategory
 
 REFERENCE_MODELS = (Tag, TagCategory, LinkType, CustomTab, CustomHeader, CustomField)
@@ -226,6 +236,72 @@ def import_job_rows(user, action):
 @policy.permission(ImportJob)
 def import_job_actions(user, action):
     return services.area_allows(user, "contacts", "import")
+
+
+# E-mail: messages follow their contact (a system message to a user has no
+# contact and is seen by administrators only); an address's status is seen
+# by whoever sees a contact holding that address.
+@policy.rule(Message)
+def message_rows(user, action):
+    if user.is_admin:
+        return true()
+    return Message.contact_id.in_(policy.visible_ids(Contact, user, action))
+
+
+def _follows_message(model):
+    def rows(user, action):
+        return model.message_id.in_(
+            select(Message.id).where(message_rows(user, action))
+        )
+
+    return rows
+
+
+for _mail_child in (MessageLink, MessageOpen, MessageClick, Attachment):
+    policy.rule(_mail_child)(_follows_message(_mail_child))
+
+
+@policy.rule(EmailAddressStatus)
+def address_status_rows(user, action):
+    if user.is_admin:
+        return true()
+    return exists().where(
+        ContactEmail.normalized == EmailAddressStatus.address,
+        ContactEmail.contact_id.in_(policy.visible_ids(Contact, user, action)),
+    )
+
+
+@policy.rule(EmailStatusChange)
+def status_change_rows(user, action):
+    return EmailStatusChange.status_id.in_(
+        select(EmailAddressStatus.id).where(address_status_rows(user, action))
+    )
+
+
+@policy.rule(EmailTemplate)
+def template_rows(user, action):
+    return true()
+
+
+@policy.permission(
+    Message,
+    MessageLink,
+    MessageOpen,
+    MessageClick,
+    Attachment,
+    EmailAddressStatus,
+    EmailStatusChange,
+)
+def mail_actions(user, action):
+    # Messages and statuses are written by the mail services (send, tracking,
+    # unsubscribe, opt-in with a reason), never edited through a screen.
+    return action == policy.VIEW
+
+
+@policy.permission(EmailTemplate)
+def template_actions(user, action):
+    # Everyone writes e-mails from templates; administrators maintain them.
+    return action == policy.VIEW or user.is_admin
 
 
 # Owner changes are checked and audited on every flush, whatever the path.

@@ -17,6 +17,7 @@ def _domain_views():
     from crm.customfields.admin import views as custom_views
     from crm.imports.admin import views as import_views
     from crm.links.admin import views as link_views
+    from crm.mail.admin import views as mail_views
     from crm.tags.admin import views as tag_views
 
     for factory in (
@@ -25,6 +26,7 @@ def _domain_views():
         tag_views,
         link_views,
         custom_views,
+        mail_views,
         auth_views,
         automation_views,
     ):

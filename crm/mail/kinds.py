@@ -1,0 +1,46 @@
+"""The activity kinds the mail domain records, and how a sent e-mail reads."""
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+
+from crm.activity import kinds
+from crm.extensions import db
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+
+
+def describe_sent(event) -> Markup:
+    """Opens and clicks of the message an "email_sent" event is about."""
+    from crm.mail.models import Message
+
+    message = db.session.get(Message, event.ref_id) if event.ref_id else None
+    if message is None:
+        return Markup("")
+    return Markup(
+        '<span class="mail-engagement" data-message-id="{id}">'
+        '<span class="mail-opens">{opens}</span> · '
+        '<span class="mail-clicks">{clicks}</span></span>'
+    ).format(
+        id=message.id,
+        opens=_(
+            "Opened %(n)s times, last %(when)s",
+            n=message.open_count,
+            when=_when(message.last_open_at),
+        ),
+        clicks=_(
+            "Clicked %(n)s times, last %(when)s",
+            n=message.click_count,
+            when=_when(message.last_click_at),
+        ),
+    )
+
+
+kinds.register("email_sent", _l("E-mail sent"), "email", describe_sent)
+kinds.register("email_opened", _l("E-mail opened"), "email")
+kinds.register("email_clicked", _l("E-mail link clicked"), "email")
+kinds.register("email_unsubscribed", _l("Unsubscribed"), "email")
+kinds.register("email_bounced", _l("E-mail bounced"), "email")
+kinds.register("email_status_changed", _l("E-mail status changed"), "email")

@@ -1,0 +1,107 @@
+"""Signed tracking links: the open pixel, click redirects, unsubscribe, confirm.
+
+Every token is signed with the app's SECRET_KEY. A click token covers the
+message id and the exact URL, so changing either breaks the signature and
+the endpoint answers 404 instead of redirecting anywhere.
+"""
+
+import html as htmllib
+import re
+
+from flask import current_app, has_request_context, request, url_for
+from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
+
+OPEN = "mail-open"
+CLICK = "mail-click"
+UNSUBSCRIBE = "mail-unsubscribe"
+CONFIRM = "mail-confirm"
+
+CONFIRM_MAX_AGE = 30 * 24 * 3600
+
+# 1x1 transparent GIF.
+PIXEL = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01"
+    b"\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
+
+_HREF = re.compile(r'(<a\b[^>]*?\shref=")([^"]*)(")', re.I)
+
+
+def _serializer(salt: str) -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt=salt)
+
+
+def sign(salt: str, value) -> str:
+    return _serializer(salt).dumps(value)
+
+
+def verify(salt: str, token: str):
+    """The signed value, or None when the token is forged or malformed."""
+    try:
+        return _serializer(salt).loads(token)
+    except (BadSignature, ValueError, TypeError):
+        return None
+
+
+def sign_confirmation(address: str) -> str:
+    return URLSafeTimedSerializer(current_app.secret_key, salt=CONFIRM).dumps(address)
+
+
+def verify_confirmation(token: str) -> str | None:
+    try:
+        value = URLSafeTimedSerializer(current_app.secret_key, salt=CONFIRM).loads(
+            token, max_age=CONFIRM_MAX_AGE
+        )
+    except (BadSignature, ValueError, TypeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def external_url(endpoint: str, **values) -> str:
+    """An absolute URL for mail: BASE_URL when set, else the current host.
+
+    Jobs and CLI commands send outside a request; they need BASE_URL for
+    links that work (without it they point at http://localhost/).
+    """
+    if has_request_context():
+        path = url_for(endpoint, **values)
+    else:
+        path = current_app.url_map.bind("localhost").build(endpoint, values)
+    base = current_app.config.get("BASE_URL")
+    if not base:
+        base = request.host_url if has_request_context() else "http://localhost/"
+    return base.rstrip("/") + path
+
+
+def click_url(message_id: int, url: str) -> str:
+    return external_url("mail_public.click", token=sign(CLICK, [message_id, url]))
+
+
+def pixel_url(message_id: int) -> str:
+    return external_url("mail_public.pixel", token=sign(OPEN, message_id))
+
+
+def unsubscribe_url(message_id: int) -> str:
+    return external_url("mail_public.unsubscribe", token=sign(UNSUBSCRIBE, message_id))
+
+
+def confirm_url(address: str) -> str:
+    return external_url("mail_public.confirm", token=sign_confirmation(address))
+
+
+def rewrite_links(html: str, message_id: int) -> tuple[str, list[str]]:
+    """Point every http(s) link of ``html`` at its signed click URL.
+
+    Returns the new HTML and the original URLs in order of appearance.
+    """
+    urls = []
+
+    def replace(match):
+        url = htmllib.unescape(match.group(2))
+        if not url.lower().startswith(("http://", "https://")):
+            return match.group(0)
+        urls.append(url)
+        tracked = htmllib.escape(click_url(message_id, url), quote=True)
+        return f"{match.group(1)}{tracked}{match.group(3)}"
+
+    return _HREF.sub(replace, html), urls

@@ -1,0 +1,133 @@
+"""Delivering a built message over SMTP, as configured by CRM_MAIL_URL.
+
+``smtp://host:port`` is plain SMTP, ``smtp+starttls://`` upgrades with
+STARTTLS, ``smtps://`` connects over TLS; user and password in the URL log in.
+"""
+
+import logging
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from urllib.parse import unquote, urlsplit
+
+from flask import current_app
+from flask_babel import gettext as _
+
+from crm.core.errors import ServiceError
+
+logger = logging.getLogger(__name__)
+
+SCHEMES = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
+
+
+class TransportError(ServiceError):
+    """The mail server could not be reached or refused the message."""
+
+
+class NotConfigured(ServiceError):
+    """No mail server is configured and the app is not in demo mode."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    scheme: str
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def parse_url(url: str) -> SmtpSettings:
+    """Read an smtp URL; a malformed one raises ValueError naming the problem."""
+    parts = urlsplit(url)
+    if parts.scheme not in SCHEMES:
+        raise ValueError(
+            f"CRM_MAIL_URL must start with smtp://, smtp+starttls:// or smtps://, "
+            f"not {parts.scheme or 'nothing'}://"
+        )
+    if not parts.hostname:
+        raise ValueError("CRM_MAIL_URL names no host")
+    return SmtpSettings(
+        scheme=parts.scheme,
+        host=parts.hostname,
+        port=parts.port or SCHEMES[parts.scheme],
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+def mode() -> str:
+    """ "smtp" when a server is configured, "outbox" in demo mode without one."""
+    if current_app.config.get("MAIL_URL"):
+        return "smtp"
+    if current_app.config.get("DEMO"):
+        return "outbox"
+    raise NotConfigured(
+        _(
+            "E-mail is not configured: set CRM_MAIL_URL (and CRM_MAIL_FROM) "
+            "in the environment or in instance/config.py."
+        )
+    )
+
+
+def sender() -> str:
+    return current_app.config.get("MAIL_FROM") or "crm@localhost"
+
+
+def deliver(message: EmailMessage) -> None:
+    """Send ``message`` through the configured server or raise TransportError."""
+    try:
+        settings = parse_url(current_app.config["MAIL_URL"])
+    except ValueError as exc:
+        raise TransportError(
+            _("The mail server setting is invalid: %(problem)s", problem=str(exc))
+        ) from exc
+    timeout = current_app.config.get("MAIL_TIMEOUT", 10)
+    try:
+        if settings.scheme == "smtps":
+            client = smtplib.SMTP_SSL(
+                settings.host,
+                settings.port,
+                timeout=timeout,
+                context=ssl.create_default_context(),
+            )
+        else:
+            client = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
+        with client:
+            if settings.scheme == "smtp+starttls":
+                client.starttls(context=ssl.create_default_context())
+            if settings.username:
+                client.login(settings.username, settings.password or "")
+            client.send_message(message)
+    except smtplib.SMTPRecipientsRefused as exc:
+        code, reply = next(iter(exc.recipients.values()))
+        raise _refused(settings, code, reply) from exc
+    except smtplib.SMTPResponseException as exc:
+        raise _refused(settings, exc.smtp_code, exc.smtp_error) from exc
+    except (smtplib.SMTPException, OSError) as exc:
+        logger.warning("mail server %s unreachable: %s", settings.where, exc)
+        raise TransportError(
+            _(
+                "The mail server at %(where)s could not be reached: %(error)s",
+                where=settings.where,
+                error=str(exc) or exc.__class__.__name__,
+            )
+        ) from exc
+
+
+def _refused(settings, code, reply) -> TransportError:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    logger.warning("mail server %s refused: %s %s", settings.where, code, text)
+    return TransportError(
+        _(
+            "The mail server at %(where)s refused the message: %(code)s %(reply)s",
+            where=settings.where,
+            code=code,
+            reply=text,
+        )
+    )

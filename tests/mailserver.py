@@ -1,0 +1,73 @@
+"""A real SMTP server on 127.0.0.1 for tests (aiosmtpd), and its fixture.
+
+``smtp_server`` yields a server with ``.url`` (for CRM_MAIL_URL),
+``.messages`` (parsed EmailMessage objects, in arrival order),
+``.wait_for(n)`` and ``.refuse_with`` (an SMTP reply such as
+"550 5.1.1 No such user" that the server then gives to every DATA).
+"""
+
+import email
+import socket
+import threading
+from email import policy
+
+import pytest
+from aiosmtpd.controller import Controller
+
+
+class _Handler:
+    def __init__(self, server):
+        self.server = server
+
+    async def handle_DATA(self, smtp_server, session, envelope):
+        if self.server.refuse_with:
+            return self.server.refuse_with
+        message = email.message_from_bytes(envelope.content, policy=policy.default)
+        with self.server.arrived:
+            self.server.envelopes.append(envelope)
+            self.server.messages.append(message)
+            self.server.arrived.notify_all()
+        return "250 Message accepted"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class SmtpServer:
+    def __init__(self):
+        self.messages = []
+        self.envelopes = []
+        self.refuse_with = None
+        self.arrived = threading.Condition()
+        self.port = _free_port()
+        self.controller = Controller(
+            _Handler(self), hostname="127.0.0.1", port=self.port
+        )
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list:
+        """Block until ``count`` messages arrived; fail the test otherwise."""
+        with self.arrived:
+            ok = self.arrived.wait_for(lambda: len(self.messages) >= count, timeout)
+        assert ok, f"expected {count} message(s), got {len(self.messages)}"
+        return self.messages[:count]
+
+    def start(self):
+        self.controller.start()
+        return self
+
+    def stop(self):
+        self.controller.stop()
+
+
+@pytest.fixture
+def smtp_server():
+    server = SmtpServer().start()
+    yield server
+    server.stop()
