@@ -94,6 +94,8 @@ def seed(count, action_kind, action, due=None):
             for i in ids
         ],
     )
+    if action_kind == "send_email":
+        _opt_in(ids, due)
     if db.engine.dialect.name == "postgresql":
         # Bulk inserts with explicit ids leave the sequence behind.
         db.session.execute(
@@ -106,6 +108,27 @@ def seed(count, action_kind, action, due=None):
         )
     db.session.commit()
     return step
+
+
+def _opt_in(ids, when):
+    """Give each address marketing consent, as a single opt-in would."""
+    from crm.mail import statuses
+    from crm.mail.models import EmailAddressStatus
+
+    db.session.execute(
+        insert(EmailAddressStatus),
+        [
+            {
+                "address": f"load{i}@example.com",
+                "status": statuses.SINGLE_OPT_IN,
+                "reason": "load test",
+                "changed_at": when,
+                "soft_bounces": 0,
+                "hard_bounces": 0,
+            }
+            for i in ids
+        ],
+    )
 
 
 def start_workers(settings, count, batch=20, poll=0.2):

@@ -55,7 +55,7 @@ def test_four_workers_one_killed_drain_every_step_exactly_once(
         # What the dead worker held comes back after the claim timeout, as
         # the scheduler's beat would return it.
         def drained():
-            engine.reap(timeout=_seconds(2))
+            engine.reap(timeout=_seconds(10))
             return status_counts(step.id) == {DONE: COUNT}
 
         assert _wait(drained, 180), status_counts(step.id)

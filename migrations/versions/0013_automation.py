@@ -1,7 +1,7 @@
 """automation: campaigns, sequences, steps, goals, enrollments and due step runs
 
 Revision ID: 0013
-Revises: 0005
+Revises: 0007
 
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0005"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
