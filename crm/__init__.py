@@ -66,6 +66,7 @@ def _register_admin(app):
 def _register_cli(app):
     from crm.access.cli import teams_cli
     from crm.auth.cli import users_cli
+    from crm.automation.cli import campaigns_cli, scheduler_cli
     from crm.contacts import export_cli  # noqa: F401  (adds "contacts export")
     from crm.contacts.cli import contacts_cli
     from crm.demo.cli import demo_cli
@@ -77,6 +78,8 @@ def _register_cli(app):
     app.cli.add_command(teams_cli)
     app.cli.add_command(contacts_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(scheduler_cli)
+    app.cli.add_command(campaigns_cli)
     app.cli.add_command(mail_cli)
     app.cli.add_command(opportunities_cli)
     app.cli.add_command(tasks_cli)

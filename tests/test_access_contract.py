@@ -32,6 +32,7 @@ SENTINELS = (
     "zyxsocial",
     "zyx custom value",
     "Qwvhidden",
+    "zyx run reason",
 )
 # Tables that record activity rather than data: an export of U1's own rows or
 # a failed sign-in legitimately adds a row there.
@@ -229,6 +230,7 @@ def hidden_world(db, make_contact):
     )
     db.session.commit()
     _hidden_partner_world(db)
+    _hidden_automation(db)
     assert db.session.get(ContactEmail, HIDDEN) is not None
     return {
         "admin": admin,
@@ -239,6 +241,51 @@ def hidden_world(db, make_contact):
         "john": john,
         "own": own,
     }
+
+
+def _hidden_automation(db):
+    """Jane in a campaign sequence: enrollment, run, attempt, goal reached."""
+    from crm.automation.models import (
+        Campaign,
+        Enrollment,
+        Goal,
+        GoalAchievement,
+        Sequence,
+        Step,
+        StepAttempt,
+        StepRun,
+    )
+    from crm.core.db import utcnow
+
+    campaign = Campaign(id=1, name="Hidden world campaign", status="published")
+    sequence = Sequence(
+        id=1, name="Hidden world sequence", campaign=campaign, position=2
+    )
+    step = Step(id=1, sequence=sequence, position=1, action_kind="apply_tag")
+    goal = Goal(id=1, campaign=campaign, kind="manual", position=1, sequence=sequence)
+    db.session.add_all([campaign, sequence, step, goal])
+    db.session.flush()
+    db.session.add_all(
+        [
+            Enrollment(id=HIDDEN, contact_id=HIDDEN, sequence_id=1),
+            GoalAchievement(id=HIDDEN, goal_id=1, contact_id=HIDDEN),
+        ]
+    )
+    db.session.flush()
+    db.session.add(
+        StepRun(
+            id=HIDDEN,
+            enrollment_id=HIDDEN,
+            contact_id=HIDDEN,
+            step_id=1,
+            due_at=utcnow(),
+            idempotency_key=f"1:{HIDDEN}:1",
+            reason="zyx run reason",
+        )
+    )
+    db.session.flush()
+    db.session.add(StepAttempt(id=HIDDEN, run_id=HIDDEN, outcome="done"))
+    db.session.commit()
 
 
 def _hidden_mail(db):

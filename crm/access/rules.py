@@ -15,6 +15,16 @@ from crm.access.models import (
 )
 from crm.activity.models import ActivityEvent
 from crm.auth.models import LoginFailure, User
+from crm.automation.models import (
+    Campaign,
+    Enrollment,
+    Goal,
+    GoalAchievement,
+    Sequence,
+    Step,
+    StepAttempt,
+    StepRun,
+)
 from crm.contacts.models import (
     Company,
     Contact,
@@ -295,6 +305,41 @@ def product_actions(user, action):
     # The catalogue is reference data: everyone reads it, administrators
     # change it (like tags and link types).
     return action == policy.VIEW or user.is_admin
+
+
+AUTOMATION_DEFINITIONS = (Campaign, Sequence, Step, Goal)
+AUTOMATION_CHILDREN = (Enrollment, StepRun, GoalAchievement)
+
+for _child in AUTOMATION_CHILDREN:
+    policy.rule(_child)(_follows_contact(_child))
+
+
+@policy.rule(StepAttempt)
+def step_attempt_rows(user, action):
+    # An attempt follows its run, which follows its contact.
+    runs = select(StepRun.id).where(
+        StepRun.contact_id.in_(policy.visible_ids(Contact, user, action))
+    )
+    return StepAttempt.run_id.in_(runs)
+
+
+@policy.rule(*AUTOMATION_DEFINITIONS)
+def automation_definition_rows(user, action):
+    return true()
+
+
+@policy.permission(*AUTOMATION_DEFINITIONS)
+def automation_definition_actions(user, action):
+    # Everyone reads campaigns and sequences (to start one on a contact);
+    # building them is an administrator's job, like the other reference data.
+    return action == policy.VIEW or user.is_admin
+
+
+@policy.permission(*AUTOMATION_CHILDREN, StepAttempt)
+def automation_child_actions(user, action):
+    # Runs and memberships are written by the automation services; a user
+    # acts on them (run now, pause, cancel) as an edit of the contact.
+    return action in (policy.VIEW, policy.EDIT)
 
 
 @policy.rule(ImportJob)

@@ -12,6 +12,7 @@ from crm.core.security import csp_nonce
 
 def _domain_views():
     from crm.auth.admin import views as auth_views
+    from crm.automation.admin import views as automation_views
     from crm.contacts.admin import views as contact_views
     from crm.customfields.admin import views as custom_views
     from crm.imports.admin import views as import_views
@@ -37,6 +38,7 @@ def _domain_views():
         opportunity_views,
         sales_views,
         auth_views,
+        automation_views,
     ):
         yield from factory()
 

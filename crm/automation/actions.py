@@ -1,0 +1,190 @@
+"""What each kind of step does when it runs.
+
+An action takes the claimed run, its contact and the step's settings, and
+returns an ``Outcome``. It adds and flushes; the worker commits. Actions are
+safe to run again for the same key: tags and owners are set, not added.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from crm.automation.models import DONE, SKIPPED
+from crm.core.errors import ServiceError
+from crm.extensions import db
+
+logger = logging.getLogger(__name__)
+
+#: How late each kind of step may still run; None means any time.
+MAX_LATENESS = {
+    "send_email": timedelta(days=1),
+    "apply_tag": None,
+    "remove_tag": None,
+    "assign_owner": None,
+    "set_field": None,
+    "start_sequence": None,
+}
+
+#: Contact fields a "set a field" step may change.
+SETTABLE_FIELDS = (
+    "contact_type",
+    "lead_source",
+    "job_title",
+    "referral_code",
+    "time_zone",
+    "preferred_locale",
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # DONE or SKIPPED
+    detail: str = ""
+    #: What the step produced, e.g. "message:12".
+    ref: str | None = None
+    #: Take the contact out of the sequence (consent withdrawn, ...).
+    stop: bool = False
+
+
+_actions = {}
+
+
+def action(kind: str):
+    def register(fn):
+        _actions[kind] = fn
+        return fn
+
+    return register
+
+
+def max_lateness(step) -> timedelta | None:
+    """The step's own limit, else the default of its kind."""
+    if step.max_lateness_minutes is not None:
+        return timedelta(minutes=step.max_lateness_minutes)
+    return MAX_LATENESS.get(step.action_kind)
+
+
+def execute(run, contact, now) -> Outcome:
+    """Run the step of ``run`` for ``contact``."""
+    fn = _actions.get(run.step.action_kind)
+    if fn is None:
+        raise ServiceError(_("This step has an action of an unknown kind."))
+    return fn(run, contact, run.step.action or {}, now)
+
+
+#: The header that carries a run's idempotency key on every e-mail it sends,
+#: the same on every try, so a receiver (and the tests) can tell a repeat.
+KEY_HEADER = "X-CRM-Idempotency-Key"
+
+
+def _email_content(contact, settings) -> tuple[str, str, int | None]:
+    """Subject, HTML and template id: from a stored template, or the step's own."""
+    template_id = settings.get("template_id")
+    if not template_id:
+        return settings.get("subject", ""), settings.get("html", ""), None
+
+    from crm.mail import merge
+    from crm.mail.models import EmailTemplate
+
+    template = db.session.get(EmailTemplate, template_id)
+    if template is None:
+        raise ServiceError(_("The step's e-mail template no longer exists."))
+    context = merge.context_for(contact)
+    return (
+        merge.render(template.subject, context, html=False),
+        merge.render(template.html, context, html=True),
+        template.id,
+    )
+
+
+@action("send_email")
+def send_email(run, contact, settings, now) -> Outcome:
+    # The one send function checks consent at the moment of sending.
+    from crm.mail.services import MailRefused, send_message
+
+    address = contact.primary_email
+    if not address:
+        return Outcome(SKIPPED, _("The contact has no e-mail address."))
+    subject, html, template_id = _email_content(contact, settings)
+    try:
+        message = send_message(
+            contact_id=contact.id,
+            address=address,
+            subject=subject,
+            html=html,
+            purpose="marketing",
+            template_id=template_id,
+            headers={KEY_HEADER: run.idempotency_key},
+        )
+    except MailRefused as exc:
+        return Outcome(SKIPPED, str(exc), stop=True)
+    return Outcome(DONE, _("E-mail sent."), ref=f"message:{message.id}")
+
+
+def _tag(settings):
+    from crm.tags.models import Tag
+
+    tag = db.session.get(Tag, settings.get("tag_id"))
+    if tag is None:
+        raise ServiceError(_("The step's tag no longer exists."))
+    return tag
+
+
+@action("apply_tag")
+def apply_tag(run, contact, settings, now) -> Outcome:
+    from crm.tags import services as tags
+
+    tag = _tag(settings)
+    tags.apply_tag(contact, tag)
+    return Outcome(DONE, _("Tag %(name)s applied.", name=tag.name))
+
+
+@action("remove_tag")
+def remove_tag(run, contact, settings, now) -> Outcome:
+    from crm.tags import services as tags
+
+    tag = _tag(settings)
+    if not tags.remove_tag(contact, tag):
+        return Outcome(DONE, _("Tag %(name)s was not applied.", name=tag.name))
+    return Outcome(DONE, _("Tag %(name)s removed.", name=tag.name))
+
+
+@action("assign_owner")
+def assign_owner(run, contact, settings, now) -> Outcome:
+    from crm.access.services import reassign_owner
+    from crm.auth.models import User
+
+    user = db.session.get(User, settings.get("user_id"))
+    if user is None:
+        raise ServiceError(_("The step's new owner no longer exists."))
+    if contact.owner_id != user.id:
+        reassign_owner(contact, user, actor=None)
+    return Outcome(DONE, _("Owner set to %(user)s.", user=user.email))
+
+
+@action("set_field")
+def set_field(run, contact, settings, now) -> Outcome:
+    field = settings.get("field")
+    if field not in SETTABLE_FIELDS:
+        raise ServiceError(_("This step sets a field that cannot be set."))
+    value = settings.get("value")
+    setattr(contact, field, None if value in (None, "") else str(value))
+    db.session.flush()
+    return Outcome(DONE, _("Field %(field)s set.", field=field))
+
+
+@action("start_sequence")
+def start_sequence(run, contact, settings, now) -> Outcome:
+    from crm.automation import services
+    from crm.automation.models import Sequence
+
+    sequence = db.session.scalar(
+        select(Sequence).where(Sequence.id == settings.get("sequence_id"))
+    )
+    if sequence is None:
+        raise ServiceError(_("The step's sequence no longer exists."))
+    services.start(contact, sequence, now=now)
+    return Outcome(DONE, _("Sequence %(name)s started.", name=sequence.name))

@@ -1,0 +1,418 @@
+"""Contacts moving through sequences: start, pause, resume, remove, schedule.
+
+A contact's position in a sequence is read from its step runs: the next step
+is the first one of the sequence with no run in the current occurrence. Each
+function here adds and flushes; the request, command or worker commits.
+"""
+
+import logging
+from datetime import date, datetime, timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import delete, func, select
+
+from crm.automation import timers
+from crm.automation.models import (
+    ACTIVE,
+    CANCELLED,
+    CLAIMED,
+    COMPLETED,
+    PAUSED,
+    REMOVED,
+    SCHEDULED,
+    SKIPPED,
+    Enrollment,
+    Sequence,
+    Step,
+    StepRun,
+)
+from crm.core.db import utcnow
+from crm.core.errors import ServiceError
+from crm.extensions import db
+
+logger = logging.getLogger(__name__)
+
+#: A step added to a live sequence runs at once when it "should have" run
+#: within this long; an older one is skipped.
+CATCH_UP_WINDOW = timedelta(days=7)
+PENDING = (SCHEDULED, CLAIMED)
+
+
+def idempotency_key(step_id: int, contact_id: int, occurrence: int) -> str:
+    """The key that makes one step run at most once per contact and start."""
+    return f"{step_id}:{contact_id}:{occurrence}"
+
+
+def _actor_name(actor) -> str:
+    return getattr(actor, "email", None) or "system"
+
+
+# Time zones and due times.
+def default_zone() -> str:
+    return current_app.config.get("DEFAULT_TIME_ZONE") or "UTC"
+
+
+def zone_name_for(step: Step, contact) -> str:
+    """The zone a step's wall-clock rules are read in for ``contact``.
+
+    The contact's own zone unless the timer says otherwise, then the
+    campaign's, then the application default.
+    """
+    settings = step.timer or {}
+    campaign = step.sequence.campaign
+    candidates = []
+    if settings.get("contact_zone", True):
+        candidates.append(contact.time_zone)
+    candidates.append(campaign.time_zone if campaign is not None else None)
+    candidates.append(default_zone())
+    for name in candidates:
+        if name and timers.zone(name, "").key == name:
+            return name
+    return "UTC"
+
+
+def field_value(contact, field: str) -> date | None:
+    """The date in a contact's date field: birthday, anniversary or a custom one."""
+    if field in ("birthday", "anniversary"):
+        return getattr(contact, field)
+    if field.startswith("custom:"):
+        from crm.customfields.models import CustomField, CustomValue
+
+        value = db.session.scalar(
+            select(CustomValue.value)
+            .join(CustomField, CustomField.id == CustomValue.field_id)
+            .where(
+                CustomValue.contact_id == contact.id,
+                CustomField.field_name == field.removeprefix("custom:"),
+            )
+        )
+        try:
+            return date.fromisoformat(str(value)[:10]) if value else None
+        except ValueError:
+            return None
+    raise ServiceError(_("A field timer needs a date field."))
+
+
+def compute_due(step: Step, contact, base: datetime) -> tuple[datetime | None, str]:
+    """When ``step`` falls due for ``contact`` after ``base``, and in which zone.
+
+    None as the time means the timer can no longer fire (a date passed).
+    """
+    zone_name = zone_name_for(step, contact)
+    tz = timers.zone(zone_name)
+    settings = step.timer or {}
+    window = timers.Window.from_config(settings)
+
+    if step.timer_kind in (None, "", "none"):
+        return base, zone_name
+    if step.timer_kind == "delay":
+        due = timers.delay_due(
+            base,
+            int(settings.get("amount", 0)),
+            settings.get("unit", "days"),
+            tz,
+            window,
+        )
+    elif step.timer_kind == "date":
+        last = settings.get("last_day")
+        due = timers.date_due(
+            base,
+            date.fromisoformat(settings["day"]),
+            tz,
+            date.fromisoformat(last) if last else None,
+            window,
+        )
+    elif step.timer_kind == "field":
+        due = timers.field_due(
+            base,
+            field_value(contact, settings.get("field", "birthday")),
+            tz,
+            int(settings.get("amount", 0)),
+            settings.get("unit", "days"),
+            bool(settings.get("before", False)),
+            bool(settings.get("use_year", False)),
+            window,
+        )
+    else:
+        raise ServiceError(_("This step has a timer of an unknown kind."))
+    return due, zone_name
+
+
+# Membership.
+def enrollment_for(contact_id: int, sequence_id: int) -> Enrollment | None:
+    return db.session.scalar(
+        select(Enrollment).where(
+            Enrollment.contact_id == contact_id, Enrollment.sequence_id == sequence_id
+        )
+    )
+
+
+def start(contact, sequence: Sequence, actor=None, now=None) -> Enrollment:
+    """Put ``contact`` at the first step of ``sequence``.
+
+    A contact already active or paused in it is left as it is (starting does
+    not reset); a completed or removed one starts over, with new run keys.
+    """
+    now = now or utcnow()
+    enrollment = enrollment_for(contact.id, sequence.id)
+    if enrollment is not None and enrollment.status in (ACTIVE, PAUSED):
+        return enrollment
+
+    if enrollment is None:
+        enrollment = Enrollment(
+            contact_id=contact.id, sequence_id=sequence.id, occurrence=1
+        )
+        db.session.add(enrollment)
+    else:
+        enrollment.occurrence += 1
+    enrollment.status = ACTIVE
+    enrollment.reason = ""
+    enrollment.started_at = now
+    enrollment.updated_at = now
+    db.session.flush()
+    logger.info(
+        "contact %s started in sequence %s (occurrence %s) by %s",
+        contact.id,
+        sequence.id,
+        enrollment.occurrence,
+        _actor_name(actor),
+    )
+    schedule_next(enrollment, now)
+    return enrollment
+
+
+def pause(enrollment: Enrollment, actor=None, now=None) -> None:
+    """Stop the clock: the planned step is dropped until the contact resumes."""
+    if enrollment.status != ACTIVE:
+        raise ServiceError(_("Only an active sequence can be paused."))
+    enrollment.status = PAUSED
+    enrollment.updated_at = now or utcnow()
+    _drop_plans(enrollment)
+    logger.info(
+        "sequence %s paused for contact %s by %s",
+        enrollment.sequence_id,
+        enrollment.contact_id,
+        _actor_name(actor),
+    )
+
+
+def resume(enrollment: Enrollment, actor=None, now=None) -> None:
+    """Continue a paused sequence from its next step, timed from now."""
+    if enrollment.status != PAUSED:
+        raise ServiceError(_("Only a paused sequence can be resumed."))
+    now = now or utcnow()
+    enrollment.status = ACTIVE
+    enrollment.updated_at = now
+    db.session.flush()
+    logger.info(
+        "sequence %s resumed for contact %s by %s",
+        enrollment.sequence_id,
+        enrollment.contact_id,
+        _actor_name(actor),
+    )
+    schedule_next(enrollment, now)
+
+
+def remove(enrollment: Enrollment, actor=None, reason: str = "", now=None) -> bool:
+    """Take the contact out of the sequence; its planned steps are cancelled."""
+    if enrollment.status not in (ACTIVE, PAUSED):
+        return False
+    now = now or utcnow()
+    enrollment.status = REMOVED
+    enrollment.reason = (reason or "")[:255]
+    enrollment.updated_at = now
+    for run in pending_runs(enrollment):
+        if run.status == SCHEDULED:
+            run.status = CANCELLED
+            run.finished_at = now
+            run.reason = enrollment.reason
+    db.session.flush()
+    logger.info(
+        "contact %s removed from sequence %s by %s (%s)",
+        enrollment.contact_id,
+        enrollment.sequence_id,
+        _actor_name(actor),
+        reason or "no reason given",
+    )
+    return True
+
+
+def run_next_now(enrollment: Enrollment, actor=None, now=None) -> StepRun:
+    """Make the contact's planned step due at once."""
+    run = next((r for r in pending_runs(enrollment) if r.status == SCHEDULED), None)
+    if enrollment.status != ACTIVE or run is None:
+        raise ServiceError(_("This sequence has no step waiting to run."))
+    return run_now(run, actor, now)
+
+
+def run_now(run: StepRun, actor=None, now=None) -> StepRun:
+    """Move a scheduled step's due time to now."""
+    if run.status != SCHEDULED:
+        raise ServiceError(_("Only a step that is waiting can run now."))
+    run.due_at = now or utcnow()
+    db.session.flush()
+    logger.info("step run %s set to run now by %s", run.id, _actor_name(actor))
+    return run
+
+
+def cancel_run(run: StepRun, actor=None, now=None) -> None:
+    """Cancel one waiting step; the contact moves on to the next one."""
+    if run.status != SCHEDULED:
+        raise ServiceError(_("Only a step that is waiting can be cancelled."))
+    now = now or utcnow()
+    run.status = CANCELLED
+    run.finished_at = now
+    run.reason = _("Cancelled by %(user)s", user=_actor_name(actor))
+    db.session.flush()
+    logger.info("step run %s cancelled by %s", run.id, _actor_name(actor))
+    if run.enrollment.status == ACTIVE:
+        schedule_next(run.enrollment, now)
+
+
+def resend(run: StepRun, actor=None, now=None) -> None:
+    """Run a finished step again, now (the user asked for it explicitly)."""
+    if run.status in PENDING:
+        raise ServiceError(_("This step is already waiting to run."))
+    run.status = SCHEDULED
+    run.due_at = now or utcnow()
+    run.finished_at = None
+    run.reason = _("Resend requested by %(user)s", user=_actor_name(actor))
+    db.session.flush()
+    logger.info("step run %s resent by %s", run.id, _actor_name(actor))
+
+
+# Scheduling.
+def pending_runs(enrollment: Enrollment) -> list[StepRun]:
+    return list(
+        db.session.scalars(
+            select(StepRun).where(
+                StepRun.enrollment_id == enrollment.id,
+                StepRun.occurrence == enrollment.occurrence,
+                StepRun.status.in_(PENDING),
+            )
+        )
+    )
+
+
+def _runs_by_step(enrollment: Enrollment) -> dict[int, StepRun]:
+    rows = db.session.scalars(
+        select(StepRun).where(
+            StepRun.enrollment_id == enrollment.id,
+            StepRun.occurrence == enrollment.occurrence,
+        )
+    )
+    return {run.step_id: run for run in rows}
+
+
+def _drop_plans(enrollment: Enrollment) -> None:
+    """Delete planned runs nobody has tried yet (they are plans, not history)."""
+    db.session.flush()
+    db.session.execute(
+        delete(StepRun)
+        .where(
+            StepRun.enrollment_id == enrollment.id,
+            StepRun.status == SCHEDULED,
+            StepRun.attempts == 0,
+        )
+        .execution_options(synchronize_session="fetch")
+    )
+    db.session.flush()
+
+
+def schedule_next(enrollment: Enrollment, now=None, *, catch_up=False):
+    """Plan the contact's next step, or complete the sequence when none is left.
+
+    Steps whose timer can no longer fire are recorded as skipped and the
+    contact moves past them. With ``catch_up`` (a live sequence was edited) a
+    missing step is timed from when the one before it finished: due within
+    the last seven days it runs now, older it is skipped.
+    """
+    now = now or utcnow()
+    if enrollment.status != ACTIVE:
+        return None
+    contact = enrollment.contact
+    runs = _runs_by_step(enrollment)
+    base = now if not catch_up else enrollment.started_at
+
+    for step in enrollment.sequence.steps:
+        run = runs.get(step.id)
+        if run is not None:
+            if run.status in PENDING:
+                return run
+            base = (run.finished_at or now) if catch_up else now
+            continue
+
+        due, zone_name = compute_due(step, contact, base)
+        run = StepRun(
+            enrollment_id=enrollment.id,
+            contact_id=enrollment.contact_id,
+            step_id=step.id,
+            occurrence=enrollment.occurrence,
+            zone=zone_name,
+            idempotency_key=idempotency_key(
+                step.id, enrollment.contact_id, enrollment.occurrence
+            ),
+        )
+        if due is None:
+            _skip(run, now, _("The timer's date has passed."))
+        elif catch_up and due < now - CATCH_UP_WINDOW:
+            _skip(run, now, _("Added to the live sequence after its time had passed."))
+        else:
+            run.due_at = max(due, now) if catch_up else due
+            run.status = SCHEDULED
+        db.session.add(run)
+        db.session.flush()
+        if run.status == SCHEDULED:
+            return run
+        base = now
+
+    enrollment.status = COMPLETED
+    enrollment.updated_at = now
+    db.session.flush()
+    logger.info(
+        "contact %s completed sequence %s",
+        enrollment.contact_id,
+        enrollment.sequence_id,
+    )
+    return None
+
+
+def _skip(run: StepRun, now, reason: str) -> None:
+    run.status = SKIPPED
+    run.due_at = now
+    run.finished_at = now
+    run.reason = reason[:255]
+
+
+def recalculate(sequence: Sequence, now=None) -> int:
+    """Re-plan every active contact of an edited live sequence.
+
+    Planned steps nobody tried yet are dropped and planned again from the
+    current steps, so a step inserted before them, a changed timer or a
+    removed step takes effect; steps already run are never run again.
+    Returns how many contacts were re-planned.
+    """
+    now = now or utcnow()
+    enrollments = db.session.scalars(
+        select(Enrollment).where(
+            Enrollment.sequence_id == sequence.id, Enrollment.status == ACTIVE
+        )
+    ).all()
+    db.session.expire(sequence, ["steps"])
+    for enrollment in enrollments:
+        _drop_plans(enrollment)
+        schedule_next(enrollment, now, catch_up=True)
+    logger.info(
+        "live sequence %s recalculated for %s contacts", sequence.id, len(enrollments)
+    )
+    return len(enrollments)
+
+
+def counts_by_status(sequence_id: int) -> dict[str, int]:
+    rows = db.session.execute(
+        select(Enrollment.status, func.count())
+        .where(Enrollment.sequence_id == sequence_id)
+        .group_by(Enrollment.status)
+    )
+    return dict(rows.all())
