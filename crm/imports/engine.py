@@ -618,44 +618,108 @@ class Importer:
             )
         }
         tags = tag_ids(t for _c, p in updates for t in p.data.tags)
-        for contact_id, pending in updates:
-            contact = contacts.get(contact_id)
-            if contact is None:
-                # The match is made in the edit scope; this guards the write too.
-                self._failed(pending.row, "the existing contact cannot be changed")
-                continue
-            try:
-                with db.session.begin_nested():
-                    changed = fill_blanks(contact, pending, self, tags)
-                    if changed:
-                        contact_services.prepare(contact, self.actor)
-                        db.session.flush()
-                        unread = [
-                            p.number
-                            for p in list(contact.phones) + list(contact.faxes)
-                            if p.e164 is None and p.number in pending.phone_labels
-                        ]
-            except ServiceError as exc:
-                db.session.expire(contact)
-                self._failed(pending.row, exc.message)
-                continue
-            except (SQLAlchemyError, StaleDataError) as exc:
-                db.session.expire(contact)
-                log.warning("row %s: contact %s not updated", pending.row, contact_id)
-                self._failed(pending.row, _not_saved(exc))
-                continue
-            if changed:
-                self.result.updated += 1
-                for number in unread:
-                    self._phone_warning(pending, number)
-            else:
-                self.result.skipped += 1
+        if not self._update_together(updates, contacts, tags):
+            for contact_id, pending in updates:
+                self._update_one(contacts.get(contact_id), contact_id, pending, tags)
         for contact in contacts.values():
             if contact in db.session:
                 db.session.expunge(contact)
 
+    def _update_together(self, updates, contacts, tags) -> bool:
+        """Fill the blanks of the whole batch in one savepoint and one flush.
+
+        One flush per contact cost about 5 ms each. When any contact breaks a
+        rule or its write fails, nothing of the batch is kept and False is
+        returned, so each contact is then tried alone and only the bad rows
+        fail. Warnings are held back until the batch has been written, so a
+        retry does not report them twice.
+        """
+        done = []
+        try:
+            with db.session.begin_nested():
+                for contact_id, pending in updates:
+                    contact = contacts.get(contact_id)
+                    if contact is None:
+                        done.append((pending, None, False, None))
+                        continue
+                    warnings = _HeldWarnings(self.actor_id)
+                    changed = fill_blanks(contact, pending, warnings, tags)
+                    if changed:
+                        contact_services.prepare(contact, self.actor)
+                    done.append((pending, contact, changed, warnings))
+                db.session.flush()
+        except (ServiceError, SQLAlchemyError, StaleDataError):
+            log.info("batch update of %d contacts failed; one by one", len(updates))
+            for contact in contacts.values():
+                db.session.expire(contact)
+            return False
+
+        for pending, contact, changed, warnings in done:
+            if contact is None:
+                # The match is made in the edit scope; this guards the write too.
+                self._failed(pending.row, "the existing contact cannot be changed")
+                continue
+            for problem in warnings.found:
+                self.result.add_problem(problem)
+            if changed:
+                self.result.updated += 1
+                for number in _unread(contact, pending):
+                    self._phone_warning(pending, number)
+            else:
+                self.result.skipped += 1
+        return True
+
+    def _update_one(self, contact, contact_id, pending, tags) -> None:
+        """Fill the blanks of one contact in its own savepoint."""
+        if contact is None:
+            # The match is made in the edit scope; this guards the write too.
+            self._failed(pending.row, "the existing contact cannot be changed")
+            return
+        try:
+            with db.session.begin_nested():
+                changed = fill_blanks(contact, pending, self, tags)
+                if changed:
+                    contact_services.prepare(contact, self.actor)
+                    db.session.flush()
+                    unread = _unread(contact, pending)
+        except ServiceError as exc:
+            db.session.expire(contact)
+            self._failed(pending.row, exc.message)
+            return
+        except (SQLAlchemyError, StaleDataError) as exc:
+            db.session.expire(contact)
+            log.warning("row %s: contact %s not updated", pending.row, contact_id)
+            self._failed(pending.row, _not_saved(exc))
+            return
+        if changed:
+            self.result.updated += 1
+            for number in unread:
+                self._phone_warning(pending, number)
+        else:
+            self.result.skipped += 1
+
     def warn(self, row: int, message: str) -> None:
         self.result.add_problem(Problem(row, "", message, WARNING))
+
+
+class _HeldWarnings:
+    """Stands in for the importer in ``fill_blanks``: keeps its warnings for later."""
+
+    def __init__(self, actor_id):
+        self.actor_id = actor_id
+        self.found: list[Problem] = []
+
+    def warn(self, row: int, message: str) -> None:
+        self.found.append(Problem(row, "", message, WARNING))
+
+
+def _unread(contact: Contact, pending: _Pending) -> list[str]:
+    """The row's numbers the contact now holds without an E.164 form."""
+    return [
+        p.number
+        for p in list(contact.phones) + list(contact.faxes)
+        if p.e164 is None and p.number in pending.phone_labels
+    ]
 
 
 def same_phone(a: str, b: str) -> bool:
