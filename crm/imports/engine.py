@@ -11,6 +11,7 @@ costs the others. Nothing commits here: the caller commits once (or rolls
 back), as for every other service.
 """
 
+import codecs
 import logging
 import os
 from collections.abc import Callable
@@ -55,6 +56,10 @@ MAX_PROBLEMS = 1000
 
 CSV = "csv"
 VCARD = "vcard"
+# Files from this size on are read from disk a line at a time when they are
+# UTF-8 CSV (see open_streamed); smaller ones are read whole.
+STREAM_FROM_BYTES = 4 * 1024 * 1024
+_HEAD_BYTES = 256 * 1024
 
 
 @dataclass
@@ -141,9 +146,9 @@ def read_source(source, limit: int | None = None) -> tuple[bytes, str]:
 class ContactFile:
     """A decoded contact file: its kind, encoding, columns and records."""
 
-    def __init__(self, data: bytes, options: ImportOptions):
+    def __init__(self, data: bytes | None, options: ImportOptions, *, streamed=None):
         self.options = options
-        if vcard.looks_like_vcard(data):
+        if streamed is None and vcard.looks_like_vcard(data):
             self.kind = VCARD
             self.vcards = vcard.read(data, options.encoding)
             self.encoding = self.vcards.encoding
@@ -156,13 +161,18 @@ class ContactFile:
             return
 
         self.kind = CSV
-        decoded = reading.decode(data, options.encoding)
-        self.encoding = decoded.encoding
         self.fallback_encoding = None
-        self.csv = csvfile.open_csv(decoded.text, options.delimiter)
+        if streamed is not None:
+            self.encoding = streamed.encoding
+            self.csv = streamed
+            self.total = streamed.path.stat().st_size
+        else:
+            decoded = reading.decode(data, options.encoding)
+            self.encoding = decoded.encoding
+            self.csv = csvfile.open_csv(decoded.text, options.delimiter)
+            self.total = len(decoded.text)
         self.delimiter = self.csv.delimiter
         self.headers = self.csv.headers
-        self.total = len(decoded.text)
         if options.preset and options.preset not in presets.PRESETS:
             raise ServiceError(
                 _("There is no preset called %(name)s.", name=options.preset)
@@ -278,6 +288,54 @@ def check_mapping(mapping: list[str], headers: list[str]) -> list[str]:
 def open_file(data: bytes, options: ImportOptions | None = None) -> ContactFile:
     """Decode and inspect a contact file; ReadError when it cannot be imported."""
     return ContactFile(data, options or ImportOptions())
+
+
+def open_streamed(source, options: ImportOptions) -> ContactFile | None:
+    """A large UTF-8 CSV file on disk, read a line at a time; None otherwise.
+
+    The import then holds one batch of rows, not the whole file and its
+    decoded text (about three times the file's size for text with accents).
+    Every other file (small, vCard, another encoding, one chosen by the
+    user, anything unusual) returns None and is read whole by ``open_file``,
+    which also gives the messages for files that cannot be read.
+    """
+    if not isinstance(source, str | os.PathLike) or options.encoding:
+        return None
+    path = Path(source)
+    try:
+        size = path.stat().st_size
+        if not STREAM_FROM_BYTES <= size <= current_app.config["IMPORT_MAX_BYTES"]:
+            return None
+        with path.open("rb") as handle:
+            head = handle.read(_HEAD_BYTES)
+        if (
+            vcard.looks_like_vcard(head)
+            or head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+            or reading.utf16_without_bom(head)
+            or reading.looks_binary_bytes(head)
+            or not _is_utf8(path)
+        ):
+            return None
+    except OSError:
+        return None
+    text = codecs.getincrementaldecoder("utf-8")().decode(head).removeprefix("\ufeff")
+    if reading.looks_binary(text):
+        return None
+    streamed = csvfile.open_streamed(path, "utf-8", text, options.delimiter)
+    return ContactFile(None, options, streamed=streamed)
+
+
+def _is_utf8(path: Path) -> bool:
+    """Whether the whole file is UTF-8, read in chunks of 1 MB."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as handle:
+        try:
+            while chunk := handle.read(1 << 20):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return False
+    return True
 
 
 def preview_contacts(
@@ -926,8 +984,13 @@ def run(
     problems never raise, they are listed in ``result.problems``.
     """
     options = options or ImportOptions()
-    data, source_name = read_source(source)
-    contact_file = open_file(data, options)
+    contact_file = open_streamed(source, options)
+    if contact_file is not None:
+        source_name = Path(source).name
+    else:
+        data, source_name = read_source(source)
+        contact_file = open_file(data, options)
+        del data  # the decoded text or cards are all the import reads
     importer = Importer(contact_file, options, actor=actor, owner=owner)
 
     def report(done):
