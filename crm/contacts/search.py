@@ -6,7 +6,7 @@ PostgreSQL keeps a pg_trgm GIN index on the same column. Terms shorter than
 three characters cannot use a trigram index and fall back to a scan.
 """
 
-from sqlalchemy import Integer, and_, column, table, text
+from sqlalchemy import Integer, and_, column, select, table, text
 
 from crm.contacts.models import Contact
 from crm.core.text import digits, fold
@@ -66,6 +66,27 @@ def narrow(query, text_query: str, dialect: str):
     for term in terms:
         query = query.filter(_like(term))
     return query, order
+
+
+def match_ids(text_query: str, dialect: str):
+    """The ids of the contacts matching every term, read from the index alone.
+
+    None when the index cannot answer on its own (PostgreSQL, or a term
+    shorter than three characters, which needs the contact's text). Every
+    row of the full-text table belongs to a contact: triggers keep it in
+    step with ``contacts``.
+    """
+    terms = _terms(text_query)
+    if dialect != "sqlite" or not terms or any(len(t) < 3 for t in terms):
+        return None
+    fts = table(FTS_TABLE, column("rowid", Integer))
+    return (
+        select(fts.c.rowid)
+        .select_from(fts)
+        .where(
+            text(f"{FTS_TABLE} MATCH :fts_match").bindparams(fts_match=_match(terms))
+        )
+    )
 
 
 def criterion(query: str, dialect: str):

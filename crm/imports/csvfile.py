@@ -4,10 +4,13 @@ clevercsv detects the dialect from a sample; the stdlib ``csv`` module does
 the parsing, which keeps newlines and delimiters inside quoted values.
 """
 
+import codecs
 import csv
 import io
 import logging
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from clevercsv import Detector
 from flask_babel import gettext as _
@@ -45,6 +48,106 @@ class CsvFile:
             except StopIteration:
                 return
             yield cells, stream.tell()
+
+
+@dataclass
+class StreamedCsv:
+    """A CSV file read from disk a line at a time, so memory stays flat.
+
+    The same rows as ``CsvFile`` over the whole decoded text; offsets are
+    byte offsets into the file.
+    """
+
+    path: Path
+    encoding: str
+    delimiter: str
+    headers: list[str]
+    body_start: int  # byte offset of the first data row
+
+    def records(self, start_offset: int | None = None):
+        """(cells, end offset) per record after the header."""
+        with self.path.open("rb") as handle:
+            lines = _Lines(handle, self.encoding, start_offset or self.body_start)
+            reader = csv.reader(lines, delimiter=self.delimiter, strict=False)
+            for cells in reader:
+                yield cells, lines.offset
+
+
+# A carriage return not followed by a line feed ends a line too, as it does
+# for the in-memory reader (io.StringIO with newline="").
+_LONE_CR = re.compile(r"(?<=\r)(?!\n|$)")
+
+
+class _Lines:
+    """The decoded lines of a binary file from a byte offset, endings kept."""
+
+    def __init__(self, handle, encoding: str, start: int):
+        handle.seek(start)
+        self.handle = handle
+        self.offset = start
+        self.encoding = encoding
+        self.decoder = codecs.getincrementaldecoder(encoding)()
+        self.pending: list[str] = []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        if self.pending:
+            line = self.pending.pop()
+            self.offset += len(line.encode(self.encoding))
+            return line
+        raw = self.handle.readline()
+        if not raw:
+            raise StopIteration
+        line = self.decoder.decode(raw)
+        if line.count("\r") > line.endswith("\r\n"):
+            parts = _LONE_CR.split(line)
+            if len(parts) > 1:
+                self.pending = parts[:0:-1]
+                line = parts[0]
+                self.offset += len(line.encode(self.encoding))
+                return line
+        self.offset += len(raw)
+        return line
+
+
+def open_streamed(path: Path, encoding: str, head: str, delimiter=None):
+    """Like ``open_csv`` for a file read from disk; ``head`` is its first text."""
+    if delimiter and delimiter not in DELIMITERS:
+        raise ReadError(_("Choose a comma, semicolon, tab or pipe as the delimiter."))
+    delimiter = delimiter or detect_delimiter(head)
+    size = path.stat().st_size
+    if csv.field_size_limit() < size + 1:
+        csv.field_size_limit(size + 1)
+
+    headers, body_start = None, 0
+    with path.open("rb") as handle:
+        lines = _Lines(handle, encoding, _bom_length(handle, encoding))
+        reader = csv.reader(lines, delimiter=delimiter, strict=False)
+        try:
+            for cells in reader:
+                if any(c.strip() for c in cells):
+                    headers = [c.strip() for c in cells]
+                    body_start = lines.offset
+                    break
+        except csv.Error as exc:
+            raise ReadError(
+                _("The file cannot be read as CSV: %(reason)s", reason=str(exc))
+            ) from None
+    if headers is None:
+        raise ReadError(_("The file is empty."))
+    csv_file = StreamedCsv(path, encoding, delimiter, headers, body_start)
+    for cells, _end in csv_file.records():
+        if any(c.strip() for c in cells):
+            return csv_file
+    raise ReadError(_("The file has a header row but no contacts below it."))
+
+
+def _bom_length(handle, encoding: str) -> int:
+    handle.seek(0)
+    start = handle.read(len(codecs.BOM_UTF8))
+    return len(codecs.BOM_UTF8) if start == codecs.BOM_UTF8 else 0
 
 
 def restore_cell(text: str) -> str:

@@ -179,7 +179,7 @@ def decode(data: bytes, encoding: str | None = None) -> Decoded:
         name, had_bom = canonical_encoding(encoding), False
     else:
         name, had_bom = detect_encoding(data)
-    if not name.startswith(("utf-16", "utf-32")) and _looks_binary_bytes(data):
+    if not name.startswith(("utf-16", "utf-32")) and looks_binary_bytes(data):
         raise ReadError(
             _("This file holds binary data, not a contact file (CSV or vCard).")
         )
@@ -204,7 +204,7 @@ def decode(data: bytes, encoding: str | None = None) -> Decoded:
     if text.startswith("\ufeff"):
         text, had_bom = text[1:], True
 
-    if _looks_binary(text):
+    if looks_binary(text):
         raise ReadError(
             _("This file holds binary data, not a contact file (CSV or vCard).")
         )
@@ -214,7 +214,8 @@ def decode(data: bytes, encoding: str | None = None) -> Decoded:
     return Decoded(text=text, encoding=name, had_bom=had_bom)
 
 
-def _looks_binary_bytes(data: bytes) -> bool:
+def looks_binary_bytes(data: bytes) -> bool:
+    """Whether the first bytes hold NULs or many control characters."""
     sample = data[:8192]
     if b"\x00" in sample:
         return True
@@ -222,7 +223,8 @@ def _looks_binary_bytes(data: bytes) -> bool:
     return controls > max(2, len(sample) // 100)
 
 
-def _looks_binary(text: str) -> bool:
+def looks_binary(text: str) -> bool:
+    """Whether the first characters hold NULs or many control characters."""
     sample = text[:8192]
     if "\x00" in sample:
         return True
