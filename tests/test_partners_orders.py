@@ -65,3 +65,28 @@ def test_an_order_without_a_partner_earns_nothing(db, make_order, seller, paula)
     sales.record_payment(order, D("60.00"), "cash", seller)
     db.session.commit()
     assert rows(db) == []
+
+
+def test_a_purchase_after_a_tracking_link_pays_the_referring_partner(
+    app, db, make_order, seller, paula
+):
+    from crm.partners import sales as partner_sales
+    from crm.partners import tracking
+    from crm.partners.models import TrackingDestination
+    from crm.sales import services as sales
+
+    db.session.add(TrackingDestination(prefix="https://shop.example.com"))
+    db.session.commit()
+    browser = app.test_client()
+    browser.get("/r/Paula1", query_string={"to": "https://shop.example.com/buy"})
+    cookie = browser.get_cookie(tracking.COOKIE_NAME).value
+
+    order = make_order([("service", "25.00", 2, None)])
+    referral = services.attribute(order.contact_id, cookie, "purchase")
+    partner_sales.set_partners_from_referral(order, referral)
+    db.session.commit()
+    assert (order.lead_partner_id, order.sales_partner_id) == (paula.id, paula.id)
+
+    sales.record_payment(order, D("50.00"), "cash", seller)
+    db.session.commit()
+    assert rows(db) == [("earned", D("5.00"))]
