@@ -523,6 +523,9 @@ def opportunity_reference_actions(user, action):
     return action == policy.VIEW or user.is_admin
 
 
+# Orders' partner columns and the commission listener (they need both domains).
+import crm.partners.sales  # noqa: E402, F401
+
 # Referral partners follow their contact; referrals follow the referred contact.
 for _partner_model in (ReferralPartner, Referral):
     policy.rule(_partner_model)(_follows_contact(_partner_model))

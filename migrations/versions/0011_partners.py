@@ -1,4 +1,5 @@
-"""referral partners, referrals, tracking destinations and commissions
+"""referral partners, referrals, tracking destinations, commissions, and the
+lead and sales partner of an order
 
 Revision ID: 0011
 Revises: 0010
@@ -173,8 +174,26 @@ def upgrade():
     op.create_index(op.f("ix_commissions_partner_id"), "commissions", ["partner_id"])
     op.create_index(op.f("ix_commissions_reverses_id"), "commissions", ["reverses_id"])
 
+    with op.batch_alter_table("orders") as batch:
+        for column in ("lead_partner_id", "sales_partner_id"):
+            batch.add_column(sa.Column(column, sa.Integer(), nullable=True))
+            batch.create_foreign_key(
+                op.f(f"fk_orders_{column}_referral_partners"),
+                "referral_partners",
+                [column],
+                ["id"],
+                ondelete="SET NULL",
+            )
+
 
 def downgrade():
+    with op.batch_alter_table("orders") as batch:
+        for column in ("sales_partner_id", "lead_partner_id"):
+            batch.drop_constraint(
+                op.f(f"fk_orders_{column}_referral_partners"), type_="foreignkey"
+            )
+            batch.drop_column(column)
+
     op.drop_index(op.f("ix_commissions_reverses_id"), table_name="commissions")
     op.drop_index(op.f("ix_commissions_partner_id"), table_name="commissions")
     op.drop_index(op.f("ix_commissions_order_id"), table_name="commissions")
