@@ -108,9 +108,7 @@ def test_opting_in_needs_a_reason(db, jane, reason):
         ("DOUBLE_OPT_IN", None),
     ],
 )
-def test_a_manual_opt_in_moves_only_the_statuses_keap_allows(
-    db, jane, before, after
-):
+def test_a_manual_opt_in_moves_only_the_statuses_keap_allows(db, jane, before, after):
     _force(db, "jane@example.com", before)
     if after is None:
         with pytest.raises(ServiceError, match="cannot be opted in by hand"):
@@ -203,3 +201,18 @@ def test_a_status_changed_between_compose_and_send_is_checked_at_send_time(
     assert "may not receive marketing e-mail" in response.get_data(as_text=True)
     assert smtp_server.messages == []
     assert db.session.scalar(select(Message)) is None
+
+
+def test_the_status_screen_sends_the_confirmation_link(
+    db, web, login_as, make_contact, smtp_server
+):
+    user = login_as()
+    make_contact("Jane", "Doe", email="jane@example.com", owner=user)
+    row = services.status_for("jane@example.com")
+    db.session.commit()
+
+    web.post("/admin/email_status/change/", {"id": row.id, "operation": "confirm"})
+
+    [received] = smtp_server.wait_for(1)
+    assert received["To"] == "jane@example.com"
+    assert paths(html_of(received), "confirm/")

@@ -191,3 +191,22 @@ def test_bad_tokens_get_404_on_every_public_endpoint(client, db, path):
     assert client.get(path).status_code == 404
     assert client.post(path).status_code in (404, 405)
     assert db.session.scalar(select(EmailStatusChange)) is None
+
+
+def test_the_sent_event_describes_the_messages_opens_and_clicks(
+    app, db, client, web, jane, smtp_server
+):
+    from crm.activity import kinds
+
+    received = _send(web, smtp_server, jane)
+    [pixel] = paths(html_of(received), "o/")
+    [link] = paths(html_of(received), "c/")
+    client.get(pixel)
+    client.get(link)
+    client.get(link)
+
+    db.session.expire_all()
+    [event] = _events(db, "email_sent")
+    with app.test_request_context():
+        text = str(kinds.get("email_sent").describe(event))
+    assert "Opened 1 times" in text and "Clicked 2 times" in text
