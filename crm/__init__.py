@@ -45,16 +45,22 @@ def _register_blueprints(app):
     from crm.auth.views import bp as auth_bp
     from crm.core.web import bp as web_bp
     from crm.mail.views import bp as mail_bp
+    from crm.partners.views import bp as partners_bp
 
     app.register_blueprint(web_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(mail_bp)
+    app.register_blueprint(partners_bp)
 
 
 def _register_admin(app):
     from crm.core.registry import build_admin
 
     build_admin(app)
+
+    from crm.scoring.admin import init_app as init_scoring
+
+    init_scoring(app)
 
 
 def _register_cli(app):
@@ -64,9 +70,13 @@ def _register_cli(app):
     from crm.contacts.cli import contacts_cli
     from crm.demo.cli import demo_cli
     from crm.mail.cli import mail_cli
+    from crm.opportunities.cli import opportunities_cli
+    from crm.tasks.cli import tasks_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(teams_cli)
     app.cli.add_command(contacts_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(mail_cli)
+    app.cli.add_command(opportunities_cli)
+    app.cli.add_command(tasks_cli)

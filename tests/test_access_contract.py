@@ -119,12 +119,116 @@ def hidden_world(db, make_contact):
         ]
     )
     from crm.access.models import ContactShare
+    from crm.activity.models import ActivityEvent
+    from crm.scoring.models import ScoreEntry, ScoreRule
 
     db.session.add(
         ContactShare(id=HIDDEN, contact_id=HIDDEN, user_id=u3.id, level="edit")
     )
     _hidden_mail(db)
+    from datetime import UTC, datetime, timedelta
+
+    from crm.tasks.models import (
+        ActivityField,
+        ActivityFieldValue,
+        Appointment,
+        Note,
+        Task,
+    )
+
+    due = datetime.now(UTC) - timedelta(minutes=5)
+    db.session.add_all(
+        [
+            Task(
+                id=HIDDEN,
+                contact_id=HIDDEN,
+                title="Zyxhidden task",
+                due_at=due,
+                remind_minutes=5,
+                remind_at=due,
+                # Assigned to U1, whose My tasks and Reminders must still not
+                # show it: the contact is hidden from U1.
+                assigned_to_id=u1.id,
+            ),
+            Appointment(
+                id=HIDDEN,
+                contact_id=HIDDEN,
+                title="Zyxhidden meeting",
+                starts_at=due,
+                ends_at=due + timedelta(hours=1),
+                assigned_to_id=u2.id,
+            ),
+            Note(id=HIDDEN, contact_id=HIDDEN, title="Zyxhidden note"),
+            ActivityField(id=1, record_type="task", label="Zone", field_name="zone"),
+        ]
+    )
+    db.session.flush()
+    db.session.add(
+        ActivityFieldValue(
+            id=HIDDEN,
+            field_id=1,
+            contact_id=HIDDEN,
+            record_type="task",
+            record_id=HIDDEN,
+            value="zyx custom value",
+        )
+    )
+    db.session.add(ScoreRule(id=1, name="Scored", trigger="email_opened", points=2))
+    db.session.flush()
+    event = ActivityEvent(
+        id=HIDDEN, contact_id=HIDDEN, kind="tag_applied", subject="Qwvhidden"
+    )
+    db.session.add(event)
+    db.session.flush()
+    db.session.add(
+        ScoreEntry(
+            id=HIDDEN,
+            contact_id=HIDDEN,
+            rule_id=1,
+            event_id=HIDDEN,
+            points=2,
+            earned_at=event.occurred_at,
+        )
+    )
     db.session.commit()
+    _hidden_opportunity(db, u2)
+    from crm.sales.models import Order, OrderLine, Product, Transaction
+
+    db.session.add(Product(id=1, name="Lamp", price=10, currency="USD"))
+    db.session.add(
+        Order(
+            id=HIDDEN,
+            contact_id=HIDDEN,
+            title="Zyxhidden order",
+            currency="USD",
+            invoice_number=HIDDEN,
+        )
+    )
+    db.session.flush()
+    db.session.add_all(
+        [
+            OrderLine(
+                id=HIDDEN,
+                order_id=HIDDEN,
+                kind="service",
+                description="Zyxhidden",
+                quantity=1,
+                unit_price=10,
+            ),
+            Transaction(
+                id=HIDDEN,
+                order_id=HIDDEN,
+                kind="payment",
+                state="settled",
+                amount=5,
+                currency="USD",
+                method="cash",
+                reason="Zyxhidden",
+            ),
+        ]
+    )
+    db.session.commit()
+    _hidden_partner_world(db)
     assert db.session.get(ContactEmail, HIDDEN) is not None
     return {
         "admin": admin,
@@ -186,6 +290,102 @@ def _hidden_mail(db):
             ),
         ]
     )
+
+
+def _hidden_opportunity(db, owner):
+    """An opportunity of the hidden contact with a move, a check and a value."""
+    from crm.opportunities.models import (
+        ChecklistCheck,
+        ChecklistItem,
+        Opportunity,
+        OpportunityField,
+        OpportunityValue,
+        Stage,
+        StageMove,
+    )
+
+    stage = Stage(id=1, name="New", probability=10)
+    won = Stage(id=2, name="Won", probability=100, kind="won")
+    item = ChecklistItem(id=1, stage=stage, description="Call", required=True)
+    field = OpportunityField(id=1, label="Seats", field_name="Seats")
+    db.session.add_all([stage, won, item, field])
+    db.session.flush()
+    db.session.add(
+        Opportunity(
+            id=HIDDEN,
+            title="Zyxhidden deal",
+            contact_id=HIDDEN,
+            stage_id=1,
+            owner_id=owner.id,
+            currency="USD",
+        )
+    )
+    db.session.flush()
+    db.session.add_all(
+        [
+            StageMove(id=HIDDEN, opportunity_id=HIDDEN, to_stage_id=1),
+            ChecklistCheck(id=HIDDEN, opportunity_id=HIDDEN, item_id=1),
+            OpportunityValue(
+                id=HIDDEN, opportunity_id=HIDDEN, field_id=1, value="zyx custom value"
+            ),
+        ]
+    )
+    db.session.commit()
+
+
+def _hidden_partner_world(db):
+    """Jane as a referral partner who referred John, with a commission."""
+    from decimal import Decimal
+
+    from crm.core.db import utcnow
+    from crm.partners.models import (
+        Commission,
+        CommissionRule,
+        Referral,
+        ReferralPartner,
+    )
+
+    db.session.add(
+        ReferralPartner(
+            id=HIDDEN,
+            contact_id=HIDDEN,
+            code="Zyxhidden1",
+            code_key="zyxhidden1",
+            status="active",
+        )
+    )
+    db.session.flush()
+    db.session.add_all(
+        [
+            Referral(
+                id=HIDDEN,
+                contact_id=HIDDEN + 1,
+                partner_id=HIDDEN,
+                kind="manual",
+                referred_at=utcnow(),
+            ),
+            CommissionRule(
+                id=HIDDEN,
+                partner_id=HIDDEN,
+                rule_key=f"partner:{HIDDEN}",
+                kind="percent",
+                percent=Decimal("10"),
+            ),
+        ]
+    )
+    db.session.flush()
+    db.session.add(
+        Commission(
+            id=HIDDEN,
+            partner_id=HIDDEN,
+            order_id=HIDDEN,
+            amount=Decimal("5.00"),
+            currency="USD",
+            basis=Decimal("50.00"),
+            earn_key=f"{HIDDEN}:{HIDDEN}",
+        )
+    )
+    db.session.commit()
 
 
 def dump(db):

@@ -36,9 +36,44 @@ from crm.mail.models import (
     MessageLink,
     MessageOpen,
 )
+from crm.opportunities.models import (
+    ChecklistCheck,
+    ChecklistItem,
+    Opportunity,
+    OpportunityField,
+    OpportunityValue,
+    Stage,
+    StageMove,
+    StageReason,
+)
+from crm.partners.models import (
+    Commission,
+    CommissionRule,
+    PartnerSettings,
+    Referral,
+    ReferralPartner,
+    TrackingDestination,
+)
+from crm.sales.models import InvoiceCounter, Order, OrderLine, Product, Transaction
+from crm.scoring.models import ScoreEntry, ScoreRule, ScoreSetting
 from crm.tags.models import ContactTag, Tag, TagCategory
+from crm.tasks.models import (
+    ActivityField,
+    ActivityFieldValue,
+    Appointment,
+    Note,
+    Task,
+)
 
-REFERENCE_MODELS = (Tag, TagCategory, LinkType, CustomTab, CustomHeader, CustomField)
+REFERENCE_MODELS = (
+    Tag,
+    TagCategory,
+    LinkType,
+    CustomTab,
+    CustomHeader,
+    CustomField,
+    ActivityField,
+)
 CONTACT_CHILDREN = (
     ContactEmail,
     ContactPhone,
@@ -46,6 +81,10 @@ CONTACT_CHILDREN = (
     SocialAccount,
     ContactTag,
     CustomValue,
+    Task,
+    Appointment,
+    Note,
+    ActivityFieldValue,
 )
 ADMIN_MODELS = (UserPermission, DefaultPermission, AuditEntry, LoginFailure)
 
@@ -99,7 +138,7 @@ def _follows_contact(model):
     return rows
 
 
-for _child in (*CONTACT_CHILDREN, ContactShare, ActivityEvent):
+for _child in (*CONTACT_CHILDREN, ContactShare, ActivityEvent, ScoreEntry):
     policy.rule(_child)(_follows_contact(_child))
 
 
@@ -153,6 +192,23 @@ def activity_actions(user, action):
     return action == policy.VIEW
 
 
+@policy.permission(ScoreEntry)
+def score_entry_actions(user, action):
+    # Points are written by the scoring listener and rule changes, never by hand.
+    return action == policy.VIEW
+
+
+@policy.rule(ScoreRule, ScoreSetting)
+def scoring_rows(user, action):
+    return true() if user.is_admin else false()
+
+
+@policy.permission(ScoreRule, ScoreSetting)
+def scoring_actions(user, action):
+    # Only administrators define how contacts score.
+    return user.is_admin
+
+
 @policy.permission(Company)
 def company_actions(user, action):
     # Companies are created from the contact form by anyone who adds contacts.
@@ -180,6 +236,65 @@ def audit_actions(user, action):
 @policy.permission(UserPermission, DefaultPermission, LoginFailure)
 def admin_actions(user, action):
     return user.is_admin
+
+
+def order_criterion(user, action):
+    """Orders: the contact is visible (or editable), and the orders area's
+    scope allows (all orders, or only those of contacts the user owns)."""
+    if user.is_admin:
+        return true()
+    perms = services.permissions_for(user, "orders")
+    scope = perms["view_scope"] if action == policy.VIEW else perms["edit_scope"]
+    contacts = select(Contact.id).where(contact_criterion(user, action))
+    if scope != ALL:
+        contacts = contacts.where(Contact.owner_id == user.id)
+    return Order.contact_id.in_(contacts)
+
+
+@policy.rule(Order)
+def order_rows(user, action):
+    return order_criterion(user, action)
+
+
+def _follows_order(model):
+    def rows(user, action):
+        return model.order_id.in_(select(Order.id).where(order_criterion(user, action)))
+
+    return rows
+
+
+for _order_child in (OrderLine, Transaction):
+    policy.rule(_order_child)(_follows_order(_order_child))
+
+
+@policy.rule(Product)
+def product_rows(user, action):
+    return true()
+
+
+@policy.rule(InvoiceCounter)
+def invoice_counter_rows(user, action):
+    return false()
+
+
+@policy.permission(Order)
+def order_actions(user, action):
+    return services.area_allows(user, "orders", action)
+
+
+@policy.permission(OrderLine, Transaction)
+def order_child_actions(user, action):
+    # Lines are edited with their order; money moves only through the services.
+    if action == "export":
+        return services.area_allows(user, "orders", "export")
+    return action in (policy.VIEW, policy.EDIT, "create", "delete")
+
+
+@policy.permission(Product)
+def product_actions(user, action):
+    # The catalogue is reference data: everyone reads it, administrators
+    # change it (like tags and link types).
+    return action == policy.VIEW or user.is_admin
 
 
 @policy.rule(ImportJob)
@@ -257,6 +372,109 @@ def mail_actions(user, action):
 def template_actions(user, action):
     # Everyone writes e-mails from templates; administrators maintain them.
     return action == policy.VIEW or user.is_admin
+
+
+def opportunity_criterion(user, action):
+    """An opportunity is visible when its contact is (view, or edit to change it)
+    and the opportunities area allows all, or the user owns the opportunity."""
+    contact_ok = Opportunity.contact_id.in_(policy.visible_ids(Contact, user, action))
+    if user.is_admin:
+        return true()
+    perms = services.permissions_for(user, "opportunities")
+    scope = perms["view_scope"] if action == policy.VIEW else perms["edit_scope"]
+    if scope == ALL:
+        return contact_ok
+    return contact_ok & (Opportunity.owner_id == user.id)
+
+
+@policy.rule(Opportunity)
+def opportunity_rows(user, action):
+    return opportunity_criterion(user, action)
+
+
+def _follows_opportunity(model):
+    def rows(user, action):
+        visible = select(Opportunity.id).where(opportunity_criterion(user, action))
+        return model.opportunity_id.in_(visible)
+
+    return rows
+
+
+for _child in (StageMove, ChecklistCheck, OpportunityValue):
+    policy.rule(_child)(_follows_opportunity(_child))
+
+
+@policy.rule(Stage, ChecklistItem, StageReason, OpportunityField)
+def opportunity_reference_rows(user, action):
+    return true()
+
+
+@policy.permission(Opportunity)
+def opportunity_actions(user, action):
+    return services.area_allows(user, "opportunities", action)
+
+
+@policy.permission(StageMove, ChecklistCheck, OpportunityValue)
+def opportunity_child_actions(user, action):
+    # Written by the move and save services only, read with the opportunity.
+    return action == policy.VIEW
+
+
+@policy.permission(Stage, ChecklistItem, StageReason, OpportunityField)
+def opportunity_reference_actions(user, action):
+    # Everyone reads the stages and field definitions; administrators change them.
+    return action == policy.VIEW or user.is_admin
+
+
+# Referral partners follow their contact; referrals follow the referred contact.
+for _partner_model in (ReferralPartner, Referral):
+    policy.rule(_partner_model)(_follows_contact(_partner_model))
+
+
+@policy.rule(Commission)
+def commission_rows(user, action):
+    return Commission.partner_id.in_(policy.visible_ids(ReferralPartner, user, action))
+
+
+@policy.rule(CommissionRule)
+def commission_rule_rows(user, action):
+    return true() if action == policy.VIEW or user.is_admin else false()
+
+
+@policy.rule(PartnerSettings, TrackingDestination)
+def partner_settings_rows(user, action):
+    return true() if user.is_admin else false()
+
+
+@policy.permission(ReferralPartner)
+def partner_actions(user, action):
+    return services.area_allows(user, "referral_partners", action)
+
+
+@policy.permission(Referral)
+def referral_actions(user, action):
+    # A referral by hand is an edit of the referred contact (its row rule).
+    if action == "export":
+        return services.area_allows(user, "referral_partners", "export")
+    return action in (policy.VIEW, policy.EDIT, "create", "delete")
+
+
+@policy.permission(Commission)
+def commission_actions(user, action):
+    # Commissions are written by the order services, never through a screen.
+    if action == "export":
+        return services.area_allows(user, "referral_partners", "export")
+    return action == policy.VIEW
+
+
+@policy.permission(CommissionRule)
+def commission_rule_actions(user, action):
+    return action == policy.VIEW or user.is_admin
+
+
+@policy.permission(PartnerSettings, TrackingDestination)
+def partner_settings_actions(user, action):
+    return user.is_admin
 
 
 # Owner changes are checked and audited on every flush, whatever the path.

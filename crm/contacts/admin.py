@@ -82,13 +82,22 @@ class ContactView(SecuredModelView):
     list_template = "contacts/list.html"
     details_template = "contacts/record.html"
 
-    column_list = ("name", "company", "primary_email", "primary_phone", "tags", "owner")
+    column_list = (
+        "name",
+        "company",
+        "primary_email",
+        "primary_phone",
+        "tags",
+        "score",
+        "owner",
+    )
     column_labels = {
         "name": _l("Name"),
         "company": _l("Company"),
         "primary_email": _l("E-mail"),
         "primary_phone": _l("Phone"),
         "tags": _l("Tags"),
+        "score": _l("Score"),
         "owner": _l("Owner"),
         "created_at": _l("Created"),
     }
@@ -179,6 +188,7 @@ class ContactView(SecuredModelView):
             return None, query
         rows = [ListRow(*values) for values in query.with_entities(*LIST_COLUMNS)]
         self._attach_tags(rows)
+        self._attach_scores(rows)
         return None, rows
 
     def _capped_count(self, query, search_term, filters):
@@ -238,6 +248,12 @@ class ContactView(SecuredModelView):
             for contact_id, name in db.session.execute(query):
                 names[contact_id].append(name)
         g.crm_row_tags = names
+
+    def _attach_scores(self, rows) -> None:
+        """Lead scores of one page of contacts in a single grouped query."""
+        from crm.scoring.services import leads_for
+
+        g.crm_row_leads = leads_for(row.id for row in rows)
 
     # Export: the same rows as the list, formulas neutralised.
     column_export_list = (

@@ -315,6 +315,12 @@ def _insert_children(ids, rows, tags, phones_e164, actor_id, now) -> None:
         if values:
             _insert_rows(model.__table__, _uniform(model.__table__, values))
 
+    if tag_links:
+        # Core inserts pass no ORM hook: record "tag applied" in one batch here.
+        from crm.scoring.tag_events import applied_in_bulk
+
+        applied_in_bulk(tag_links)
+
 
 def _uniform(table, rows: list[dict]) -> list[dict]:
     """Give every row the same keys, so the driver runs one batched statement.

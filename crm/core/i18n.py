@@ -1,6 +1,7 @@
 """Interface language: the user's preferred locale, else the browser's."""
 
 from flask import current_app, request
+from flask_babel import get_locale
 from flask_login import current_user
 
 from crm.extensions import babel
@@ -29,3 +30,21 @@ def init_app(app) -> None:
         locale_selector=select_locale,
         default_translation_directories=str(translations),
     )
+    app.after_request(declare_language)
+
+
+def declare_language(response):
+    """Name the page's language on Flask-Admin pages, whose skeleton opens a bare
+    ``<html>`` outside any block a template could override."""
+    if response.mimetype != "text/html" or response.direct_passthrough:
+        return response
+    if response.is_streamed:
+        return response
+    body = response.get_data()
+    opening = body.find(b"<html>", 0, 200)
+    if opening < 0:
+        return response
+    language = str(get_locale() or current_app.config["DEFAULT_LOCALE"])
+    tag = f'<html lang="{language}">'.encode()
+    response.set_data(body[:opening] + tag + body[opening + len(b"<html>") :])
+    return response

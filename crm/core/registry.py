@@ -17,15 +17,25 @@ def _domain_views():
     from crm.imports.admin import views as import_views
     from crm.links.admin import views as link_views
     from crm.mail.admin import views as mail_views
+    from crm.opportunities.admin import views as opportunity_views
+    from crm.partners.admin import views as partner_views
+    from crm.sales.admin import views as sales_views
+    from crm.scoring.admin import views as scoring_views
     from crm.tags.admin import views as tag_views
+    from crm.tasks.admin import views as task_views
 
     for factory in (
         contact_views,
         import_views,
         tag_views,
         link_views,
+        task_views,
         custom_views,
         mail_views,
+        partner_views,
+        scoring_views,
+        opportunity_views,
+        sales_views,
         auth_views,
     ):
         yield from factory()

@@ -1,0 +1,1 @@
+"""Opportunities: stages with checklists, moves, the pipeline board, the forecast."""

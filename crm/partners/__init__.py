@@ -1,0 +1,1 @@
+"""Referral partners: tracking links, referrals, attribution and commissions."""

@@ -1,0 +1,1 @@
+"""Products, orders, payments, refunds and invoices."""

@@ -1,0 +1,1 @@
+"""Lead scoring: rules that give points for what happens to a contact."""

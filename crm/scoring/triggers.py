@@ -1,0 +1,106 @@
+"""What a score rule can react to: a registry later issues extend.
+
+A trigger names the activity event kind it listens for, whether a rule may
+(or must) narrow it to one target such as a tag, and whether a rule scores
+once per target (opening the same e-mail twice scores once) or every time.
+Page visits and purchases register their triggers the same way.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from crm.extensions import db
+
+
+@dataclass(frozen=True)
+class Trigger:
+    key: str
+    label: object  # a lazy translatable string
+    event_kind: str  # the crm.activity kind that fires it
+    #: functions() -> [(target, label)] a rule may narrow the trigger to
+    targets: Callable[[], list[tuple[str, str]]] | None = field(default=None)
+    target_required: bool = False
+    once_per_target: bool = False
+
+
+_triggers: dict[str, Trigger] = {}
+
+
+def register(trigger: Trigger) -> Trigger:
+    """Declare a trigger once; registering the same key twice is a mistake."""
+    if trigger.key in _triggers:
+        raise ValueError(f"score trigger {trigger.key!r} is registered twice")
+    _triggers[trigger.key] = trigger
+    return trigger
+
+
+def get(key: str | None) -> Trigger | None:
+    return _triggers.get(key or "")
+
+
+def all_triggers() -> list[Trigger]:
+    return list(_triggers.values())
+
+
+def for_kinds(kind_keys) -> list[Trigger]:
+    """The triggers that listen for any of these event kinds."""
+    wanted = set(kind_keys)
+    return [t for t in _triggers.values() if t.event_kind in wanted]
+
+
+def tag_targets() -> list[tuple[str, str]]:
+    """Every tag as a rule target ("tag:<id>"), by name."""
+    from crm.tags.models import Tag
+
+    rows = db.session.execute(select(Tag.id, Tag.name).order_by(Tag.name))
+    return [(f"tag:{tag_id}", name) for tag_id, name in rows]
+
+
+def no_targets() -> list[tuple[str, str]]:
+    # Web forms arrive with their own issue; until then a rule means any form.
+    return []
+
+
+register(
+    Trigger(
+        "tag_applied",
+        _l("Tag applied"),
+        "tag_applied",
+        targets=tag_targets,
+        target_required=True,
+    )
+)
+register(
+    Trigger(
+        "tag_removed",
+        _l("Tag removed"),
+        "tag_removed",
+        targets=tag_targets,
+        target_required=True,
+    )
+)
+register(
+    Trigger("form_submitted", _l("Web form submitted"), "form_submitted", no_targets)
+)
+register(
+    Trigger(
+        "email_clicked",
+        _l("E-mail link clicked"),
+        "email_clicked",
+        once_per_target=True,
+    )
+)
+register(
+    Trigger("email_opened", _l("E-mail opened"), "email_opened", once_per_target=True)
+)
+register(
+    Trigger(
+        "email_unsubscribed",
+        _l("Unsubscribed"),
+        "email_unsubscribed",
+        once_per_target=True,
+    )
+)

@@ -1,0 +1,1 @@
+"""Tasks, appointments and dated notes on a contact, with their reminders."""

@@ -1,0 +1,111 @@
+"""In real Chromium: create an opportunity, drag it to the win stage, give a reason."""
+
+import pytest
+from sqlalchemy import select
+
+from tests.access_helpers import quick_user
+from tests.test_opportunities import make_pipeline
+
+pytestmark = pytest.mark.browser
+
+
+def test_drag_to_win_asks_for_a_reason_and_records_the_move(
+    app, db, make_contact, live_server, page, sign_in
+):
+    from crm.opportunities.models import Opportunity
+
+    stages = make_pipeline(db)
+    user = quick_user(db, "rep@example.com", name="Rita Rep")
+    contact = make_contact("Jane", "Doe", owner=user)
+    sign_in(page, live_server, user.email)
+    blocked = []
+    page.on(
+        "console",
+        lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else 0,
+    )
+
+    # Create it from the record tab's add button (the contact is preset).
+    page.goto(f"{live_server}/admin/contact/details/?id={contact.id}&tab=opportunities")
+    page.click("#add-opportunity")
+    page.fill("#title", "Kitchen remodel")
+    # select2 hides the real select; the form posts its value.
+    page.select_option("#stage", str(stages["demo"].id), force=True)
+    page.fill("#revenue_low", "1000.00")
+    page.fill("#revenue_high", "3000.00")
+    page.click("input[type=submit].btn-primary")
+    page.wait_for_selector("#opportunities-tab")
+    opportunity = db.session.scalar(
+        select(Opportunity).where(Opportunity.title == "Kitchen remodel")
+    )
+    assert opportunity is not None and opportunity.contact_id == contact.id
+
+    page.goto(f"{live_server}/admin/pipeline/")
+    card = page.locator(f".pipeline-card[data-opportunity-id='{opportunity.id}']")
+    won = page.locator(f".pipeline-column[data-stage-id='{stages['won'].id}']")
+    demo = page.locator(f".pipeline-column[data-stage-id='{stages['demo'].id}']")
+    assert demo.locator(".pipeline-count").inner_text() == "1"
+    assert not page.is_visible("#pipeline-dialog")
+
+    # Cancelling the dialog puts the card back.
+    card.drag_to(won.locator(".pipeline-cards"))
+    page.wait_for_selector("#pipeline-dialog[open]")
+    page.click("#pipeline-dialog-cancel")
+    assert demo.locator(f"[data-opportunity-id='{opportunity.id}']").count() == 1
+
+    card.drag_to(won.locator(".pipeline-cards"))
+    page.wait_for_selector("#pipeline-dialog[open]")
+    assert page.locator("#pipeline-reason option").all_inner_texts()[1:] == [
+        "Price",
+        "Service",
+    ]
+    page.select_option("#pipeline-reason", "Service")
+    page.click("#pipeline-dialog-ok")
+    page.wait_for_selector("#pipeline-board[data-last-move='done']")
+
+    assert won.locator(f"[data-opportunity-id='{opportunity.id}']").count() == 1
+    assert won.locator(".pipeline-count").inner_text() == "1"
+    assert demo.locator(".pipeline-count").inner_text() == "0"
+    assert "moved to Won" in page.inner_text("#pipeline-message")
+    assert blocked == []
+
+    db.session.expire_all()
+    saved = db.session.get(Opportunity, opportunity.id)
+    assert saved.stage_id == stages["won"].id and saved.close_reason == "Service"
+    assert [(m.to_stage.name, m.reason, m.moved_by_id) for m in saved.moves] == [
+        ("Demo", None, user.id),
+        ("Won", "Service", user.id),
+    ]
+
+
+def test_a_refused_move_returns_the_card_to_its_column(
+    app, db, make_contact, live_server, page, sign_in
+):
+    from tests.test_opportunities import make_opportunity
+
+    stages = make_pipeline(db)
+    user = quick_user(db, "rep@example.com", name="Rita Rep")
+    contact = make_contact("Jane", "Doe", owner=user)
+    opportunity = make_opportunity(db, contact, user, stages["new"], title="Porch")
+    sign_in(page, live_server, user.email)
+
+    page.goto(f"{live_server}/admin/pipeline/")
+    card = page.locator(f".pipeline-card[data-opportunity-id='{opportunity.id}']")
+    new = page.locator(f".pipeline-column[data-stage-id='{stages['new'].id}']")
+    demo = page.locator(f".pipeline-column[data-stage-id='{stages['demo'].id}']")
+
+    # New has a required checklist item: the dialog asks; leaving it unticked
+    # is refused by the server and the card goes back.
+    card.drag_to(demo.locator(".pipeline-cards"))
+    page.wait_for_selector("#pipeline-dialog[open]")
+    assert page.inner_text("#pipeline-dialog-checklist").count("Call") == 1
+    page.click("#pipeline-dialog-ok")
+    page.wait_for_selector("#pipeline-board[data-last-move='refused']")
+    assert new.locator(f"[data-opportunity-id='{opportunity.id}']").count() == 1
+    assert "Check the required items of New" in page.inner_text("#pipeline-message")
+
+    card.drag_to(demo.locator(".pipeline-cards"))
+    page.wait_for_selector("#pipeline-dialog[open]")
+    page.check("#pipeline-dialog-checklist input[type=checkbox] >> nth=0")
+    page.click("#pipeline-dialog-ok")
+    page.wait_for_selector("#pipeline-board[data-last-move='done']")
+    assert demo.locator(f"[data-opportunity-id='{opportunity.id}']").count() == 1
