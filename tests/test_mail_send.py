@@ -257,3 +257,29 @@ def test_an_unreachable_server_is_reported_without_a_traceback(
     assert response.status_code == 200
     assert "could not be reached" in page and "Traceback" not in page
     assert db.session.scalar(select(Message)).state == "failed"
+
+
+def test_a_line_break_in_the_subject_cannot_add_a_header(db, web, jane, smtp_server):
+    compose(web, jane, subject="Hi\r\nBcc: victim@example.net")
+    [received] = smtp_server.wait_for(1)
+    assert received["Bcc"] is None
+    assert received["Subject"] == "Hi Bcc: victim@example.net"
+    assert smtp_server.envelopes[0].rcpt_tos == ["jane@example.com"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{{ ''.__class__.__mro__ }}",
+        "{{ contact.__class__ }}",
+        "{% for x in range(10**9) %}{% endfor %}",
+        "{{ 1 / 0 }}",
+    ],
+)
+def test_merge_fields_cannot_reach_python_internals(db, web, jane, smtp_server, body):
+    response = compose(web, jane, body=f"<p>{body}</p>")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "merge field" in page
+    assert db.session.scalar(select(Message)) is None
+    assert smtp_server.messages == []

@@ -1,5 +1,7 @@
 """The e-mail status model: who gets which mail, opt-in, double opt-in, S6."""
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -160,10 +162,14 @@ def test_double_opt_in_by_the_confirmation_link(db, client, jane, smtp_server):
     [received] = smtp_server.wait_for(1)
     [link] = paths(html_of(received), "confirm/")
 
+    # Fetching the link (as a mail scanner would) changes nothing.
     page = client.get(link)
-
     assert page.status_code == 200
-    assert "confirmed" in page.get_data(as_text=True)
+    assert services.find_status("jane@example.com").status == "NON_MARKETABLE"
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(True))
+    done = client.post(link, data={"csrf_token": token.group(1)})
+
+    assert "subscription is confirmed" in done.get_data(as_text=True)
     db.session.expire_all()
     row = services.find_status("jane@example.com")
     assert row.status == "DOUBLE_OPT_IN"
@@ -176,7 +182,10 @@ def test_a_confirmation_link_cannot_resubscribe_a_hard_bounce(db, client, jane):
     _force(db, "jane@example.com", "HARD_BOUNCE")
     with client.application.test_request_context():
         link = tracking.confirm_url("jane@example.com").split("localhost", 1)[1]
-    client.get(link)
+    page = client.get(link).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    done = client.post(link, data={"csrf_token": token})
+    assert "Nothing to confirm" in done.get_data(as_text=True)
     db.session.expire_all()
     assert services.find_status("jane@example.com").status == "HARD_BOUNCE"
 
@@ -201,3 +210,18 @@ def test_a_status_changed_between_compose_and_send_is_checked_at_send_time(
     assert "may not receive marketing e-mail" in response.get_data(as_text=True)
     assert smtp_server.messages == []
     assert db.session.scalar(select(Message)) is None
+
+
+def test_the_status_screen_sends_the_confirmation_link(
+    db, web, login_as, make_contact, smtp_server
+):
+    user = login_as()
+    make_contact("Jane", "Doe", email="jane@example.com", owner=user)
+    row = services.status_for("jane@example.com")
+    db.session.commit()
+
+    web.post("/admin/email_status/change/", {"id": row.id, "operation": "confirm"})
+
+    [received] = smtp_server.wait_for(1)
+    assert received["To"] == "jane@example.com"
+    assert paths(html_of(received), "confirm/")

@@ -242,6 +242,21 @@ class AddressStatusView(SecuredModelView):
         )
         return found is not None
 
+    def _editable_contact(self, row) -> int:
+        from crm.contacts.models import Contact, ContactEmail
+
+        return db.session.scalar(
+            db.select(ContactEmail.contact_id)
+            .where(
+                ContactEmail.normalized == row.address,
+                ContactEmail.contact_id.in_(
+                    policy.visible_ids(Contact, current_user, policy.EDIT)
+                ),
+            )
+            .order_by(ContactEmail.contact_id)
+            .limit(1)
+        )
+
     @expose("/change/", methods=("POST",))
     def change(self):
         row = self.get_one(request.form.get("id"))
@@ -255,6 +270,12 @@ class AddressStatusView(SecuredModelView):
             if operation == "opt_in":
                 services.opt_in(row.address, form.reason.data, current_user.id)
                 message = _("%(address)s is opted in.", address=row.address)
+            elif operation == "confirm":
+                contact_id = self._editable_contact(row)
+                services.send_confirmation(contact_id, row.address, current_user.id)
+                message = _(
+                    "A confirmation link was sent to %(address)s.", address=row.address
+                )
             elif operation == "opt_out":
                 services.opt_out(row.address, current_user.id, form.reason.data)
                 message = _("%(address)s is opted out.", address=row.address)

@@ -138,7 +138,8 @@ def render(source: str, context: dict, *, html: bool) -> str:
         raise MergeError(
             _("Unknown merge field: %(problem)s", problem=_undefined_name(exc))
         ) from exc
-    except TemplateError as exc:
+    except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
+        # A user's template may divide by zero or ask the sandbox for too much.
         raise MergeError(
             _("The merge fields could not be read: %(problem)s", problem=str(exc))
         ) from exc

@@ -287,6 +287,11 @@ def _check_attachments(attachments) -> list[tuple[str, bytes, str]]:
     return checked
 
 
+def one_line(text: str | None) -> str:
+    """A header value on one line: line breaks would start a new header."""
+    return " ".join((text or "").split())
+
+
 def human_size(size: int) -> str:
     if size >= 1024 * 1024:
         return f"{size / (1024 * 1024):.0f} MB"
@@ -390,7 +395,7 @@ def send_message(
         contact_id=contact_id,
         address=address.strip(),
         cc=", ".join(cc),
-        subject=(subject or "").strip()[:255],
+        subject=one_line(subject)[:255],
         purpose=purpose,
         state="queued",
         template_id=template_id,
@@ -515,7 +520,7 @@ def notify_user(user, subject: str, text: str) -> Message:
     message = Message(
         user_id=user.id,
         address=user.email,
-        subject=subject[:255],
+        subject=one_line(subject)[:255],
         text=text,
         html="",
         purpose=statuses.SYSTEM,

@@ -64,12 +64,21 @@ def unsubscribe(token):
     return render_template("mail/unsubscribe.html", address=message.address, done=True)
 
 
-@bp.get("/confirm/<token>")
+# Confirming takes a button press (a POST with the page's CSRF token): link
+# scanners that fetch every URL of a message must not confirm for the reader.
+@bp.route("/confirm/<token>", methods=("GET", "POST"))
 def confirm(token):
     address = tracking.verify_confirmation(token)
     if address is None:
         abort(404)
-    services.confirm(address)
-    db.session.commit()
-    confirmed = services.find_status(address).status == statuses.DOUBLE_OPT_IN
-    return render_template("mail/confirmed.html", address=address, confirmed=confirmed)
+    if request.method == "POST":
+        services.confirm(address)
+        db.session.commit()
+    row = services.find_status(address)
+    confirmed = row is not None and row.status == statuses.DOUBLE_OPT_IN
+    return render_template(
+        "mail/confirm.html",
+        address=address,
+        confirmed=confirmed,
+        asked=request.method == "POST",
+    )
