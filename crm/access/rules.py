@@ -352,6 +352,12 @@ def order_child_actions(user, action):
     return action in (policy.VIEW, policy.EDIT, "create", "delete")
 
 
+@policy.permission(InvoiceCounter)
+def invoice_counter_actions(user, action):
+    # Only the services move the counter, never a screen.
+    return False
+
+
 @policy.permission(Product)
 def product_actions(user, action):
     # The catalogue is reference data: everyone reads it, administrators
