@@ -27,6 +27,21 @@ def test_demo_mode_without_a_server_keeps_messages_in_the_outbox(app, db, web, j
     assert "Demo hello" in detail and "jane@example.com" in detail
 
 
+def test_outbox_shows_kinds_states_and_times_in_words(app, db, web, jane):
+    app.config.update(DEMO=True, MAIL_URL=None)
+    compose(web, jane, subject="Demo hello")
+    message = db.session.scalar(select(Message))
+
+    outbox = web.get("/admin/outbox/").get_data(as_text=True)
+    detail = web.get(f"/admin/outbox/details/?id={message.id}").get_data(as_text=True)
+
+    for page in (outbox, detail):
+        assert "One-to-one" in page and "In the outbox" in page
+        assert "one_to_one" not in page
+    assert message.created_at.strftime("%Y-%m-%d %H:%M UTC") in detail
+    assert str(message.created_at) not in detail
+
+
 def test_the_outbox_lists_only_outbox_messages(app, db, web, jane, smtp_server):
     app.config.update(MAIL_URL=smtp_server.url)
     compose(web, jane, subject="Really sent")

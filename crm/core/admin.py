@@ -27,6 +27,7 @@ from flask_admin.contrib.sqla.fields import (
     QuerySelectMultipleField,
 )
 from flask_admin.contrib.sqla.typefmt import DEFAULT_FORMATTERS
+from flask_admin.model.typefmt import DETAIL_FORMATTERS
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, literal_column, select
@@ -84,13 +85,21 @@ def secure_loader(loader):
     return loader
 
 
+# The label of a relation select's empty choice. WTForms 3.3 shows the value of a
+# choice whose label is empty, which for Flask-Admin's blank choice is "__None".
+BLANK_CHOICE = "—"
+
+
 def scope_relation_fields(form) -> None:
-    """Limit every relation select of a form (and its inline forms) to visible rows."""
+    """Limit every relation select of a form (and its inline forms) to visible rows,
+    and give its empty choice a label."""
     for field in form:
         if isinstance(field, (QuerySelectField, QuerySelectMultipleField)):
             query = field.query_factory() if field.query_factory else field.query
             entity = query.column_descriptions[0]["entity"]
             field.query = query.filter(policy.scope(entity, current_user))
+            if getattr(field, "allow_blank", False) and not field.blank_text:
+                field.blank_text = BLANK_CHOICE
         elif isinstance(field, InlineModelFormList):
             for entry in field.entries:
                 scope_relation_fields(entry.form)
@@ -130,6 +139,10 @@ class SecuredModelView(SecuredMixin, ModelView):
     """A model view whose every read and write goes through the scope predicate."""
 
     column_type_formatters = {**DEFAULT_FORMATTERS, datetime: _format_timestamp}
+    column_type_formatters_detail = {
+        **DETAIL_FORMATTERS,
+        datetime: _format_timestamp,
+    }
 
     # Large tables skip the exact count; views that want a capped count say so.
     simple_list_pager = False

@@ -27,6 +27,23 @@ def _status_label(view, context, model, name):
     return statuses.label(getattr(model, name))
 
 
+PURPOSE_LABELS = {choice.value: choice.label for choice in PURPOSE_CHOICES}
+STATE_LABELS = {
+    "queued": _l("Queued"),
+    "sent": _l("Sent"),
+    "outbox": _l("In the outbox"),
+    "failed": _l("Failed"),
+}
+
+
+def _purpose(view, context, model, name):
+    return PURPOSE_LABELS.get(model.purpose, model.purpose)
+
+
+def _state(view, context, model, name):
+    return STATE_LABELS.get(model.state, model.state)
+
+
 def _opens(view, context, model, name):
     return ", ".join(o.at.strftime("%Y-%m-%d %H:%M UTC") for o in model.opens) or "-"
 
@@ -104,6 +121,8 @@ class MessageView(SecuredModelView):
         "clicks": _l("Clicked links"),
     }
     column_formatters = {
+        "purpose": _purpose,
+        "state": _state,
         "opens": _opens,
         "clicks": _clicks,
         "attachments": _attachments,
@@ -153,6 +172,7 @@ class EmailTemplateView(SecuredModelView):
         )
     }
     column_searchable_list = ("name", "subject")
+    column_formatters = {"purpose": _purpose}
     form_columns = ("name", "subject", "purpose", "html")
     form_overrides = {"purpose": SelectField, "html": TextAreaField}
     form_args = {"purpose": {"choices": PURPOSE_CHOICES}}

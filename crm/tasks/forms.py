@@ -6,6 +6,7 @@ contact custom fields (``crm.customfields.forms``).
 """
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from wtforms import SelectChoice
 
 from crm.customfields import forms as custom_forms
@@ -21,11 +22,17 @@ def reminder_choices():
     choices = [SelectChoice("", _l("No reminder"))]
     for minutes in REMINDER_MINUTES:
         if minutes < 60:
-            label = _l("%(n)s minutes before", n=minutes)
+            label = lazy_ngettext(
+                "%(num)s minute before", "%(num)s minutes before", minutes
+            )
         elif minutes < 1440:
-            label = _l("%(n)s hours before", n=minutes // 60)
+            label = lazy_ngettext(
+                "%(num)s hour before", "%(num)s hours before", minutes // 60
+            )
         else:
-            label = _l("%(n)s days before", n=minutes // 1440)
+            label = lazy_ngettext(
+                "%(num)s day before", "%(num)s days before", minutes // 1440
+            )
         choices.append(SelectChoice(str(minutes), label))
     return choices
 
