@@ -126,7 +126,7 @@ def test_committed_mo_matches_the_po(tmp_path):
         def key(value):
             return value if isinstance(value, str) else tuple(value)
 
-        return {key(m.id): key(m.string) for m in catalog if m.id}
+        return {(m.context, key(m.id)): key(m.string) for m in catalog if m.id}
 
     assert len(messages(fresh)) == len([m for m in source if m.id])
     assert messages(committed) == messages(fresh)

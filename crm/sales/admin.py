@@ -7,7 +7,7 @@ from flask import abort, flash, make_response, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla.validators import Unique
 from flask_admin.model.form import InlineFormAdmin
-from flask_babel import get_locale
+from flask_babel import get_locale, lazy_pgettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -219,7 +219,7 @@ class OrderView(SecuredModelView):
         "terms": _l("Terms"),
         "lines": _l("Lines"),
         "total": _l("Total"),
-        "due": _l("Due"),
+        "due": lazy_pgettext("money", "Due"),
     }
     column_formatters = {
         "total": _amount_column("total"),

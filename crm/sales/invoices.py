@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import render_template
-from flask_babel import format_date, get_locale
+from flask_babel import format_date, get_locale, pgettext
 from flask_babel import gettext as _
 from fpdf import FPDF
 
@@ -64,7 +64,7 @@ def invoice_data(order: Order) -> dict:
         (_("Paid"), summary.paid),
         (_("Credits"), summary.credits),
         (_("Refunded"), summary.refunded),
-        (_("Due"), summary.due),
+        (pgettext("money", "Due"), summary.due),
     ]
     return {
         "number": order.invoice_number,
@@ -143,8 +143,10 @@ def invoice_pdf(order: Order) -> bytes:
         cell(widths[4], line.amount, align="R", new_line=True)
     pdf.ln(4)
     for label, amount in data["totals"]:
-        cell(155, label, bold=label == _("Due"), align="R")
-        cell(35, amount, bold=label == _("Due"), align="R", new_line=True)
+        cell(155, label, bold=label == pgettext("money", "Due"), align="R")
+        cell(
+            35, amount, bold=label == pgettext("money", "Due"), align="R", new_line=True
+        )
     for heading, body in ((_("Notes"), data["notes"]), (_("Terms"), data["terms"])):
         if body:
             pdf.ln(4)
@@ -178,7 +180,9 @@ def email_invoice(order: Order, actor):
         )
     data = invoice_data(order)
     total = next(amount for label, amount in data["totals"] if label == _("Total"))
-    due = next(amount for label, amount in data["totals"] if label == _("Due"))
+    due = next(
+        amount for label, amount in data["totals"] if label == pgettext("money", "Due")
+    )
     message = mail.send_message(
         contact_id=order.contact_id,
         address=address,
