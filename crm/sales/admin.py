@@ -3,7 +3,7 @@
 import logging
 import uuid
 
-from flask import abort, flash, make_response, redirect, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla.validators import Unique
 from flask_admin.model.form import InlineFormAdmin
@@ -11,7 +11,7 @@ from flask_babel import get_locale, lazy_pgettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import selectinload
 from wtforms import SelectField
@@ -25,10 +25,13 @@ from wtforms.validators import (
 
 from crm.access import policy
 from crm.contacts import services as contacts
-from crm.core.admin import SecuredModelView
+from crm.contacts.models import Contact
+from crm.core.admin import SecuredAjaxLoader, SecuredModelView
 from crm.core.errors import ServiceError
+from crm.core.text import fold
 from crm.extensions import db
 from crm.links.record import contact_lookup
+from crm.partners.models import ACTIVE, ReferralPartner
 from crm.sales import forms, invoices, record, services  # noqa: F401  (record: tab)
 from crm.sales.models import (
     KIND_LABELS,
@@ -159,6 +162,65 @@ def _own_sku_message(form):
     return form
 
 
+class PartnerLookup(SecuredAjaxLoader):
+    """Active referral partners the user may see, found by code or name."""
+
+    def get_query(self):
+        return super().get_query().filter(ReferralPartner.status == ACTIVE)
+
+    def get_list(self, term, offset=0, limit=10):
+        cap = current_app.config["LOOKUP_PAGE_CAP"]
+        limit = max(1, min(limit or cap, cap))
+        text = f"%{fold(term or '')}%"
+        return (
+            self.get_query()
+            .join(ReferralPartner.contact)
+            .filter(
+                or_(
+                    ReferralPartner.code_key.like(text),
+                    Contact.search_text.like(text),
+                )
+            )
+            .order_by(ReferralPartner.code_key)
+            .offset(max(offset or 0, 0))
+            .limit(limit)
+            .all()
+        )
+
+    def format(self, model):
+        if model is None:
+            return None
+        return model.id, str(model)
+
+
+def partner_lookup(name: str) -> PartnerLookup:
+    return PartnerLookup(
+        name,
+        db,
+        ReferralPartner,
+        fields=("code_key",),
+        page_size=10,
+        minimum_input_length=0,
+        placeholder=_l("Type a partner code or name"),
+    )
+
+
+def known_partner(form, field):
+    """A posted partner id the picker cannot load is refused, never dropped."""
+    raw = getattr(field, "_formdata", None)
+    if raw not in (None, "", "__None") and field.data is None:
+        raise ValidationError(_("Choose an active referral partner from the list."))
+
+
+def _partner_column(attribute):
+    def formatter(view, context, model, name):
+        return services.partner_label(
+            getattr(model, attribute), services.visible_partners([model], current_user)
+        )
+
+    return formatter
+
+
 class LineInline(InlineFormAdmin):
     form_columns = ("id", "kind", "product", "description", "quantity", "unit_price")
     form_label = _l("Line")
@@ -207,6 +269,7 @@ class OrderView(SecuredModelView):
         "status",
         "total",
         "due",
+        "sales_partner",
     )
     column_labels = {
         "invoice_number": _l("Invoice"),
@@ -220,8 +283,12 @@ class OrderView(SecuredModelView):
         "lines": _l("Lines"),
         "total": _l("Total"),
         "due": lazy_pgettext("money", "Due"),
+        "lead_partner": _l("Lead partner"),
+        "sales_partner": _l("Sales partner"),
     }
     column_formatters = {
+        "lead_partner": _partner_column("lead_partner_id"),
+        "sales_partner": _partner_column("sales_partner_id"),
         "total": _amount_column("total"),
         "due": _amount_column("due"),
         "status": lambda v, c, m, n: dict(ORDER_STATUSES).get(m.status, m.status),
@@ -238,18 +305,32 @@ class OrderView(SecuredModelView):
         "status",
         "notes",
         "terms",
+        "lead_partner",
+        "sales_partner",
         "lines",
     )
     form_choices = {"status": [(k, str(v)) for k, v in ORDER_STATUSES]}
     form_args = {
         "title": {"validators": [InputRequired(), Length(max=200)]},
         "currency": {"default": "USD", "validators": [Length(min=3, max=3)]},
+        "lead_partner": {
+            "validators": [known_partner],
+            "description": _l("The referral partner who brought this buyer."),
+        },
+        "sales_partner": {
+            "validators": [known_partner],
+            "description": _l("Earns this sale's commission when it is paid."),
+        },
     }
     inline_models = (LineInline(OrderLine),)
     inline_model_form_converter = forms.LineConverter
 
     def __init__(self):
-        self.form_ajax_refs = {"contact": contact_lookup("contact")}
+        self.form_ajax_refs = {
+            "contact": contact_lookup("contact"),
+            "lead_partner": partner_lookup("lead_partner"),
+            "sales_partner": partner_lookup("sales_partner"),
+        }
         super().__init__(Order, name=_l("Orders"), endpoint=ENDPOINT, category=SALES)
 
     def get_query(self):
@@ -313,7 +394,10 @@ class OrderView(SecuredModelView):
             for row in rows
             if row.kind == "payment" and row.state == "settled"
         }
+        partners = services.visible_partners([order], current_user)
         return {
+            "lead_partner": services.partner_label(order.lead_partner_id, partners),
+            "sales_partner": services.partner_label(order.sales_partner_id, partners),
             "summary": summary,
             "transactions": rows,
             "refundable": refundable,

@@ -22,7 +22,8 @@ def render_orders_tab(contact, tab_key):
     editable = {
         order.id for order in services.orders_of(contact, current_user, policy.EDIT)
     }
-    for order in services.orders_of(contact, current_user):
+    orders = services.orders_of(contact, current_user)
+    for order in orders:
         summary = services.summarise(order, order.transactions)
         rows.append((order, summary, order.id in editable))
         currency = sums.setdefault(
@@ -45,6 +46,8 @@ def render_orders_tab(contact, tab_key):
             sums=sums,
             locale=locale,
             statuses=dict(ORDER_STATUSES),
+            partners=services.visible_partners(orders, current_user),
+            partner_label=services.partner_label,
             new_url=(
                 url_for("order.create_view", contact_id=contact.id, url=return_url)
                 if can_create

@@ -170,6 +170,35 @@ def orders_of(contact, user, action=policy.VIEW) -> list[Order]:
     )
 
 
+# The order's partners (columns added by crm.partners.sales).
+def visible_partners(orders, user) -> dict:
+    """The lead and sales partners of ``orders`` that ``user`` may see, by id."""
+    ids = {
+        pid
+        for order in orders
+        for pid in (order.lead_partner_id, order.sales_partner_id)
+        if pid
+    }
+    from crm.partners.models import ReferralPartner
+
+    if not ids:
+        return {}
+    rows = db.session.scalars(
+        select(ReferralPartner).where(
+            ReferralPartner.id.in_(ids), policy.scope(ReferralPartner, user)
+        )
+    )
+    return {partner.id: partner for partner in rows}
+
+
+def partner_label(partner_id, visible) -> str:
+    """A partner as the user may see it: its code and name, or only that one is set."""
+    if not partner_id:
+        return ""
+    partner = visible.get(partner_id)
+    return str(partner) if partner is not None else _("(a partner you may not see)")
+
+
 # Invoice numbers.
 def next_invoice_number() -> int:
     """Take the next invoice number; numbers are never handed out twice.

@@ -13,13 +13,10 @@ from tests.access_helpers import quick_user
 pytestmark = pytest.mark.browser
 
 
-def test_order_payment_refund_and_invoice_pdf(
-    app, db, make_contact, live_server, page, sign_in
-):
-    from crm.sales.models import Order, Product
+def add_lamp(db):
+    """The product the order steps sell: a taxed desk lamp at $24.90."""
+    from crm.sales.models import Product
 
-    user = quick_user(db, "seller@example.com", name="Sam")
-    jane = make_contact("Jane", "Buyer", email="jane@example.com", owner=user)
     db.session.add(
         Product(
             name="Desk lamp",
@@ -31,18 +28,14 @@ def test_order_payment_refund_and_invoice_pdf(
         )
     )
     db.session.commit()
-    blocked = []
-    page.on(
-        "console",
-        lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else 0,
-    )
-    sign_in(page, live_server, user.email)
 
-    # From the record's Orders tab to a new order for Jane.
-    page.goto(f"{live_server}/admin/contact/details/?id={jane.id}&tab=orders")
+
+def create_order_from_tab(page, live_server, contact, title):
+    """From the record's Orders tab: two lamps and $5.50 shipping ($60.28)."""
+    page.goto(f"{live_server}/admin/contact/details/?id={contact.id}&tab=orders")
     page.click("#new-order")
     page.wait_for_selector("#lines-button")
-    page.fill("#title", "Office order")
+    page.fill("#title", title)
     page.click("#lines-button")
     page.select_option("#lines-0-kind", "product")
     page.select_option("#lines-0-product", label="Desk lamp (LAMP)", force=True)
@@ -59,6 +52,9 @@ def test_order_payment_refund_and_invoice_pdf(
     page.wait_for_selector("#order-page")
     assert page.inner_text("[data-amount=total]") == "$60.28"
 
+
+def pay_and_refund(page):
+    """On the order page: pay $30.00 by check, then refund $10.00 of it."""
     page.fill("#payment-form #amount", "30.00")
     page.select_option("#payment-form #method", "check")
     page.click("#payment-form button[type=submit]")
@@ -73,6 +69,9 @@ def test_order_payment_refund_and_invoice_pdf(
     assert page.inner_text("[data-amount=refunded]") == "$10.00"
     assert page.inner_text("[data-amount=due]") == "$40.28"
 
+
+def invoice_pdf_text(page):
+    """Download the order's invoice PDF; the download and its text in one line."""
     with page.expect_download() as download_info:
         page.click("#invoice-pdf")
     download = download_info.value
@@ -80,6 +79,27 @@ def test_order_payment_refund_and_invoice_pdf(
     text = " ".join(
         " ".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages).split()
     )
+    return download, text
+
+
+def test_order_payment_refund_and_invoice_pdf(
+    app, db, make_contact, live_server, page, sign_in
+):
+    from crm.sales.models import Order
+
+    user = quick_user(db, "seller@example.com", name="Sam")
+    jane = make_contact("Jane", "Buyer", email="jane@example.com", owner=user)
+    add_lamp(db)
+    blocked = []
+    page.on(
+        "console",
+        lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else 0,
+    )
+    sign_in(page, live_server, user.email)
+
+    create_order_from_tab(page, live_server, jane, "Office order")
+    pay_and_refund(page)
+    download, text = invoice_pdf_text(page)
 
     order = db.session.query(Order).one()
     assert download.suggested_filename == f"invoice-{order.invoice_number}.pdf"

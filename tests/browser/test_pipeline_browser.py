@@ -9,6 +9,46 @@ from tests.test_opportunities import make_pipeline
 pytestmark = pytest.mark.browser
 
 
+def create_opportunity_from_tab(page, live_server, db, contact, stages, title):
+    """From the record tab's add button (the contact is preset) into Demo."""
+    from crm.opportunities.models import Opportunity
+
+    page.goto(f"{live_server}/admin/contact/details/?id={contact.id}&tab=opportunities")
+    page.click("#add-opportunity")
+    page.fill("#title", title)
+    # select2 hides the real select; the form posts its value.
+    page.select_option("#stage", str(stages["demo"].id), force=True)
+    page.fill("#revenue_low", "1000.00")
+    page.fill("#revenue_high", "3000.00")
+    page.click("input[type=submit].btn-primary")
+    page.wait_for_selector("#opportunities-tab")
+    opportunity = db.session.scalar(
+        select(Opportunity).where(Opportunity.title == title)
+    )
+    assert opportunity is not None and opportunity.contact_id == contact.id
+    return opportunity
+
+
+def win_with_reason(page, opportunity, stages, reason):
+    """On the board: drag the card to Won, answer the required reason, see it land."""
+    card = page.locator(f".pipeline-card[data-opportunity-id='{opportunity.id}']")
+    won = page.locator(f".pipeline-column[data-stage-id='{stages['won'].id}']")
+    card.drag_to(won.locator(".pipeline-cards"))
+    page.wait_for_selector("#pipeline-dialog[open]")
+    assert page.locator("#pipeline-reason option").all_inner_texts()[1:] == [
+        "Price",
+        "Service",
+    ]
+    # The reason is required: the empty choice cannot be picked.
+    assert page.locator("#pipeline-reason option").first.is_disabled()
+    page.select_option("#pipeline-reason", reason)
+    page.click("#pipeline-dialog-ok")
+    page.wait_for_selector("#pipeline-board[data-last-move='done']")
+    assert won.locator(f"[data-opportunity-id='{opportunity.id}']").count() == 1
+    assert won.locator(".pipeline-count").inner_text() == "1"
+    assert "moved to Won" in page.inner_text("#pipeline-message")
+
+
 def test_drag_to_win_asks_for_a_reason_and_records_the_move(
     app, db, make_contact, live_server, page, sign_in
 ):
@@ -24,20 +64,9 @@ def test_drag_to_win_asks_for_a_reason_and_records_the_move(
         lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else 0,
     )
 
-    # Create it from the record tab's add button (the contact is preset).
-    page.goto(f"{live_server}/admin/contact/details/?id={contact.id}&tab=opportunities")
-    page.click("#add-opportunity")
-    page.fill("#title", "Kitchen remodel")
-    # select2 hides the real select; the form posts its value.
-    page.select_option("#stage", str(stages["demo"].id), force=True)
-    page.fill("#revenue_low", "1000.00")
-    page.fill("#revenue_high", "3000.00")
-    page.click("input[type=submit].btn-primary")
-    page.wait_for_selector("#opportunities-tab")
-    opportunity = db.session.scalar(
-        select(Opportunity).where(Opportunity.title == "Kitchen remodel")
+    opportunity = create_opportunity_from_tab(
+        page, live_server, db, contact, stages, "Kitchen remodel"
     )
-    assert opportunity is not None and opportunity.contact_id == contact.id
 
     page.goto(f"{live_server}/admin/pipeline/")
     card = page.locator(f".pipeline-card[data-opportunity-id='{opportunity.id}']")
@@ -52,20 +81,8 @@ def test_drag_to_win_asks_for_a_reason_and_records_the_move(
     page.click("#pipeline-dialog-cancel")
     assert demo.locator(f"[data-opportunity-id='{opportunity.id}']").count() == 1
 
-    card.drag_to(won.locator(".pipeline-cards"))
-    page.wait_for_selector("#pipeline-dialog[open]")
-    assert page.locator("#pipeline-reason option").all_inner_texts()[1:] == [
-        "Price",
-        "Service",
-    ]
-    page.select_option("#pipeline-reason", "Service")
-    page.click("#pipeline-dialog-ok")
-    page.wait_for_selector("#pipeline-board[data-last-move='done']")
-
-    assert won.locator(f"[data-opportunity-id='{opportunity.id}']").count() == 1
-    assert won.locator(".pipeline-count").inner_text() == "1"
+    win_with_reason(page, opportunity, stages, "Service")
     assert demo.locator(".pipeline-count").inner_text() == "0"
-    assert "moved to Won" in page.inner_text("#pipeline-message")
     assert blocked == []
 
     db.session.expire_all()
