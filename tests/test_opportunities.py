@@ -91,7 +91,12 @@ def test_probability_bounds_are_inclusive(db, pipeline, probability):
     from crm.opportunities import services
     from crm.opportunities.models import Stage
 
-    services.check_stage(Stage(name="Edge", probability=probability))
+    stage = Stage(name="Edge", probability=probability)
+    services.check_stage(stage)
+    db.session.add(stage)
+    db.session.flush()
+
+    assert db.session.get(Stage, stage.id).probability == probability
 
 
 def test_reasons_belong_to_win_and_loss_stages_only(db, pipeline):
