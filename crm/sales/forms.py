@@ -79,7 +79,8 @@ class UnitPriceField(DecimalField):
 class LineFormList(InlineModelFormList):
     """The order's lines, rendered without inline handlers (the CSP refuses them)."""
 
-    widget = RenderTemplateWidget("sales/line_list.html")
+    widget = RenderTemplateWidget("contacts/inline_field_list.html")
+    add_label = _l("Add a line")
 
 
 class LineConverter(InlineModelConverter):
