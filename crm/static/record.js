@@ -59,6 +59,8 @@
         { childList: true }
       );
       refresh();
+      // Browser tests (and nothing else) wait for this before pressing the button.
+      button.dataset.wired = "true";
     });
   }
 

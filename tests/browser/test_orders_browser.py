@@ -34,7 +34,7 @@ def create_order_from_tab(page, live_server, contact, title):
     """From the record's Orders tab: two lamps and $5.50 shipping ($60.28)."""
     page.goto(f"{live_server}/admin/contact/details/?id={contact.id}&tab=orders")
     page.click("#new-order")
-    page.wait_for_selector("#lines-button")
+    page.wait_for_selector("#lines-button[data-wired]")
     page.fill("#title", title)
     page.click("#lines-button")
     page.select_option("#lines-0-kind", "product")
