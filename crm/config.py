@@ -62,6 +62,9 @@ DEFAULTS = {
     "BOUNCE_IMAP_URL": None,  # imaps://user:pass@host:993/INBOX
     "BASE_URL": None,  # absolute address of the app, for links in e-mails
     "WTF_CSRF_TIME_LIMIT": None,
+    # argon2id parameters: "rfc9106-low-memory" (RFC 9106's second choice, 64 MiB)
+    # or "rfc9106-high-memory" (2 GiB). "cheapest" exists for test suites only.
+    "PASSWORD_HASH_PROFILE": "rfc9106-low-memory",
 }
 
 _BOOL_KEYS = {
@@ -126,6 +129,24 @@ def load(app, overrides=None, environ=None) -> None:
         app.config["DATABASE_URL"]
     )
     _check_secret(app.config)
+    _check_password_profile(app.config)
+
+
+def _check_password_profile(config) -> None:
+    from crm.auth.passwords import PROFILES, TEST_ONLY_PROFILES
+
+    profile = config["PASSWORD_HASH_PROFILE"]
+    if profile not in PROFILES:
+        raise ConfigError(
+            f"CRM_PASSWORD_HASH_PROFILE is {profile!r}; use one of "
+            + ", ".join(sorted(set(PROFILES) - TEST_ONLY_PROFILES))
+            + "."
+        )
+    if profile in TEST_ONLY_PROFILES and not config["TESTING"]:
+        raise ConfigError(
+            f"CRM_PASSWORD_HASH_PROFILE {profile!r} is for test suites only; "
+            "it makes stolen password hashes cheap to crack."
+        )
 
 
 def _engine_options(url: str) -> dict:

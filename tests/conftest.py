@@ -120,6 +120,8 @@ def app_config(database_url, tmp_path):
         "SECRET_KEY": "test-secret-" + uuid.uuid4().hex,
         "FLASK_ADMIN_RAISE_ON_VIEW_EXCEPTION": True,
         "UPLOAD_DIR": str(tmp_path / "uploads"),
+        # argon2's cheapest parameters; tests/test_auth.py checks the real default.
+        "PASSWORD_HASH_PROFILE": "cheapest",
     }
 
 

@@ -1,3 +1,5 @@
+import pytest
+
 from crm.auth.models import User
 
 
@@ -25,6 +27,47 @@ def test_passwords_are_hashed_with_argon2(db, make_user):
     user = make_user("jane@example.com")
     stored = db.session.get(User, user.id).password_hash
     assert stored.startswith("$argon2id$")
+
+
+def test_the_default_hash_parameters_are_rfc_9106_low_memory(app_config):
+    from argon2 import extract_parameters, profiles
+
+    from crm import create_app
+    from crm.auth.passwords import hash_password
+
+    app_config.pop("PASSWORD_HASH_PROFILE")
+    with create_app(app_config).app_context():
+        stored = hash_password("a long enough passphrase")
+    assert extract_parameters(stored) == profiles.RFC_9106_LOW_MEMORY
+
+
+def test_the_cheapest_hash_parameters_are_refused_outside_tests(app_config):
+    from crm import create_app
+    from crm.config import ConfigError
+
+    app_config["TESTING"] = False
+    with pytest.raises(ConfigError, match="test suites only"):
+        create_app(app_config)
+    app_config["PASSWORD_HASH_PROFILE"] = "md5"
+    with pytest.raises(ConfigError, match="rfc9106-low-memory"):
+        create_app(app_config)
+
+
+def test_signing_in_upgrades_a_hash_made_with_other_parameters(app, db, web):
+    from argon2 import PasswordHasher, extract_parameters, profiles
+
+    from crm.auth.services import create_user
+
+    user = create_user("jane@example.com", "correct horse battery", check_password=False)
+    weak = PasswordHasher.from_parameters(profiles.PRE_21_2)
+    user.password_hash = weak.hash("correct horse battery")
+    db.session.commit()
+    app.config["PASSWORD_HASH_PROFILE"] = "cheapest"
+
+    assert web.login("jane@example.com", "correct horse battery").status_code == 302
+    db.session.expire_all()
+    stored = db.session.get(User, user.id).password_hash
+    assert extract_parameters(stored) == profiles.CHEAPEST
 
 
 def test_inactive_user_cannot_log_in(db, web, make_user):

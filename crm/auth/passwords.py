@@ -1,29 +1,65 @@
 """Password hashing with argon2id."""
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from flask_babel import gettext as _
+import functools
 
-_hasher = PasswordHasher()
+from argon2 import PasswordHasher, profiles
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, has_app_context
+from flask_babel import gettext as _
 
 MIN_LENGTH = 12
 
+#: The argon2id parameter sets the PASSWORD_HASH_PROFILE setting may name.
+PROFILES = {
+    "rfc9106-low-memory": profiles.RFC_9106_LOW_MEMORY,
+    "rfc9106-high-memory": profiles.RFC_9106_HIGH_MEMORY,
+    "cheapest": profiles.CHEAPEST,
+}
+TEST_ONLY_PROFILES = {"cheapest"}
+DEFAULT_PROFILE = "rfc9106-low-memory"
+
+
+@functools.cache
+def _hasher_for(profile: str) -> PasswordHasher:
+    return PasswordHasher.from_parameters(PROFILES[profile])
+
+
+def _profile() -> str:
+    if has_app_context():
+        return current_app.config.get("PASSWORD_HASH_PROFILE", DEFAULT_PROFILE)
+    return DEFAULT_PROFILE
+
+
+def _hasher() -> PasswordHasher:
+    return _hasher_for(_profile())
+
 
 def hash_password(password: str) -> str:
-    """Return an argon2id hash of the password."""
-    return _hasher.hash(password)
+    """Return an argon2id hash of the password, with the configured parameters."""
+    return _hasher().hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
-    """True when the password matches the stored hash."""
+    """True when the password matches the stored hash (whatever its parameters)."""
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
 
 def needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
+    """True when the hash was made with other parameters than the configured ones."""
+    return _hasher().check_needs_rehash(password_hash)
+
+
+@functools.cache
+def _dummy_hash(profile: str) -> str:
+    return _hasher_for(profile).hash("not-a-real-password-for-timing")
+
+
+def verify_nothing(password: str) -> None:
+    """Spend the time a real verification takes, for an account that does not exist."""
+    verify_password(_dummy_hash(_profile()), password or "")
 
 
 def password_problem(password: str) -> str | None:

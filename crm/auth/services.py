@@ -10,6 +10,7 @@ from crm.auth.passwords import (
     hash_password,
     needs_rehash,
     password_problem,
+    verify_nothing,
     verify_password,
 )
 from crm.core.db import utcnow
@@ -18,10 +19,6 @@ from crm.core.text import email_problem, normalize_email
 from crm.extensions import db
 
 log = logging.getLogger(__name__)
-
-# Verifying against a real hash when the account does not exist keeps the
-# answer time the same for unknown and known addresses.
-_DUMMY_HASH = hash_password("not-a-real-password-for-timing")
 
 
 def find_by_email(email: str) -> User | None:
@@ -117,7 +114,8 @@ def authenticate(email: str, password: str) -> User | None:
     """The active user with these credentials, or None."""
     user = find_by_email(email or "")
     if user is None:
-        verify_password(_DUMMY_HASH, password or "")
+        # The same work as for a known address, so the answer time tells nothing.
+        verify_nothing(password)
         return None
     if not verify_password(user.password_hash, password or ""):
         return None
