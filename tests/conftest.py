@@ -7,10 +7,13 @@ copied for each test (a file copy on SQLite, a template database on PostgreSQL).
 """
 
 import contextvars
+import copy
 import os
 import re
 import shutil
 import uuid
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -18,7 +21,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.mailserver import smtp_server  # noqa: F401  (the SMTP test server)
+from tests.mailserver import (  # noqa: F401  (the SMTP test server)
+    _smtp_server_of_this_process,
+    smtp_server,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -68,6 +74,12 @@ class _SQLiteTemplate:
 
 
 class _PostgresTemplate:
+    """Databases copied from a migrated template, made and dropped off the test's path.
+
+    A background thread keeps the next copy ready and drops used ones, so a
+    test waits for neither ``CREATE DATABASE`` nor ``DROP DATABASE``.
+    """
+
     def __init__(self, url):
         self.base = make_url(url)
         self.admin = create_engine(self.base, isolation_level="AUTOCOMMIT")
@@ -79,18 +91,31 @@ class _PostgresTemplate:
         self.name = f"crm_tmpl_{uuid.uuid4().hex[:10]}"
         self._execute(f'CREATE DATABASE "{self.name}"')
         _migrate(self.base.set(database=self.name).render_as_string(False))
+        self._worker = ThreadPoolExecutor(max_workers=1)
+        self._next = self._worker.submit(self._copy)
 
     def _execute(self, sql):
         with self.admin.connect() as conn:
             conn.execute(text(sql))
 
-    def new(self):
+    def _copy(self):
         name = f"crm_t_{uuid.uuid4().hex[:12]}"
         self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.name}"')
+        return name
+
+    def _drop(self, name):
+        self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def new(self):
+        name = self._next.result()
+        self._next = self._worker.submit(self._copy)
         url = self.base.set(database=name).render_as_string(False)
-        return url, lambda: self._execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        return url, lambda: self._worker.submit(self._drop, name)
 
     def close(self):
+        spare = self._next.result()
+        self._worker.submit(self._drop, spare)
+        self._worker.shutdown(wait=True)
         self._execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
         self.admin.dispose()
 
@@ -137,13 +162,74 @@ class IsolatedClient(FlaskClient):
         return contextvars.Context().run(super().open, *args, **kwargs)
 
 
+# Settings every test has its own of; the app built for the rest is reused.
+PER_TEST_SETTINGS = ("DATABASE_URL", "SECRET_KEY", "UPLOAD_DIR")
+
+
+class _BuiltApps:
+    """Apps built once per worker process and configuration, reused by tests.
+
+    Building the app (about 120 admin views, 1,300 URL rules) costs about half
+    a second; most tests differ only in their database, secret and upload
+    folder. A reused app gets its settings and extensions back exactly as they
+    were built, then the test's own database engine.
+    """
+
+    def __init__(self, size=8):
+        self.size = size
+        self.built = OrderedDict()
+
+    @staticmethod
+    def _key(config):
+        shared = {k: v for k, v in config.items() if k not in PER_TEST_SETTINGS}
+        engine = make_url(config["DATABASE_URL"]).get_backend_name()
+        return engine, repr(sorted((k, repr(v)) for k, v in shared.items()))
+
+    def checkout(self, config):
+        from crm import create_app
+
+        key = self._key(config)
+        if key not in self.built:
+            app = create_app(config)
+            app.test_client_class = IsolatedClient
+            self.built[key] = (app, copy.deepcopy(dict(app.config)), dict(app.extensions))
+            while len(self.built) > self.size:
+                self.built.popitem(last=False)
+            return app
+        self.built.move_to_end(key)
+        app, settings, extensions = self.built[key]
+        app.config.clear()
+        app.config.update(copy.deepcopy(settings))
+        app.extensions.clear()
+        app.extensions.update(extensions)
+        app.config.update({k: config[k] for k in PER_TEST_SETTINGS if k in config})
+        app.config["SQLALCHEMY_DATABASE_URI"] = config["DATABASE_URL"]
+        self._connect(app, config["DATABASE_URL"])
+        return app
+
+    @staticmethod
+    def _connect(app, url):
+        """Point the app's engine at ``url``, as Flask-SQLAlchemy's init_app does."""
+        from crm.core.database import init_database
+        from crm.extensions import db
+
+        engines = db._app_engines[app]
+        for engine in engines.values():
+            engine.dispose()
+        options = {"url": url, **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
+        db._apply_driver_defaults(options, app)
+        engines[None] = db._make_engine(None, options, app)
+        init_database(app)
+
+
+_built_apps = _BuiltApps()
+
+
 @pytest.fixture
 def app(app_config):
-    from crm import create_app
     from crm.extensions import db
 
-    app = create_app(app_config)
-    app.test_client_class = IsolatedClient
+    app = _built_apps.checkout(app_config)
     with app.app_context():
         yield app
         db.session.remove()

@@ -65,9 +65,26 @@ class SmtpServer:
     def stop(self):
         self.controller.stop()
 
+    def clear(self):
+        """Forget what arrived and accept mail again (a test starts clean)."""
+        with self.arrived:
+            self.messages.clear()
+            self.envelopes.clear()
+        self.refuse_with = None
 
-@pytest.fixture
-def smtp_server():
+
+@pytest.fixture(scope="session")
+def _smtp_server_of_this_process():
+    # One server per test process: its address stays the same, so the app
+    # built for a mail test can be reused by the next (tests/conftest.py).
     server = SmtpServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def smtp_server(_smtp_server_of_this_process):
+    server = _smtp_server_of_this_process
+    server.clear()
+    yield server
+    server.clear()
