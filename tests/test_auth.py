@@ -58,7 +58,9 @@ def test_signing_in_upgrades_a_hash_made_with_other_parameters(app, db, web):
 
     from crm.auth.services import create_user
 
-    user = create_user("jane@example.com", "correct horse battery", check_password=False)
+    user = create_user(
+        "jane@example.com", "correct horse battery", check_password=False
+    )
     weak = PasswordHasher.from_parameters(profiles.PRE_21_2)
     user.password_hash = weak.hash("correct horse battery")
     db.session.commit()
