@@ -390,6 +390,34 @@ def test_create_screen_presets_the_contact_and_refuses_low_above_high(
     assert [m.to_stage.name for m in opportunity.moves] == ["New"]
 
 
+def test_field_definitions_follow_the_contact_field_rules(app, db, web, admin_user):
+    from crm.opportunities.models import OpportunityField
+
+    web.login(admin_user.email)
+    form = {"label": "Deal size", "machine_name": "", "field_type": "dropdown"}
+    for options, message in (
+        ("", "A drop-down field needs its options, one a line."),
+        ("Small\nsmall", "Each option can be listed once."),
+    ):
+        page = web.post("/admin/opportunity_field/new/", {**form, "options": options})
+        assert message in page.get_data(as_text=True)
+    bad_name = {**form, "options": "Small\nLarge", "machine_name": "deal size"}
+    page = web.post("/admin/opportunity_field/new/", bad_name)
+    assert "A field name uses letters, digits and underscores" in page.get_data(
+        as_text=True
+    )
+    assert db.session.scalar(select(func.count(OpportunityField.id))) == 0
+
+    saved = web.post("/admin/opportunity_field/new/", {**form, "options": "S\nL"})
+    assert saved.status_code == 302
+    again = web.post("/admin/opportunity_field/new/", {**form, "options": "S\nL"})
+    assert again.status_code == 302
+    names = db.session.scalars(
+        select(OpportunityField.field_name).order_by(OpportunityField.id)
+    )
+    assert list(names) == ["DealSize", "DealSize2"]
+
+
 def test_custom_fields_are_validated_and_stored(
     app, db, web, admin_user, pipeline, make_contact
 ):

@@ -101,20 +101,18 @@ class CustomHeaderView(_DefinitionView):
             )
 
 
-class CustomFieldView(_DefinitionView):
-    column_list = (
-        "header",
-        "label",
-        "field_type",
-        "field_name",
-        "required",
-        "position",
-    )
+class FieldDefinitionView(_DefinitionView):
+    """What every custom-field definition screen shares: contacts, tasks, opportunities.
+
+    The type pick-list, the options box and the field name, which is left
+    empty to be derived from the label; ``check`` validates the definition.
+    """
+
     column_labels = {
-        "header": _l("Tab › header"),
         "label": _l("Label"),
         "field_type": _l("Type"),
         "field_name": _l("Field name"),
+        "options": _l("Options"),
         "required": _l("Required"),
         "position": _l("Position"),
     }
@@ -123,17 +121,6 @@ class CustomFieldView(_DefinitionView):
             m.field_type, m.field_type
         )
     }
-    column_searchable_list = ("label", "field_name")
-    column_default_sort = [("header_id", False), ("position", False)]
-    form_columns = (
-        "header",
-        "label",
-        "machine_name",
-        "field_type",
-        "options",
-        "required",
-        "position",
-    )
     form_overrides = {"options": TextAreaField, "field_type": SelectField}
     form_args = {
         "field_type": {
@@ -146,6 +133,7 @@ class CustomFieldView(_DefinitionView):
                 "For drop-down, radio and list box fields: one option a line."
             ),
         },
+        "position": {"default": 0},
     }
     form_extra_fields = {
         "machine_name": StringField(
@@ -157,13 +145,8 @@ class CustomFieldView(_DefinitionView):
         )
     }
 
-    def __init__(self):
-        super().__init__(
-            CustomField,
-            name=_l("Custom fields"),
-            endpoint="custom_field",
-            category=SETTINGS,
-        )
+    def check(self, model, is_created: bool) -> None:
+        raise NotImplementedError
 
     def on_form_prefill(self, form, id):
         model = self.get_one(id)
@@ -173,15 +156,52 @@ class CustomFieldView(_DefinitionView):
     def on_model_change(self, form, model, is_created):
         with db.session.no_autoflush:
             model.field_name = form.machine_name.data
-            services.check_definition(model)
-            if not is_created and _type_changed(model) and _has_values(model):
-                raise ServiceError(
-                    _(
-                        "Contacts already have values in %(label)s, so its type "
-                        "cannot change.",
-                        label=model.label,
-                    )
+            self.check(model, is_created)
+
+
+class CustomFieldView(FieldDefinitionView):
+    column_list = (
+        "header",
+        "label",
+        "field_type",
+        "field_name",
+        "required",
+        "position",
+    )
+    column_labels = {
+        **FieldDefinitionView.column_labels,
+        "header": _l("Tab › header"),
+    }
+    column_searchable_list = ("label", "field_name")
+    column_default_sort = [("header_id", False), ("position", False)]
+    form_columns = (
+        "header",
+        "label",
+        "machine_name",
+        "field_type",
+        "options",
+        "required",
+        "position",
+    )
+
+    def __init__(self):
+        super().__init__(
+            CustomField,
+            name=_l("Custom fields"),
+            endpoint="custom_field",
+            category=SETTINGS,
+        )
+
+    def check(self, model, is_created):
+        services.check_definition(model)
+        if not is_created and _type_changed(model) and _has_values(model):
+            raise ServiceError(
+                _(
+                    "Contacts already have values in %(label)s, so its type "
+                    "cannot change.",
+                    label=model.label,
                 )
+            )
 
 
 def _type_changed(model) -> bool:

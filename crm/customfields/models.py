@@ -64,11 +64,15 @@ class CustomHeader(db.Model):
         return f"{self.tab} › {self.name}" if self.tab else self.name
 
 
-class CustomField(db.Model):
-    __tablename__ = "custom_fields"
+class FieldDefinition:
+    """The columns every custom-field definition has, whatever it belongs to.
+
+    Contact fields, task/note fields and opportunity fields share the types,
+    validation and canonical storage of ``crm.customfields.services``; each
+    keeps its definitions and values in its own tables.
+    """
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    header_id: Mapped[int] = mapped_column(ForeignKey("custom_headers.id"), index=True)
     label: Mapped[str] = mapped_column(String(100))
     # Stable machine name, used by import column matching and the API.
     field_name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -78,14 +82,20 @@ class CustomField(db.Model):
     required: Mapped[bool] = mapped_column(default=False)
     position: Mapped[int] = mapped_column(Integer, default=0)
 
-    header = relationship("CustomHeader", back_populates="fields")
-
     @property
     def option_list(self) -> list[str]:
         return [o.strip() for o in (self.options or "").splitlines() if o.strip()]
 
     def __str__(self) -> str:
         return self.label
+
+
+class CustomField(FieldDefinition, db.Model):
+    __tablename__ = "custom_fields"
+
+    header_id: Mapped[int] = mapped_column(ForeignKey("custom_headers.id"), index=True)
+
+    header = relationship("CustomHeader", back_populates="fields")
 
 
 class CustomValue(db.Model):

@@ -578,18 +578,19 @@ def field_by_name(name: str) -> CustomField | None:
     return None
 
 
-def make_field_name(label: str, exclude_id: int | None = None) -> str:
-    """A unique machine name for a field, derived from its label."""
+def make_field_name(
+    label: str, exclude_id: int | None = None, *, model=CustomField, prefix: str = ""
+) -> str:
+    """A machine name for a ``model`` field, derived from its label, not yet taken."""
     words = re.findall(r"[A-Za-z0-9]+", _ascii(label))
-    base = "".join(word[:1].upper() + word[1:] for word in words) or "Field"
+    base = prefix + "".join(word[:1].upper() + word[1:] for word in words) or "Field"
     if base[0].isdigit():
         base = "F" + base
     base = base[:90]
     taken = set(
         db.session.scalars(
-            select(CustomField.field_name).where(
-                CustomField.field_name.like(f"{base}%"),
-                CustomField.id != (exclude_id or 0),
+            select(model.field_name).where(
+                model.field_name.like(f"{base}%"), model.id != (exclude_id or 0)
             )
         )
     )
@@ -605,8 +606,12 @@ def _ascii(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def check_definition(field: CustomField) -> None:
-    """Validate a field definition before it is saved; raises ServiceError."""
+def check_definition(field, *, name_prefix: str = "") -> None:
+    """Validate a field definition before it is saved; raises ServiceError.
+
+    ``field`` is a contact, task/note or opportunity field (any
+    ``FieldDefinition``); its field name must be unique among its own kind.
+    """
     field.label = clean(field.label)
     if not field.label:
         raise ServiceError(_("A custom field needs a label."), field="label")
@@ -629,9 +634,12 @@ def check_definition(field: CustomField) -> None:
             raise ServiceError(_("Each option can be listed once."), field="options")
     field.options = "\n".join(options) or None
 
+    model = type(field)
     field.field_name = clean(field.field_name)
     if not field.field_name:
-        field.field_name = make_field_name(field.label, field.id)
+        field.field_name = make_field_name(
+            field.label, field.id, model=model, prefix=name_prefix
+        )
     elif not re.fullmatch(r"_?[A-Za-z][A-Za-z0-9_]*", field.field_name):
         raise ServiceError(
             _(
@@ -641,9 +649,8 @@ def check_definition(field: CustomField) -> None:
             field="field_name",
         )
     clash = db.session.scalar(
-        select(CustomField.id).where(
-            CustomField.field_name == field.field_name,
-            CustomField.id != (field.id or 0),
+        select(model.id).where(
+            model.field_name == field.field_name, model.id != (field.id or 0)
         )
     )
     if clash is not None:

@@ -8,7 +8,7 @@ from flask_admin.model.form import InlineFormAdmin
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from wtforms import SelectChoice, SelectField, TextAreaField
+from wtforms import SelectChoice, SelectField
 from wtforms.validators import NumberRange
 
 from crm.access import policy
@@ -16,7 +16,7 @@ from crm.auth.models import User
 from crm.contacts import services as contacts
 from crm.core.admin import SecuredModelView, scope_relation_fields
 from crm.core.errors import ServiceError
-from crm.customfields.models import FIELD_TYPES
+from crm.customfields.admin import FieldDefinitionView
 from crm.customfields.services import form_value
 from crm.extensions import db
 from crm.links.record import contact_lookup
@@ -133,50 +133,19 @@ class StageView(SecuredModelView):
         services.check_stage_delete(model)
 
 
-class OpportunityFieldView(SecuredModelView):
+class OpportunityFieldView(FieldDefinitionView):
     """Custom fields of opportunities: administrators only."""
 
-    required_role = "admin"
-    can_view_details = False
     column_list = ("label", "field_type", "field_name", "required", "position")
-    column_labels = {
-        "label": _l("Label"),
-        "field_type": _l("Type"),
-        "field_name": _l("Field name"),
-        "required": _l("Required"),
-        "position": _l("Position"),
-        "options": _l("Options"),
-    }
-    column_formatters = {
-        "field_type": lambda v, c, m, p: dict(FIELD_TYPES).get(
-            m.field_type, m.field_type
-        )
-    }
     column_default_sort = [("position", False), ("id", False)]
     form_columns = (
         "label",
-        "field_name",
+        "machine_name",
         "field_type",
         "options",
         "required",
         "position",
     )
-    form_overrides = {"options": TextAreaField, "field_type": SelectField}
-    form_args = {
-        "field_type": {
-            "label": _l("Type"),
-            "choices": [SelectChoice(key, label) for key, label in FIELD_TYPES],
-        },
-        "options": {
-            "description": _l(
-                "For drop-down, radio and list box fields: one option a line."
-            )
-        },
-        "field_name": {
-            "description": _l("Left empty, it is made from the label."),
-        },
-        "position": {"default": 0},
-    }
 
     def __init__(self):
         super().__init__(
@@ -186,9 +155,8 @@ class OpportunityFieldView(SecuredModelView):
             category=SETTINGS,
         )
 
-    def on_model_change(self, form, model, is_created):
-        with db.session.no_autoflush:
-            services.check_field(model)
+    def check(self, model, is_created):
+        services.check_field(model)
 
 
 def _owner_query():

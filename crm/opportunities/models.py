@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.core.db import UTCDateTime, utcnow
+from crm.customfields.models import FieldDefinition
 from crm.extensions import db
 
 OPEN = "open"
@@ -240,25 +241,10 @@ class StageMove(db.Model):
         return f"{self.from_stage or '-'} -> {self.to_stage or '-'}"
 
 
-class OpportunityField(db.Model):
+class OpportunityField(FieldDefinition, db.Model):
     """An administrator-defined field on every opportunity (the contact field types)."""
 
     __tablename__ = "opportunity_fields"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    label: Mapped[str] = mapped_column(String(100))
-    field_name: Mapped[str] = mapped_column(String(100), unique=True)
-    field_type: Mapped[str] = mapped_column(String(20), default="text")
-    options: Mapped[str | None] = mapped_column(Text)
-    required: Mapped[bool] = mapped_column(Boolean, default=False)
-    position: Mapped[int] = mapped_column(Integer, default=0)
-
-    @property
-    def option_list(self) -> list[str]:
-        return [o.strip() for o in (self.options or "").splitlines() if o.strip()]
-
-    def __str__(self) -> str:
-        return self.label
 
 
 class OpportunityValue(db.Model):

@@ -38,7 +38,6 @@ from crm.core.db import utcnow
 from crm.core.errors import ServiceError
 from crm.core.text import clean
 from crm.customfields import services as customfields
-from crm.customfields.models import FIELD_TYPES, OPTION_TYPES
 from crm.extensions import db
 from crm.opportunities.models import (
     CLOSING_KINDS,
@@ -602,44 +601,7 @@ def fields() -> list[OpportunityField]:
 
 def check_field(definition: OpportunityField) -> None:
     """Validate a field definition (the contact custom-field rules)."""
-    definition.label = clean(definition.label)
-    if not definition.label:
-        raise ServiceError(_("A custom field needs a label."), field="label")
-    if definition.field_type not in dict(FIELD_TYPES):
-        raise ServiceError(_("Choose a field type."), field="field_type")
-    options = [clean(line) for line in (definition.options or "").splitlines()]
-    options = [option for option in options if option]
-    if definition.field_type in OPTION_TYPES and not options:
-        raise ServiceError(
-            _("A list field needs its options, one a line."), field="options"
-        )
-    definition.options = "\n".join(options) or None
-    definition.field_name = clean(definition.field_name) or _field_name(definition)
-    clash = db.session.scalar(
-        select(OpportunityField.id).where(
-            OpportunityField.field_name == definition.field_name,
-            OpportunityField.id != (definition.id or 0),
-        )
-    )
-    if clash is not None:
-        raise ServiceError(
-            _(
-                "Another field already uses the name %(name)s.",
-                name=definition.field_name,
-            ),
-            field="field_name",
-        )
-
-
-def _field_name(definition) -> str:
-    words = "".join(ch if ch.isalnum() else " " for ch in definition.label).split()
-    base = "".join(w[:1].upper() + w[1:] for w in words if w.isascii()) or "Field"
-    name, number = base[:90], 1
-    taken = set(db.session.scalars(select(OpportunityField.field_name)))
-    while name in taken:
-        number += 1
-        name = f"{base[:90]}{number}"
-    return name
+    customfields.check_definition(definition)
 
 
 def values_of(opportunity: Opportunity) -> dict[int, str]:

@@ -16,7 +16,7 @@ from crm.access import policy
 from crm.contacts import services as contacts
 from crm.core.admin import SecuredModelView, scope_relation_fields
 from crm.core.errors import ServiceError
-from crm.customfields.models import FIELD_TYPES
+from crm.customfields.admin import FieldDefinitionView
 from crm.extensions import db
 from crm.links.record import contact_lookup
 from crm.tasks import fields, forms, record, services
@@ -311,24 +311,17 @@ class NoteView(_ContactRecordView):
         return self._back(note, _("Note unpinned."))
 
 
-class ActivityFieldView(SecuredModelView):
+class ActivityFieldView(FieldDefinitionView):
     """Custom fields of tasks, appointments and notes: administrators only."""
 
-    required_role = "admin"
-    can_view_details = False
     column_list = ("record_type", "label", "field_type", "field_name", "required")
     column_labels = {
+        **FieldDefinitionView.column_labels,
         "record_type": _l("Belongs to"),
-        "label": _l("Label"),
-        "field_type": _l("Type"),
-        "field_name": _l("Field name"),
-        "options": _l("Options"),
-        "required": _l("Required"),
-        "position": _l("Position"),
     }
     column_formatters = {
+        **FieldDefinitionView.column_formatters,
         "record_type": _label_of(RECORD_TYPES),
-        "field_type": _label_of(FIELD_TYPES),
     }
     column_default_sort = [("record_type", False), ("position", False)]
     form_columns = (
@@ -340,26 +333,10 @@ class ActivityFieldView(SecuredModelView):
         "required",
         "position",
     )
-    form_overrides = {
-        "record_type": SelectField,
-        "field_type": SelectField,
-        "options": TextAreaField,
-    }
+    form_overrides = {**FieldDefinitionView.form_overrides, "record_type": SelectField}
     form_args = {
+        **FieldDefinitionView.form_args,
         "record_type": {"choices": _choices(RECORD_TYPES)},
-        "field_type": {"choices": _choices(FIELD_TYPES)},
-        "options": {
-            "description": _l(
-                "For drop-down, radio and list box fields: one option a line."
-            ),
-        },
-    }
-
-    form_extra_fields = {
-        "machine_name": StringField(
-            _l("Field name"),
-            description=_l("Leave empty to derive it from the label."),
-        )
     }
 
     def __init__(self):
@@ -370,15 +347,8 @@ class ActivityFieldView(SecuredModelView):
             category=SETTINGS,
         )
 
-    def on_form_prefill(self, form, id):
-        model = self.get_one(id)
-        if model is not None:
-            form.machine_name.data = model.field_name
-
-    def on_model_change(self, form, model, is_created):
-        with db.session.no_autoflush:
-            model.field_name = form.machine_name.data
-            fields.check_definition(model)
+    def check(self, model, is_created):
+        fields.check_definition(model)
 
 
 def views():

@@ -6,15 +6,12 @@ only the definitions and the values live in their own tables.
 """
 
 import logging
-import re
 
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from crm.core.errors import ServiceError
-from crm.core.text import clean, fold
 from crm.customfields import services as custom
-from crm.customfields.models import FIELD_TYPES, OPTION_TYPES
 from crm.extensions import db
 from crm.tasks.models import RECORD_TYPES, ActivityField, ActivityFieldValue
 
@@ -114,65 +111,6 @@ def displayed_many(record_type: str, record_ids) -> dict[int, list]:
 
 def check_definition(field: ActivityField) -> None:
     """Validate a field definition before it is saved; raises ServiceError."""
-    field.label = clean(field.label)
-    if not field.label:
-        raise ServiceError(_("A custom field needs a label."), field="label")
     if field.record_type not in {key for key, _label in RECORD_TYPES}:
         raise ServiceError(_("Choose what the field belongs to."), field="record_type")
-    if field.field_type not in {key for key, _label in FIELD_TYPES}:
-        raise ServiceError(_("Choose a field type."), field="field_type")
-
-    options = [clean(line) for line in (field.options or "").splitlines()]
-    options = [option for option in options if option]
-    if field.field_type in OPTION_TYPES:
-        if not options:
-            raise ServiceError(
-                _(
-                    "A %(type)s field needs its options, one a line.",
-                    type=dict(FIELD_TYPES)[field.field_type].lower(),
-                ),
-                field="options",
-            )
-        folded = [fold(option) for option in options]
-        if len(set(folded)) != len(folded):
-            raise ServiceError(_("Each option can be listed once."), field="options")
-    field.options = "\n".join(options) or None
-
-    field.field_name = clean(field.field_name) or _derived_name(field)
-    if not re.fullmatch(r"_?[A-Za-z][A-Za-z0-9_]*", field.field_name):
-        raise ServiceError(
-            _(
-                "A field name uses letters, digits and underscores, starting with a "
-                "letter."
-            ),
-            field="field_name",
-        )
-    clash = db.session.scalar(
-        select(ActivityField.id).where(
-            ActivityField.field_name == field.field_name,
-            ActivityField.id != (field.id or 0),
-        )
-    )
-    if clash is not None:
-        raise ServiceError(
-            _("Another field already uses the name %(name)s.", name=field.field_name),
-            field="field_name",
-        )
-
-
-def _derived_name(field: ActivityField) -> str:
-    words = re.findall(r"[A-Za-z0-9]+", custom._ascii(field.label))
-    base = field.record_type.title() + "".join(w[:1].upper() + w[1:] for w in words)
-    taken = set(
-        db.session.scalars(
-            select(ActivityField.field_name).where(
-                ActivityField.field_name.like(f"{base}%"),
-                ActivityField.id != (field.id or 0),
-            )
-        )
-    )
-    name, number = base[:90], 1
-    while name in taken:
-        number += 1
-        name = f"{base[:90]}{number}"
-    return name
+    custom.check_definition(field, name_prefix=field.record_type.title())

@@ -14,6 +14,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.core.db import UTCDateTime, utcnow
+from crm.customfields.models import FieldDefinition
 from crm.extensions import db
 
 TASK_TYPES = (
@@ -151,30 +152,12 @@ class Note(db.Model):
         return self.title
 
 
-class ActivityField(db.Model):
-    """A custom field administrators add to tasks, appointments or notes.
-
-    Types, validation and storage are those of contact custom fields
-    (``crm.customfields.services``).
-    """
+class ActivityField(FieldDefinition, db.Model):
+    """A custom field administrators add to tasks, appointments or notes."""
 
     __tablename__ = "activity_fields"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     record_type: Mapped[str] = mapped_column(String(20), default="task")
-    label: Mapped[str] = mapped_column(String(100))
-    field_name: Mapped[str] = mapped_column(String(100), unique=True)
-    field_type: Mapped[str] = mapped_column(String(20), default="text")
-    options: Mapped[str | None] = mapped_column(Text)
-    required: Mapped[bool] = mapped_column(Boolean, default=False)
-    position: Mapped[int] = mapped_column(Integer, default=0)
-
-    @property
-    def option_list(self) -> list[str]:
-        return [o.strip() for o in (self.options or "").splitlines() if o.strip()]
-
-    def __str__(self) -> str:
-        return self.label
 
 
 class ActivityFieldValue(db.Model):
