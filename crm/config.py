@@ -62,6 +62,14 @@ DEFAULTS = {
     "BOUNCE_IMAP_URL": None,  # imaps://user:pass@host:993/INBOX
     "BASE_URL": None,  # absolute address of the app, for links in e-mails
     "WTF_CSRF_TIME_LIMIT": None,
+    # File box (crm/files): where the bytes live, and the limits users see.
+    "FILES_DIR": None,  # default: UPLOAD_DIR/files, else instance/files
+    "FILE_MAX_BYTES": 10 * 1024 * 1024,
+    "FILEBOX_MAX_BYTES": 100 * 1024 * 1024,
+    # Tracking code (crm/tracking).
+    "TRACKING_SESSION_IDLE": 30 * 60,  # seconds without a view end a session
+    "TRACKING_INACTIVE_DAYS": 90,  # visitors idle this long are summarised
+    "TRACKING_TOKEN_MAX_AGE": 3600,  # seconds an e-mail identity token is good
 }
 
 _BOOL_KEYS = {
@@ -84,6 +92,11 @@ _INT_KEYS = {
     "MAIL_ATTACHMENT_MAX_BYTES",
     "MAIL_ATTACHMENTS_MAX_BYTES",
     "MAIL_SOFT_BOUNCE_LIMIT",
+    "FILE_MAX_BYTES",
+    "FILEBOX_MAX_BYTES",
+    "TRACKING_SESSION_IDLE",
+    "TRACKING_INACTIVE_DAYS",
+    "TRACKING_TOKEN_MAX_AGE",
 }
 
 
