@@ -23,7 +23,6 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from crm.access import policy
 from crm.contacts import services as contacts
@@ -36,8 +35,6 @@ from crm.files.models import ContactFile
 log = logging.getLogger(__name__)
 
 ENDPOINT = "contact_files"
-# Room for the multipart framing around the files of one request.
-FORM_OVERHEAD = 64 * 1024
 SOURCE_LABELS = {
     "upload": _l("Uploaded"),
     "email": _l("E-mail attachment"),
@@ -104,24 +101,7 @@ class ContactFilesView(SecuredView):
     def upload(self, contact_id):
         contact = self._contact(contact_id)
         wants_json = request.accept_mimetypes.best == "application/json"
-        per_file, per_box = services.limits()
-        request.max_content_length = per_box + FORM_OVERHEAD
-        try:
-            uploads = [f for f in request.files.getlist("files") if f and f.filename]
-        except RequestEntityTooLarge:
-            return self._answer(
-                contact,
-                wants_json,
-                [],
-                [
-                    _(
-                        "The upload is larger than this file box holds (%(limit)s); "
-                        "nothing was kept.",
-                        limit=services.human_size(per_box),
-                    )
-                ],
-                status=413,
-            )
+        uploads = [f for f in request.files.getlist("files") if f and f.filename]
         if not uploads:
             return self._answer(
                 contact, wants_json, [], [_("Choose one or more files to upload.")]
@@ -189,9 +169,9 @@ class ContactFilesView(SecuredView):
             abort(404)
         return row
 
-    def _answer(self, contact, wants_json, kept, refused, status=None):
+    def _answer(self, contact, wants_json, kept, refused):
         if wants_json:
-            code = status or (200 if kept or not refused else 422)
+            code = 200 if kept or not refused else 422
             return jsonify(kept=kept, refused=refused), code
         if kept:
             flash(
