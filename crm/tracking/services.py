@@ -216,7 +216,8 @@ def _visitor(site: TrackedSite, key: str, now, user_agent: str) -> Visitor:
     )
     if waiting is not None:
         waiting.site_id = site.id
-        waiting.first_seen_at = now
+        waiting.first_seen_at = waiting.last_seen_at = now
+        waiting.user_agent = (user_agent or "")[:255]
         return waiting
     visitor = Visitor(
         site_id=site.id,
