@@ -511,9 +511,53 @@ def test_the_web_behaviour_tab_shows_visits_and_browsers(
     assert "Phone browser" in page and "#2" in page
     assert f"<code>{SHOP}/pricing</code> (1)" in page
 
+    history = web.get(f"/admin/contact/details/?id={jane.id}&tab=activity")
+    text = history.get_data(as_text=True)
+    assert "Web visit" in text and f"2 pages, 5 min, from {SHOP}/" in text
+
 
 def test_the_tab_says_when_nothing_is_known(web, make_contact, login_as):
     owner = login_as()
     jane = make_contact("Jane", "Doe", owner=owner)
     page = web.get(f"/admin/contact/details/?id={jane.id}&tab=web")
     assert 'id="no-visits"' in page.get_data(as_text=True)
+
+
+# What answers without signing in.
+
+# Every endpoint of the tracking and file box packages that a visitor may
+# reach without an account, and why.
+PUBLIC_RULES = {
+    "/t/<site_key>.js": "the tracking code, loaded by the registered sites' pages",
+    "/t/collect": "page views sent by that code; refused for unregistered origins",
+    "/t/<site_key>/p.gif": "the no-script pixel of the same sites",
+    "/files/<token>": "a public file's unguessable link",
+}
+
+
+def test_only_the_listed_endpoints_answer_without_signing_in(app, client, site):
+    ours = [
+        rule
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith(("tracking.", "files_public.", "contact_files."))
+        or rule.endpoint.startswith("tracked_site.")
+    ]
+    public = {
+        rule.rule
+        for rule in ours
+        if not rule.endpoint.startswith(("contact_files.", "tracked_site."))
+    }
+    assert public == set(PUBLIC_RULES)
+    for rule in ours:
+        if rule.rule in PUBLIC_RULES or "static" in rule.endpoint:
+            continue
+        path = rule.rule
+        for argument in rule.arguments:
+            path = path.replace(f"<int:{argument}>", "1").replace(f"<{argument}>", "1")
+        method = (
+            "POST" if "POST" in rule.methods and "GET" not in rule.methods else "GET"
+        )
+        response = client.open(path, method=method)
+        assert response.status_code in (302, 400), (rule.rule, response.status_code)
+        if response.status_code == 302:
+            assert "/login" in response.headers["Location"], rule.rule
