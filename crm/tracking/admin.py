@@ -48,7 +48,12 @@ class TrackedSiteView(SecuredModelView):
             "One per line, as scheme://host[:port], e.g. https://www.example.com. "
             "Only pages on these origins are recorded."
         ),
-        "snippet": _l("Place these lines on every page of the site."),
+        "snippet": _l(
+            "Place these lines on every page of the site. While a visitor has "
+            "not consented, set window.crmConsent = false before them (or add "
+            'data-consent="false" to the script tag): nothing is recorded then, '
+            "nor for browsers that send Do-Not-Track."
+        ),
     }
     column_formatters = {"origins": _origins_cell, "snippet": _snippet_cell}
     column_formatters_detail = column_formatters
