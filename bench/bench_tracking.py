@@ -13,7 +13,10 @@ leaves the loopback interface.
 
 import argparse
 import json
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -51,16 +54,36 @@ def build(db_file: Path) -> str:
     return key
 
 
-def serve(db_file: Path):
+def serve_forever(db_file: Path, port: int) -> None:
+    """The server process: the app alone on one port, threaded, no request log."""
+    import logging
+
     from werkzeug.serving import make_server
 
     from crm import create_app
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     app = create_app(app_config(db_file))
-    server = make_server(HOST, 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    return server, f"http://{HOST}:{server.server_port}"
+    make_server(HOST, port, app, threaded=True).serve_forever()
+
+
+def start_server(db_file: Path):
+    """Run the app in its own process so the clients do not share its GIL."""
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(db_file), "--port", str(port)]
+    )
+    base = f"http://{HOST}:{port}"
+    for _attempt in range(200):
+        try:
+            requests.get(f"{base}/healthz", timeout=1)
+            return process, base
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    process.kill()
+    raise SystemExit("the app did not start")
 
 
 def main() -> None:
@@ -68,12 +91,17 @@ def main() -> None:
     parser.add_argument("--beacons", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--visitors", type=int, default=300)
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        serve_forever(Path(args.serve), args.port)
+        return
 
     with tempfile.TemporaryDirectory() as folder:
         db_file = Path(folder) / "tracking.sqlite"
         key = build(db_file)
-        server, base = serve(db_file)
+        server, base = start_server(db_file)
         url = f"{base}/t/collect"
         local = threading.local()
 
@@ -115,7 +143,8 @@ def main() -> None:
         with ThreadPoolExecutor(args.clients) as pool:
             results = list(pool.map(send, range(args.beacons)))
         elapsed = time.perf_counter() - started
-        server.shutdown()
+        server.terminate()
+        server.wait(timeout=10)
 
     latencies = sorted(r[0] * 1000 for r in results)
     failures = sum(1 for r in results if not r[1])
