@@ -79,6 +79,7 @@ def files_dir() -> Path:
 
 
 def path_of(row: ContactFile) -> Path:
+    """Where a file's bytes are on disk."""
     return files_dir() / row.stored_name
 
 

@@ -108,6 +108,7 @@ def clean_site(site: TrackedSite) -> None:
 
 
 def find_site(site_key: str | None) -> TrackedSite | None:
+    """The site with this public key, or None."""
     if not site_key or len(site_key) > 40:
         return None
     return db.session.scalar(
@@ -116,6 +117,7 @@ def find_site(site_key: str | None) -> TrackedSite | None:
 
 
 def site_allows(site: TrackedSite, origin: str | None) -> bool:
+    """Whether ``origin`` is one of the site's registered origins."""
     return bool(origin) and origin in site.origin_list
 
 
@@ -176,11 +178,12 @@ def link_with_identity(url: str, contact_id: int | None) -> str:
 
 
 def valid_key(value) -> bool:
+    """A visitor or view id as the script makes them: 16-64 URL-safe characters."""
     return isinstance(value, str) and bool(KEY_PATTERN.match(value))
 
 
 def page_of(url: str) -> str:
-    """The URL without query string or fragment (and without the identity token)."""
+    """The URL without query string or fragment: what pages are counted by."""
     parts = urlsplit(url)
     return urlunsplit(
         (parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", "", "")
