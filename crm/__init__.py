@@ -44,13 +44,17 @@ def _migrations_dir():
 def _register_blueprints(app):
     from crm.auth.views import bp as auth_bp
     from crm.core.web import bp as web_bp
+    from crm.files.views import bp as files_bp
     from crm.mail.views import bp as mail_bp
     from crm.partners.views import bp as partners_bp
+    from crm.tracking.views import bp as tracking_bp
 
     app.register_blueprint(web_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(mail_bp)
     app.register_blueprint(partners_bp)
+    app.register_blueprint(files_bp)
+    app.register_blueprint(tracking_bp)
 
 
 def _register_admin(app):
@@ -73,6 +77,7 @@ def _register_cli(app):
     from crm.mail.cli import mail_cli
     from crm.opportunities.cli import opportunities_cli
     from crm.tasks.cli import tasks_cli
+    from crm.tracking.cli import tracking_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(teams_cli)
@@ -83,3 +88,4 @@ def _register_cli(app):
     app.cli.add_command(mail_cli)
     app.cli.add_command(opportunities_cli)
     app.cli.add_command(tasks_cli)
+    app.cli.add_command(tracking_cli)

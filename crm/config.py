@@ -65,6 +65,14 @@ DEFAULTS = {
     # argon2id parameters: "rfc9106-low-memory" (RFC 9106's second choice, 64 MiB)
     # or "rfc9106-high-memory" (2 GiB). "cheapest" exists for test suites only.
     "PASSWORD_HASH_PROFILE": "rfc9106-low-memory",
+    # File box (crm/files): where the bytes live, and the limits users see.
+    "FILES_DIR": None,  # default: UPLOAD_DIR/files, else instance/files
+    "FILE_MAX_BYTES": 10 * 1024 * 1024,
+    "FILEBOX_MAX_BYTES": 100 * 1024 * 1024,
+    # Tracking code (crm/tracking).
+    "TRACKING_SESSION_IDLE": 30 * 60,  # seconds without a view end a session
+    "TRACKING_INACTIVE_DAYS": 90,  # visitors idle this long are summarised
+    "TRACKING_TOKEN_MAX_AGE": 3600,  # seconds an e-mail identity token is good
 }
 
 _BOOL_KEYS = {
@@ -87,6 +95,11 @@ _INT_KEYS = {
     "MAIL_ATTACHMENT_MAX_BYTES",
     "MAIL_ATTACHMENTS_MAX_BYTES",
     "MAIL_SOFT_BOUNCE_LIMIT",
+    "FILE_MAX_BYTES",
+    "FILEBOX_MAX_BYTES",
+    "TRACKING_SESSION_IDLE",
+    "TRACKING_INACTIVE_DAYS",
+    "TRACKING_TOKEN_MAX_AGE",
 }
 
 

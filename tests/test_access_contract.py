@@ -231,6 +231,7 @@ def hidden_world(db, make_contact):
     db.session.commit()
     _hidden_partner_world(db)
     _hidden_automation(db)
+    _hidden_web(db)
     assert db.session.get(ContactEmail, HIDDEN) is not None
     return {
         "admin": admin,
@@ -285,6 +286,70 @@ def _hidden_automation(db):
     )
     db.session.flush()
     db.session.add(StepAttempt(id=HIDDEN, run_id=HIDDEN, outcome="done"))
+    db.session.commit()
+
+
+def _hidden_web(db):
+    """Jane's web visits (a visitor, a session, a page view) and a private and
+    a public file in her file box, all with id HIDDEN (the public one HIDDEN+1)."""
+    import io
+
+    from crm.contacts.models import Contact
+    from crm.core.db import utcnow
+    from crm.files import services as files
+    from crm.tracking.models import PageView, TrackedSite, Visitor, WebSession
+
+    now = utcnow()
+    db.session.add(
+        TrackedSite(
+            id=1, name="Hidden world site", origins="https://x.test", site_key="k1"
+        )
+    )
+    db.session.flush()
+    db.session.add(
+        Visitor(
+            id=HIDDEN,
+            site_id=1,
+            visitor_key="zyxhiddenvisitor01",
+            contact_id=HIDDEN,
+            user_agent="Zyxhidden browser",
+        )
+    )
+    db.session.flush()
+    db.session.add(
+        WebSession(
+            id=HIDDEN,
+            visitor_id=HIDDEN,
+            contact_id=HIDDEN,
+            landing_page="https://x.test/zyxhidden",
+            referrer="https://x.test/Qwvhidden",
+        )
+    )
+    db.session.flush()
+    db.session.add(
+        PageView(
+            id=HIDDEN,
+            session_id=HIDDEN,
+            visitor_id=HIDDEN,
+            view_key="zyxhiddenview0001",
+            url="https://x.test/zyxhidden",
+            page="https://x.test/zyxhidden",
+            title="Zyxhidden page",
+            viewed_at=now,
+        )
+    )
+    jane = db.session.get(Contact, HIDDEN)
+    private = files.add_file(
+        jane, name="Zyxhidden contract.pdf", stream=io.BytesIO(b"Zyxhidden bytes")
+    )
+    public = files.add_file(
+        jane,
+        name="Qwvhidden brochure.txt",
+        stream=io.BytesIO(b"Qwvhidden bytes"),
+        public=True,
+    )
+    db.session.flush()
+    private.id, public.id = HIDDEN, HIDDEN + 1
     db.session.commit()
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from crm.access import policy
 from crm.contacts.models import Contact
 from tests.access_helpers import *  # noqa: F403  (fixtures)
-from tests.access_helpers import set_contacts
+from tests.access_helpers import own_only, set_contacts
 
 
 @pytest.fixture
@@ -140,22 +140,36 @@ def test_a6_nothing_outside_the_permission_layer(app, db, jane_and_u1):
     assert policy.allowed(jane_and_u1["u1"], Stranger, policy.VIEW) is False
 
 
-def test_a7_file_downloads_follow_the_contact(app):
-    rules = [
-        r
-        for r in app.url_map.iter_rules()
-        if "file" in r.endpoint.lower() or "download" in r.rule.lower()
-    ]
-    if not rules:
-        pytest.skip(
-            "no file box exists yet; when it lands, its download views are probed "
-            "by tests/test_access_contract.py like every other rule"
-        )
+def test_a7_file_downloads_follow_the_contact(app, db, web, make_contact, make_user):
+    import io
+
     from crm.extensions import db as database
+    from crm.files import services as files
 
     file_models = [
         m.class_
         for m in database.Model.registry.mappers
         if "file" in m.class_.__name__.lower()
     ]
-    assert all(policy.has_rule(m) for m in file_models)
+    assert file_models and all(policy.has_rule(m) for m in file_models)
+
+    u1 = own_only(db, make_user("u1@example.com"))
+    u2 = own_only(db, make_user("u2@example.com"))
+    jane = make_contact("Jane", "Doe", owner=u2)
+    mine = make_contact("Mine", "Own", owner=u1)
+    hidden = files.add_file(jane, name="contract.pdf", stream=io.BytesIO(b"jane's"))
+    own = files.add_file(mine, name="own.txt", stream=io.BytesIO(b"mine"))
+    db.session.commit()
+
+    web.login("u1@example.com")
+    assert web.get(f"/admin/filebox/file/{own.id}/download").data == b"mine"
+    hidden_answer = web.get(f"/admin/filebox/file/{hidden.id}/download")
+    missing_answer = web.get("/admin/filebox/file/999999/download")
+    assert hidden_answer.status_code == missing_answer.status_code == 404
+    assert hidden_answer.data == missing_answer.data
+    tab = web.get(f"/admin/contact/details/?id={jane.id}&tab=files")
+    assert tab.status_code in (302, 404) and b"contract.pdf" not in tab.data
+
+    web.logout()
+    web.login("u2@example.com")
+    assert web.get(f"/admin/filebox/file/{hidden.id}/download").data == b"jane's"

@@ -36,6 +36,7 @@ from crm.contacts.models import (
     SocialAccount,
 )
 from crm.customfields.models import CustomField, CustomHeader, CustomTab, CustomValue
+from crm.files.models import ContactFile
 from crm.imports.models import ImportJob
 from crm.links.models import ContactLink, LinkType
 from crm.mail.models import (
@@ -76,6 +77,7 @@ from crm.tasks.models import (
     Note,
     Task,
 )
+from crm.tracking.models import PageView, TrackedSite, Visitor, WebSession
 
 REFERENCE_MODELS = (
     Tag,
@@ -580,6 +582,58 @@ def commission_rule_actions(user, action):
 
 @policy.permission(PartnerSettings, TrackingDestination)
 def partner_settings_actions(user, action):
+    return user.is_admin
+
+
+# Files follow their contact; adding, publishing or removing one is an edit
+# of the contact (the row rule's edit scope decides).
+policy.rule(ContactFile)(_follows_contact(ContactFile))
+
+
+@policy.permission(ContactFile)
+def file_actions(user, action):
+    if action == "export":
+        return services.area_allows(user, "contacts", "export")
+    return action in (policy.VIEW, policy.EDIT, "create", "delete")
+
+
+# Web visitors and their sessions follow the contact they were identified as;
+# anonymous ones (no contact yet) are seen by administrators only. Page views
+# follow their session. The tracking endpoints write them, never a screen.
+def _follows_identified_contact(model):
+    def rows(user, action):
+        if user.is_admin:
+            return true()
+        return model.contact_id.in_(policy.visible_ids(Contact, user, action))
+
+    return rows
+
+
+for _web_model in (Visitor, WebSession):
+    policy.rule(_web_model)(_follows_identified_contact(_web_model))
+
+
+@policy.rule(PageView)
+def page_view_rows(user, action):
+    sessions = select(WebSession.id).where(
+        _follows_identified_contact(WebSession)(user, action)
+    )
+    return PageView.session_id.in_(sessions)
+
+
+@policy.permission(Visitor, WebSession, PageView)
+def web_actions(user, action):
+    return action == policy.VIEW
+
+
+@policy.rule(TrackedSite)
+def site_rows(user, action):
+    return true() if user.is_admin else false()
+
+
+@policy.permission(TrackedSite)
+def site_actions(user, action):
+    # Registering a site and its origins is an administrator's job.
     return user.is_admin
 
 

@@ -24,6 +24,7 @@ GROUP_LABELS = {
     "form": _l("Web forms"),
     "sales": _l("Sales"),
     "referral": _l("Referrals"),
+    "web": _l("Web visits"),
 }
 
 

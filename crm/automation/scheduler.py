@@ -111,6 +111,51 @@ def _send_reminders(now) -> None:
         logger.exception("sending task reminders failed")
 
 
+def prune_web_visitors(app, now=None) -> int:
+    """The daily beat: summarise web visitors inactive for 90 days and prune
+    their page views (crm/tracking)."""
+    from crm.extensions import db
+    from crm.tracking import services as tracking
+
+    with app.app_context():
+        try:
+            count = tracking.prune(now=now)
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            logger.exception("pruning inactive web visitors failed")
+            raise
+        finally:
+            db.session.remove()
+    return count
+
+
+def add_beat_jobs(scheduler, app, interval: float) -> None:
+    """The scheduler's jobs: the automation tick and the daily pruning."""
+    scheduler.add_job(
+        tick,
+        "interval",
+        seconds=interval,
+        args=(app, timedelta(seconds=app.config.get("CLAIM_TIMEOUT", 300))),
+        id="automation-tick",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=None,
+        next_run_time=_now(),
+    )
+    scheduler.add_job(
+        prune_web_visitors,
+        "cron",
+        hour=3,
+        minute=30,
+        args=(app,),
+        id="tracking-prune",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=None,
+    )
+
+
 def _log_job_event(event) -> None:
     if event.code == EVENT_JOB_MISSED:
         logger.warning("scheduler job %s missed its run", event.job_id)
@@ -136,17 +181,7 @@ def run(app, workers: int = 2, interval: float = 5.0, batch: int = 50) -> None:
 
     scheduler = BlockingScheduler(timezone="UTC")
     scheduler.add_listener(_log_job_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
-    scheduler.add_job(
-        tick,
-        "interval",
-        seconds=interval,
-        args=(app, timedelta(seconds=app.config.get("CLAIM_TIMEOUT", 300))),
-        id="automation-tick",
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=None,
-        next_run_time=_now(),
-    )
+    add_beat_jobs(scheduler, app, interval)
 
     def shut_down(signum, frame):
         logger.info("signal %s: stopping the scheduler and workers", signum)

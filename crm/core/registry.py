@@ -15,6 +15,7 @@ def _domain_views():
     from crm.automation.admin import views as automation_views
     from crm.contacts.admin import views as contact_views
     from crm.customfields.admin import views as custom_views
+    from crm.files.admin import views as file_views
     from crm.imports.admin import views as import_views
     from crm.links.admin import views as link_views
     from crm.mail.admin import views as mail_views
@@ -24,6 +25,7 @@ def _domain_views():
     from crm.scoring.admin import views as scoring_views
     from crm.tags.admin import views as tag_views
     from crm.tasks.admin import views as task_views
+    from crm.tracking.admin import views as tracking_views
 
     for factory in (
         contact_views,
@@ -39,6 +41,8 @@ def _domain_views():
         sales_views,
         auth_views,
         automation_views,
+        file_views,
+        tracking_views,
     ):
         yield from factory()
 

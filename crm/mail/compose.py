@@ -7,6 +7,7 @@ contact as ``linked``.
 """
 
 import logging
+from io import BytesIO
 
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import expose
@@ -22,6 +23,7 @@ from crm.contacts.models import Contact
 from crm.core.admin import SecuredView
 from crm.core.errors import ServiceError
 from crm.extensions import db
+from crm.files import services as filebox
 from crm.links import services as links
 from crm.mail import merge, services, statuses, transport
 from crm.mail.forms import ComposeForm
@@ -169,7 +171,10 @@ class ComposeView(SecuredView):
             db.session.rollback()
             flash(exc.message, "error")
             return None
+        not_kept = self._keep_in_file_box(contact, files)
         db.session.commit()
+        for reason in not_kept:
+            flash(reason, "warning")
         if message.state == "outbox":
             flash(
                 _("Demo mode: the e-mail to %(to)s is in the outbox.", to=to.address),
@@ -178,6 +183,26 @@ class ComposeView(SecuredView):
         else:
             flash(_("E-mail sent to %(to)s.", to=to.address), "success")
         return redirect(url_for("message.details_view", id=message.id))
+
+    def _keep_in_file_box(self, contact, files) -> list[str]:
+        """Copy the sent attachments to the contact's file box; the reasons
+        for those that did not fit (the e-mail is sent either way)."""
+        not_kept = []
+        for name, content, _type in files:
+            try:
+                with db.session.begin_nested():
+                    filebox.add_file(
+                        contact,
+                        name=name,
+                        stream=BytesIO(content),
+                        uploaded_by=current_user,
+                        source="email",
+                    )
+            except filebox.FileRefused as exc:
+                not_kept.append(
+                    _("Not kept in the file box: %(reason)s", reason=exc.message)
+                )
+        return not_kept
 
     def _template_id(self, raw):
         try:

@@ -10,6 +10,7 @@ from flask import Blueprint, abort, make_response, redirect, render_template, re
 
 from crm.extensions import csrf, db
 from crm.mail import services, statuses, tracking
+from crm.tracking import services as web_tracking
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,9 @@ def click(token):
     message, url = target
     services.record_click(message, url, *_client())
     db.session.commit()
-    return redirect(url, code=302)
+    # A link into a site that carries the tracking code tells its script who
+    # clicked (a signed token that expires), so the visit joins the contact.
+    return redirect(web_tracking.link_with_identity(url, message.contact_id), code=302)
 
 
 # Mailbox providers send the RFC 8058 one-click POST with no session and no

@@ -100,7 +100,7 @@ def score_events(facts: list[EventFacts], connection=None) -> int:
             trigger = by_key[trigger_key]
             if trigger.event_kind != fact.kind:
                 continue
-            if target and target != fact.target:
+            if not trigger.accepts(target, fact.target):
                 continue
             once = trigger.once_per_target and fact.target
             entry = {

@@ -24,6 +24,16 @@ class Trigger:
     targets: Callable[[], list[tuple[str, str]]] | None = field(default=None)
     target_required: bool = False
     once_per_target: bool = False
+    #: function(rule target, event target) -> bool; equality when None
+    matches: Callable[[str, str | None], bool] | None = field(default=None)
+
+    def accepts(self, rule_target: str | None, event_target: str | None) -> bool:
+        """Whether a rule narrowed to ``rule_target`` applies to the event."""
+        if not rule_target:
+            return True
+        if self.matches is not None:
+            return self.matches(rule_target, event_target)
+        return rule_target == event_target
 
 
 _triggers: dict[str, Trigger] = {}
@@ -102,5 +112,27 @@ register(
         _l("Unsubscribed"),
         "email_unsubscribed",
         once_per_target=True,
+    )
+)
+
+
+def page_targets() -> list[tuple[str, str]]:
+    """URL prefixes of the tracked sites' pages."""
+    from crm.tracking.services import page_targets as targets
+
+    return targets()
+
+
+def url_prefix(rule_target: str, event_target: str | None) -> bool:
+    return bool(event_target) and event_target.startswith(rule_target)
+
+
+register(
+    Trigger(
+        "page_visited",
+        _l("Web page visited"),
+        "web_visit",
+        targets=page_targets,
+        matches=url_prefix,
     )
 )

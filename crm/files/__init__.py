@@ -1,0 +1,1 @@
+"""The file box: files kept on a contact, served only as attachments."""

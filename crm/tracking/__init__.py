@@ -1,0 +1,1 @@
+"""The tracking code: sites, visitors, their sessions and page views."""
