@@ -100,6 +100,7 @@ _INT_KEYS = {
     "TRACKING_SESSION_IDLE",
     "TRACKING_INACTIVE_DAYS",
     "TRACKING_TOKEN_MAX_AGE",
+    "MAX_CONTENT_LENGTH",
 }
 
 
@@ -141,6 +142,15 @@ def load(app, overrides=None, environ=None) -> None:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(
         app.config["DATABASE_URL"]
     )
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        # No request needs more than the largest upload a limit allows; a
+        # larger one is refused before any of it is read.
+        largest = max(
+            app.config["IMPORT_MAX_BYTES"],
+            app.config["MAIL_ATTACHMENTS_MAX_BYTES"],
+            app.config["FILEBOX_MAX_BYTES"],
+        )
+        app.config["MAX_CONTENT_LENGTH"] = largest + 1024 * 1024
     _check_secret(app.config)
     _check_password_profile(app.config)
 

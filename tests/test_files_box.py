@@ -196,6 +196,25 @@ def test_an_upload_larger_than_the_whole_box_is_refused_without_a_broken_page(
     assert rows(db) == [] and stored_files(app) == []
 
 
+def test_a_request_larger_than_any_limit_is_refused_before_it_is_read(
+    app, db, web, jane
+):
+    from crm import create_app
+
+    derived = create_app(
+        {**app.config, "MAX_CONTENT_LENGTH": None, "FILEBOX_MAX_BYTES": 50 << 20}
+    ).config["MAX_CONTENT_LENGTH"]
+    assert derived == (50 << 20) + (1 << 20)
+
+    app.config["MAX_CONTENT_LENGTH"] = 20_000
+    response = upload(web, jane, ("huge.bin", b"x" * 50_000), as_json=False)
+    assert response.status_code == 413
+    assert "That upload is larger than the limit of 20 KB." in response.get_data(
+        as_text=True
+    )
+    assert rows(db) == [] and stored_files(app) == []
+
+
 def test_a_plain_form_post_flashes_what_was_kept(db, web, jane):
     response = upload(web, jane, ("a.txt", b"data"), as_json=False)
     assert response.status_code == 302

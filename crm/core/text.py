@@ -70,3 +70,12 @@ def phone_to_e164(raw: str, region: str) -> str | None:
 
 def digits(value: str | None) -> str:
     return "".join(ch for ch in (value or "") if ch.isdigit())
+
+
+def human_size(size: int) -> str:
+    """A size for people: bytes, KB or MB."""
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.0f} MB"
+    if size >= 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size} B"

@@ -2,9 +2,17 @@
 
 import logging
 
-from flask import Blueprint, jsonify, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    url_for,
+)
 from sqlalchemy import text
 
+from crm.core.text import human_size
 from crm.extensions import db
 
 log = logging.getLogger(__name__)
@@ -39,7 +47,13 @@ def not_found(error):
 
 @bp.app_errorhandler(413)
 def too_large(error):
-    return render_template("errors/error.html", code=413), 413
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    return (
+        render_template(
+            "errors/error.html", code=413, limit=human_size(limit) if limit else None
+        ),
+        413,
+    )
 
 
 @bp.app_errorhandler(500)

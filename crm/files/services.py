@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from crm.contacts.models import Contact
 from crm.core.errors import ServiceError
+from crm.core.text import human_size
 from crm.extensions import db
 from crm.files.models import SOURCES, UPLOAD, ContactFile
 
@@ -53,15 +54,6 @@ _PENDING_GONE = "crm_files_gone"
 
 class FileRefused(ServiceError):
     """A file was not kept: too large, empty, or the box is full."""
-
-
-def human_size(size: int) -> str:
-    """A size for people: bytes, KB or MB."""
-    if size >= 1024 * 1024:
-        return f"{size / (1024 * 1024):.0f} MB"
-    if size >= 1024:
-        return f"{size / 1024:.0f} KB"
-    return f"{size} B"
 
 
 def files_dir() -> Path:

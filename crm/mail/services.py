@@ -22,7 +22,7 @@ from crm.activity import services as activity
 from crm.contacts.models import ContactEmail
 from crm.core.db import utcnow
 from crm.core.errors import ServiceError
-from crm.core.text import normalize_email
+from crm.core.text import human_size, normalize_email
 from crm.extensions import db
 from crm.mail import (
     kinds,  # noqa: F401  (registers the activity kinds)
@@ -290,12 +290,6 @@ def _check_attachments(attachments) -> list[tuple[str, bytes, str]]:
 def one_line(text: str | None) -> str:
     """A header value on one line: line breaks would start a new header."""
     return " ".join((text or "").split())
-
-
-def human_size(size: int) -> str:
-    if size >= 1024 * 1024:
-        return f"{size / (1024 * 1024):.0f} MB"
-    return f"{size / 1024:.0f} KB"
 
 
 def attachment_dir() -> Path:
