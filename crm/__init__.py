@@ -46,11 +46,13 @@ def _register_blueprints(app):
     from crm.core.web import bp as web_bp
     from crm.mail.views import bp as mail_bp
     from crm.partners.views import bp as partners_bp
+    from crm.webforms.views import bp as webforms_bp
 
     app.register_blueprint(web_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(mail_bp)
     app.register_blueprint(partners_bp)
+    app.register_blueprint(webforms_bp)
 
 
 def _register_admin(app):

@@ -76,6 +76,13 @@ from crm.tasks.models import (
     Note,
     Task,
 )
+from crm.webforms.models import (
+    ProductCheckout,
+    Purchase,
+    Submission,
+    WebForm,
+    WebFormField,
+)
 
 REFERENCE_MODELS = (
     Tag,
@@ -581,6 +588,45 @@ def commission_rule_actions(user, action):
 @policy.permission(PartnerSettings, TrackingDestination)
 def partner_settings_actions(user, action):
     return user.is_admin
+
+
+# Web forms: administrators build forms and order pages and review held
+# submissions; a processed submission and a purchase follow their contact
+# (a held one has no contact yet, so only administrators see it).
+@policy.rule(WebForm, WebFormField, ProductCheckout)
+def webform_definition_rows(user, action):
+    return true() if user.is_admin else false()
+
+
+@policy.permission(WebForm, WebFormField, ProductCheckout)
+def webform_definition_actions(user, action):
+    return user.is_admin
+
+
+def _admin_or_follows_contact(model):
+    follows = _follows_contact(model)
+
+    def rows(user, action):
+        return true() if user.is_admin else follows(user, action)
+
+    return rows
+
+
+for _submitted in (Submission, Purchase):
+    policy.rule(_submitted)(_admin_or_follows_contact(_submitted))
+
+
+@policy.permission(Submission)
+def submission_actions(user, action):
+    # Submissions are written by the public form; approving or discarding a
+    # held one is an administrator's review.
+    return action == policy.VIEW or user.is_admin
+
+
+@policy.permission(Purchase)
+def purchase_actions(user, action):
+    # Purchases are written by the public order page only.
+    return action == policy.VIEW
 
 
 # Owner changes are checked and audited on every flush, whatever the path.

@@ -24,6 +24,7 @@ def _domain_views():
     from crm.scoring.admin import views as scoring_views
     from crm.tags.admin import views as tag_views
     from crm.tasks.admin import views as task_views
+    from crm.webforms.admin import views as webform_views
 
     for factory in (
         contact_views,
@@ -39,6 +40,7 @@ def _domain_views():
         sales_views,
         auth_views,
         automation_views,
+        webform_views,
     ):
         yield from factory()
 
