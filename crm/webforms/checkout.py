@@ -92,6 +92,8 @@ def check_checkout(checkout: ProductCheckout) -> None:
             ),
             "slug",
         )
+    if checkout.max_quantity is None:
+        checkout.max_quantity = 10
     if checkout.product is None:
         raise ServiceError(_("Choose the product sold on this page."), "product")
     if Decimal(checkout.product.price or 0) <= 0:

@@ -243,8 +243,11 @@ def write(contact, key: str, value, *, overwrite: bool) -> bool:
     if key == "email":
         if contact.emails:
             contact.emails[0].address = value
+            contact.emails[0].normalized = normalize_email(value)
         else:
-            contact.emails.append(ContactEmail(address=value, slot=1))
+            contact.emails.append(
+                ContactEmail(address=value, normalized=normalize_email(value), slot=1)
+            )
     elif key == "phone":
         if contact.phones:
             contact.phones[0].number = value

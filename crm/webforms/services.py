@@ -98,6 +98,13 @@ def check_form(form: WebForm) -> None:
     if not form.name:
         raise ServiceError(_("Give the form a name."), "name")
     form.slug = (form.slug or "").strip().lower() or new_slug()
+    form.duplicate_rule = form.duplicate_rule or "email"
+    form.exit = form.exit or "message"
+    if form.min_fill_seconds is None:
+        form.min_fill_seconds = 3
+    for text in ("title", "intro", "submit_label", "thank_you", "redirect_url"):
+        setattr(form, text, (getattr(form, text) or "").strip())
+    form.allowed_urls = "\n".join(form.allowed_list)
     if not SLUG.match(form.slug):
         raise ServiceError(
             _(
