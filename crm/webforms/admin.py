@@ -94,7 +94,7 @@ class WebFormView(SecuredModelView):
         ),
         "exit": lambda v, c, m, n: dict(EXIT_LABELS).get(m.exit, m.exit),
         "submissions": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(
-            url_for("webform_submission.index_view", flt0_form_id_equals=m.id),
+            url_for("webform_submission.index_view", flt0_form_equals=m.id),
             _("Submissions of this form"),
         ),
     }
