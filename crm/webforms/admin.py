@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
-from wtforms import SelectField
+from wtforms import SelectChoice, SelectField
 from wtforms.validators import Optional
 
 from crm.core.admin import SecuredModelView
@@ -29,6 +29,16 @@ EXIT_LABELS = (
     ("message", _l("Show the thank-you message")),
     ("redirect", _l("Redirect to an allowed address")),
 )
+
+
+def _choices(pairs):
+    return [SelectChoice(key, label) for key, label in pairs]
+
+
+def _field_choices():
+    return _choices(catalogue.key_choices())
+
+
 STATE_LABELS = {
     "processed": _l("Processed"),
     "held": _l("Held for review"),
@@ -120,8 +130,11 @@ class WebFormView(SecuredModelView):
     )
     form_overrides = {"duplicate_rule": SelectField, "exit": SelectField}
     form_args = {
-        "duplicate_rule": {"choices": DUPLICATE_LABELS, "label": _l("Duplicate check")},
-        "exit": {"choices": EXIT_LABELS, "label": _l("After submitting")},
+        "duplicate_rule": {
+            "choices": _choices(DUPLICATE_LABELS),
+            "label": _l("Duplicate check"),
+        },
+        "exit": {"choices": _choices(EXIT_LABELS), "label": _l("After submitting")},
         "slug": {
             "validators": [Optional()],
             "description": _l("Left empty, an address nobody can guess is made up."),
@@ -154,7 +167,7 @@ class WebFormView(SecuredModelView):
                 ),
                 "form_overrides": {"key": SelectField},
                 "form_args": {
-                    "key": {"choices": catalogue.key_choices, "label": _l("Field")},
+                    "key": {"choices": _field_choices, "label": _l("Field")},
                     "position": {"label": _l("Order")},
                     "label": {"label": _l("Label")},
                     "required": {"label": _l("Required")},
