@@ -75,6 +75,7 @@ def _register_cli(app):
     from crm.mail.cli import mail_cli
     from crm.opportunities.cli import opportunities_cli
     from crm.tasks.cli import tasks_cli
+    from crm.webforms.cli import webforms_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(teams_cli)
@@ -85,3 +86,4 @@ def _register_cli(app):
     app.cli.add_command(mail_cli)
     app.cli.add_command(opportunities_cli)
     app.cli.add_command(tasks_cli)
+    app.cli.add_command(webforms_cli)

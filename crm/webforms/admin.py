@@ -40,6 +40,8 @@ def _field_choices():
 
 
 STATE_LABELS = {
+    "queued": _l("Queued"),
+    "processing": _l("Processing"),
     "processed": _l("Processed"),
     "held": _l("Held for review"),
     "discarded": _l("Discarded"),

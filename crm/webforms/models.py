@@ -19,7 +19,7 @@ from crm.extensions import db
 
 DUPLICATE_RULES = ("email", "email_name", "email_name_company", "none")
 EXITS = ("message", "redirect")
-SUBMISSION_STATES = ("processed", "held", "discarded")
+SUBMISSION_STATES = ("queued", "processing", "processed", "held", "discarded")
 
 webform_tags = Table(
     "webform_tags",

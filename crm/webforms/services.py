@@ -49,6 +49,7 @@ HOLD_REASONS = {
     "honeypot": _l("hidden field filled"),
     "too_fast": _l("filled in too fast"),
     "rate_limit": _l("too many submissions"),
+    "invalid": _l("no longer valid when processed"),
 }
 
 
@@ -271,6 +272,12 @@ def submit(form: WebForm, values: dict, meta: Meta) -> Outcome:
         log.info("web form %s: submission %s held (%s)", form.id, submission.id, reason)
         return Outcome("held", submission=submission)
 
+    if spam.setting("WEBFORMS_PROCESS_LATER"):
+        submission.state = "queued"
+        db.session.add(submission)
+        db.session.flush()
+        return Outcome("queued", submission=submission)
+
     db.session.add(submission)
     db.session.flush()
     return process(form, checked, submission)
@@ -412,6 +419,56 @@ def run_after_commit(actions) -> None:
             log.exception("web form follow-up failed")
             continue
         db.session.commit()
+
+
+# The queue -------------------------------------------------------------------
+
+
+def process_queued(limit: int = 100) -> int:
+    """Turn queued submissions into contacts, oldest first; returns how many.
+
+    Each submission is claimed (queued -> processing) and processed in its
+    own transaction, so two workers never take the same one and a crash puts
+    it back in the queue. One that no longer passes the checks is held.
+    """
+    ids = db.session.scalars(
+        db.select(Submission.id)
+        .where(Submission.state == "queued")
+        .order_by(Submission.id)
+        .limit(limit)
+    ).all()
+    db.session.rollback()
+    done = 0
+    for submission_id in ids:
+        claimed = db.session.execute(
+            db.update(Submission)
+            .where(Submission.id == submission_id, Submission.state == "queued")
+            .values(state="processing")
+        ).rowcount
+        if not claimed:
+            db.session.rollback()
+            continue
+        submission = db.session.get(Submission, submission_id)
+        outcome = _process_claimed(submission)
+        db.session.commit()
+        if outcome is not None:
+            run_after_commit(outcome.after_commit)
+        done += 1
+    return done
+
+
+def _process_claimed(submission: Submission) -> Outcome | None:
+    checked, _typed, errors = check_values(submission.form, submission.data or {})
+    try:
+        if errors:
+            raise ServiceError(" ".join(errors.values()))
+        with db.session.begin_nested():
+            return process(submission.form, checked, submission)
+    except ServiceError as exc:
+        submission.state = "held"
+        submission.hold_reason = "invalid"
+        log.warning("queued submission %s held: %s", submission.id, exc.message)
+        return None
 
 
 # Review of held submissions ---------------------------------------------------

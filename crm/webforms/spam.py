@@ -32,6 +32,9 @@ DEFAULTS = {
     "WEBFORMS_HARD_LIMIT_PER_ADDRESS": 30,
     "WEBFORMS_SOFT_LIMIT_PER_FORM": 300,
     "WEBFORMS_HARD_LIMIT_PER_FORM": 3000,
+    # True: the public form only checks and queues a submission, and
+    # ``flask webforms process`` turns the queue into contacts.
+    "WEBFORMS_PROCESS_LATER": False,
 }
 
 

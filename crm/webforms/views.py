@@ -160,7 +160,7 @@ def submit_form(slug):
     form_id = form.id
     try:
         outcome = services.submit(form, values, meta)
-        if outcome.state in ("processed", "held"):
+        if outcome.state in ("processed", "held", "queued"):
             db.session.commit()
         else:
             db.session.rollback()
