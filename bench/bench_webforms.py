@@ -217,6 +217,11 @@ def run(mode: str, seconds: int, connections: int) -> bool:
     print(f"  connections        {connections}, {seconds} s")
     print(f"  submissions/s      {rate:.1f}")
     print(f"  p50 / p90 / p99    {p50} / {p90} / {p99}")
+    per_request = cpu / max(done, 1) * 1000
+    print(
+        f"  server CPU         {per_request:.2f} ms a submission, so "
+        f"{1000 / per_request:.0f}/s on one free core"
+    )
     print(
         f"  answered           {done}, non-2xx {non_2xx}, socket errors {socket_errors}"
     )
