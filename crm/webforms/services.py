@@ -273,9 +273,9 @@ def submit(form: WebForm, values: dict, meta: Meta) -> Outcome:
         return Outcome("held", submission=submission)
 
     if spam.setting("WEBFORMS_PROCESS_LATER"):
+        # No flush: the caller's commit writes the row; nothing needs its id.
         submission.state = "queued"
         db.session.add(submission)
-        db.session.flush()
         return Outcome("queued", submission=submission)
 
     db.session.add(submission)

@@ -102,18 +102,21 @@ def _form_page(form, values=None, errors=None, status=200, carried=None):
     return _framable(form, make_response(body, status))
 
 
+def _origins_of(url) -> list[str]:
+    parsed = referral_cookie.parse_url(url) if url else None
+    if parsed is None:
+        return []
+    origin = referral_cookie.Parsed(parsed.scheme, parsed.host, parsed.port, "", "", "")
+    return [origin.url().rstrip("/")]
+
+
 def _framable(form, response):
-    target = services.redirect_target(form)
-    extra = []
-    if target:
-        parsed = referral_cookie.parse_url(target)
-        extra = [
-            referral_cookie.Parsed(parsed.scheme, parsed.host, parsed.port, "", "", "")
-            .url()
-            .rstrip("/")
-        ]
     response.headers["Cache-Control"] = "no-store"
-    return allow_framing(response, services.frame_origins(form), extra)
+    return allow_framing(
+        response,
+        services.frame_origins(form),
+        _origins_of(services.redirect_target(form)),
+    )
 
 
 def _posted_values(form) -> dict:
@@ -158,6 +161,7 @@ def submit_form(slug):
         honeypot=request.form.get(spam.HONEYPOT, ""),
     )
     form_id = form.id
+    answer = _Answer(form)
     try:
         outcome = services.submit(form, values, meta)
         if outcome.state in ("processed", "held", "queued"):
@@ -175,24 +179,39 @@ def submit_form(slug):
         message = _("Your submission crossed with another one. Please send it again.")
         return _form_page(form, values, {GENERAL: message}, 409, carried)
 
-    form = db.session.get(type(form), form_id)
+    if outcome.state == "invalid":
+        form = db.session.get(type(form), form_id)
+        return _form_page(form, values, outcome.errors, 400, carried)
     if outcome.state == "refused":
         response = make_response(
-            render_template("webforms/refused.html", form=form), 429
+            render_template("webforms/refused.html", form=answer), 429
         )
         response.headers["Retry-After"] = str(spam.setting("WEBFORMS_RATE_WINDOW"))
-        return _framable(form, response)
-    if outcome.state == "invalid":
-        return _form_page(form, values, outcome.errors, 400, carried)
+        return answer.framable(response)
 
     services.run_after_commit(outcome.after_commit)
-    target = services.redirect_target(form)
-    if target:
-        return redirect(target, code=303)
+    if answer.redirect:
+        return redirect(answer.redirect, code=303)
     body = render_template(
-        "webforms/thanks.html", form=form, embed=carried.get("_embed") == "1"
+        "webforms/thanks.html", form=answer, embed=carried.get("_embed") == "1"
     )
-    return _framable(form, make_response(body))
+    return answer.framable(make_response(body))
+
+
+class _Answer:
+    """What the answer to a submission needs of its form, read before the commit
+    (so the answer reads nothing again afterwards)."""
+
+    def __init__(self, form):
+        self.name, self.title, self.slug = form.name, form.title, form.slug
+        self.thank_you = form.thank_you
+        self.redirect = services.redirect_target(form)
+        self.origins = services.frame_origins(form)
+        self.form_action = _origins_of(self.redirect)
+
+    def framable(self, response):
+        response.headers["Cache-Control"] = "no-store"
+        return allow_framing(response, self.origins, self.form_action)
 
 
 @bp.get("/f/<slug>/embed.js")
