@@ -20,6 +20,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
+from sqlalchemy.orm import joinedload
 
 from crm.activity import kinds
 from crm.activity import services as activity
@@ -186,7 +187,12 @@ def active_form(slug) -> WebForm | None:
     """The active form at this public address, or None."""
     if not isinstance(slug, str) or not SLUG.match(slug):
         return None
-    form = db.session.scalar(db.select(WebForm).where(WebForm.slug == slug))
+    # The fields come in the same query: every page and submission reads them.
+    form = db.session.scalar(
+        db.select(WebForm)
+        .where(WebForm.slug == slug)
+        .options(joinedload(WebForm.fields))
+    )
     return form if form is not None and form.active else None
 
 
