@@ -256,3 +256,13 @@ def test_allowed_addresses_must_be_absolute_web_addresses(db):
 
     with pytest.raises(ServiceError, match="is not an absolute http"):
         make_form(db, allowed_urls="javascript:alert(1)")
+
+
+def test_the_thanks_page_in_a_frame_tells_the_host_its_height(client, db):
+    form = make_form(db)
+
+    framed = submit(client, form, {**JANE, "_embed": "1"})
+    hosted = submit(client, form, {**JANE, "email": "other@example.com"})
+
+    assert "crmForm" in framed.get_data(as_text=True)
+    assert "crmForm" not in hosted.get_data(as_text=True)

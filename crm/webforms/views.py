@@ -193,7 +193,7 @@ def submit_form(slug):
     if answer.redirect:
         return redirect(answer.redirect, code=303)
     body = render_template(
-        "webforms/thanks.html", form=answer, embed=carried.get("_embed") == "1"
+        "webforms/thanks.html", form=answer, embed=request.form.get("_embed") == "1"
     )
     return answer.framable(make_response(body))
 
