@@ -48,6 +48,7 @@ def _register_blueprints(app):
     from crm.mail.views import bp as mail_bp
     from crm.partners.views import bp as partners_bp
     from crm.tracking.views import bp as tracking_bp
+    from crm.webforms.views import bp as webforms_bp
 
     app.register_blueprint(web_bp)
     app.register_blueprint(auth_bp)
@@ -55,6 +56,7 @@ def _register_blueprints(app):
     app.register_blueprint(partners_bp)
     app.register_blueprint(files_bp)
     app.register_blueprint(tracking_bp)
+    app.register_blueprint(webforms_bp)
 
 
 def _register_admin(app):
@@ -78,6 +80,7 @@ def _register_cli(app):
     from crm.opportunities.cli import opportunities_cli
     from crm.tasks.cli import tasks_cli
     from crm.tracking.cli import tracking_cli
+    from crm.webforms.cli import webforms_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(teams_cli)
@@ -89,3 +92,4 @@ def _register_cli(app):
     app.cli.add_command(opportunities_cli)
     app.cli.add_command(tasks_cli)
     app.cli.add_command(tracking_cli)
+    app.cli.add_command(webforms_cli)

@@ -55,6 +55,26 @@ ID_FIELDS = (
     "other",
     "target",
 )
+# Endpoints anyone may reach without signing in, and why.
+PUBLIC_ENDPOINTS = {
+    "web.home": "redirects to the contact list, which asks for a sign-in",
+    "web.healthz": "the load balancer's health check; says nothing of the data",
+    "partners.track": "a partner's tracking link, followed by any visitor",
+    "mail_public.pixel": "the open pixel inside e-mails; a signed token",
+    "mail_public.click": "tracked links inside e-mails; a signed token",
+    "mail_public.unsubscribe": "the unsubscribe link and one-click POST; signed",
+    "mail_public.confirm": "the double opt-in link; a signed token",
+    "webforms.show_form": "a web form's public page, for visitors",
+    "webforms.submit_form": "visitors submit web forms; a signed render token",
+    "webforms.embed_script": "the script other sites embed a form with",
+    "webforms.buy": "a product's public order page",
+    "webforms.place_order": "visitors order and pay; a one-time key per page",
+    "webforms.receipt": "the buyer's receipt, by the unguessable one-time key",
+    "tracking.script": "the tracking code, loaded by the registered sites' pages",
+    "tracking.collect": "page views that code sends; unregistered origins refused",
+    "tracking.pixel": "the no-script pixel of the same sites",
+    "files_public.public_file": "a public file's unguessable link",
+}
 SINGLE_RECORD = ("details_view", "edit_view", "delete_view", "ajax_update")
 NOT_FOUND = re.compile(r"not found|does not exist|no longer exists", re.I)
 
@@ -232,6 +252,7 @@ def hidden_world(db, make_contact):
     _hidden_partner_world(db)
     _hidden_automation(db)
     _hidden_web(db)
+    _hidden_webforms(db)
     assert db.session.get(ContactEmail, HIDDEN) is not None
     return {
         "admin": admin,
@@ -350,6 +371,42 @@ def _hidden_web(db):
     )
     db.session.flush()
     private.id, public.id = HIDDEN, HIDDEN + 1
+    db.session.commit()
+
+
+def _hidden_webforms(db):
+    """Jane's web-form submission and her online purchase of order HIDDEN."""
+    from crm.webforms.models import (
+        ProductCheckout,
+        Purchase,
+        Submission,
+        WebForm,
+        WebFormField,
+    )
+
+    form = WebForm(id=1, name="Hidden world form", slug="hidden-world-form")
+    form.fields.append(WebFormField(id=1, key="email", label="E-mail"))
+    db.session.add_all([form, ProductCheckout(id=1, product_id=1, slug="lamp-page")])
+    db.session.flush()
+    db.session.add_all(
+        [
+            Submission(
+                id=HIDDEN,
+                form_id=1,
+                contact_id=HIDDEN,
+                email="zyx-hidden@example.com",
+                data={"given_name": "Zyxhidden"},
+                utm={"utm_source": "Qwvhidden"},
+            ),
+            Purchase(
+                id=HIDDEN,
+                key="zyxhiddenpurchasekey0001",
+                checkout_id=1,
+                contact_id=HIDDEN,
+                order_id=HIDDEN,
+            ),
+        ]
+    )
     db.session.commit()
 
 
@@ -921,3 +978,26 @@ def test_committed_writes_counts_commits_and_forgets_rollbacks(db):
         assert writes.take() == set()
     finally:
         writes.close()
+
+
+def test_only_the_listed_endpoints_answer_without_a_sign_in(app, db, client):
+    unlisted = []
+    for rule in app.url_map.iter_rules():
+        endpoint = rule.endpoint
+        if endpoint.endswith("static") or endpoint.startswith("auth."):
+            continue
+        if endpoint in PUBLIC_ENDPOINTS:
+            continue
+        path = build(rule, {a: "1" for a in rule.arguments} | NON_ID_ARGS)
+        if path is None:
+            continue
+        for method in sorted(rule.methods & {"GET", "POST"}):
+            response = client.open(path, method=method)
+            location = response.headers.get("Location", "")
+            if response.status_code in (400, 401, 403, 404, 405):
+                continue
+            if response.status_code == 302 and "/login" in location:
+                continue
+            unlisted.append(f"{method} {path} ({endpoint}): {response.status_code}")
+    assert unlisted == []
+    assert set(PUBLIC_ENDPOINTS) <= {r.endpoint for r in app.url_map.iter_rules()}

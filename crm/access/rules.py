@@ -78,6 +78,13 @@ from crm.tasks.models import (
     Task,
 )
 from crm.tracking.models import PageView, TrackedSite, Visitor, WebSession
+from crm.webforms.models import (
+    ProductCheckout,
+    Purchase,
+    Submission,
+    WebForm,
+    WebFormField,
+)
 
 REFERENCE_MODELS = (
     Tag,
@@ -597,9 +604,10 @@ def file_actions(user, action):
     return action in (policy.VIEW, policy.EDIT, "create", "delete")
 
 
-# Web visitors and their sessions follow the contact they were identified as;
-# anonymous ones (no contact yet) are seen by administrators only. Page views
-# follow their session. The tracking endpoints write them, never a screen.
+# Rows whose contact may not be known yet (web visitors and their sessions, form
+# submissions and purchases) follow that contact once it is; until then only
+# administrators see them. Page views follow their session. The public
+# endpoints write these rows, never a screen.
 def _follows_identified_contact(model):
     def rows(user, action):
         if user.is_admin:
@@ -635,6 +643,36 @@ def site_rows(user, action):
 def site_actions(user, action):
     # Registering a site and its origins is an administrator's job.
     return user.is_admin
+
+
+# Web forms: administrators build forms and order pages and review held
+# submissions; a processed submission and a purchase follow their contact
+# (a held one has no contact yet, so only administrators see it).
+@policy.rule(WebForm, WebFormField, ProductCheckout)
+def webform_definition_rows(user, action):
+    return true() if user.is_admin else false()
+
+
+@policy.permission(WebForm, WebFormField, ProductCheckout)
+def webform_definition_actions(user, action):
+    return user.is_admin
+
+
+for _submitted in (Submission, Purchase):
+    policy.rule(_submitted)(_follows_identified_contact(_submitted))
+
+
+@policy.permission(Submission)
+def submission_actions(user, action):
+    # Submissions are written by the public form; approving or discarding a
+    # held one is an administrator's review.
+    return action == policy.VIEW or user.is_admin
+
+
+@policy.permission(Purchase)
+def purchase_actions(user, action):
+    # Purchases are written by the public order page only.
+    return action == policy.VIEW
 
 
 # Owner changes are checked and audited on every flush, whatever the path.

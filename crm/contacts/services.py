@@ -292,3 +292,38 @@ def get_visible(contact_id, user, action=policy.VIEW) -> Contact | None:
             Contact.id == contact_id, policy.scope(Contact, user, action)
         )
     )
+
+
+DUPLICATE_RULES = ("email", "email_name", "email_name_company", "none")
+
+
+def find_duplicate(rule, email, given_name=None, family_name=None, company=None):
+    """The contact a web form or a purchase updates under ``rule``, or None.
+
+    Keap's duplicate options: the e-mail (in any slot), the e-mail and the
+    name, or the e-mail, the name and the company; "none" always creates.
+    When several contacts match, the oldest is updated and nothing is merged.
+    Not scoped to a user: the public side acts for the account itself.
+    """
+    key = normalize_email(email)
+    if rule == "none" or not key:
+        return None
+    candidates = db.session.scalars(
+        select(Contact)
+        .join(ContactEmail, ContactEmail.contact_id == Contact.id)
+        .where(ContactEmail.normalized == key)
+        .order_by(Contact.id)
+        .distinct()
+    )
+    for contact in candidates:
+        if rule in ("email_name", "email_name_company") and (
+            fold(contact.given_name) != fold(given_name)
+            or fold(contact.family_name) != fold(family_name)
+        ):
+            continue
+        if rule == "email_name_company" and fold(
+            contact.company.name if contact.company else None
+        ) != fold(company):
+            continue
+        return contact
+    return None

@@ -26,6 +26,7 @@ def _domain_views():
     from crm.tags.admin import views as tag_views
     from crm.tasks.admin import views as task_views
     from crm.tracking.admin import views as tracking_views
+    from crm.webforms.admin import views as webform_views
 
     for factory in (
         contact_views,
@@ -43,6 +44,7 @@ def _domain_views():
         automation_views,
         file_views,
         tracking_views,
+        webform_views,
     ):
         yield from factory()
 

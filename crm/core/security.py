@@ -27,11 +27,33 @@ def csp_nonce() -> str:
     return g.csp_nonce
 
 
+def allow_framing(response, origins, form_action=()):
+    """Let ``origins`` frame this one response (a public form embedded on a
+    site the form names); ``form_action`` adds origins its form may go to."""
+    response.frame_ancestors = list(origins)
+    response.form_action = list(form_action)
+    return response
+
+
+def _policy(response) -> str:
+    policy = CSP.format(nonce=csp_nonce())
+    ancestors = getattr(response, "frame_ancestors", None)
+    if ancestors:
+        policy = policy.replace(
+            "frame-ancestors 'none'", "frame-ancestors " + " ".join(ancestors)
+        )
+    extra = getattr(response, "form_action", None)
+    if extra:
+        policy = policy.replace(
+            "form-action 'self'", "form-action 'self' " + " ".join(extra)
+        )
+    return policy
+
+
 def _add_headers(response):
-    response.headers.setdefault(
-        "Content-Security-Policy", CSP.format(nonce=csp_nonce())
-    )
-    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Content-Security-Policy", _policy(response))
+    if not getattr(response, "frame_ancestors", None):
+        response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("Permissions-Policy", "geolocation=(), camera=()")

@@ -69,9 +69,12 @@ def tag_targets() -> list[tuple[str, str]]:
     return [(f"tag:{tag_id}", name) for tag_id, name in rows]
 
 
-def no_targets() -> list[tuple[str, str]]:
-    # Web forms arrive with their own issue; until then a rule means any form.
-    return []
+def form_targets() -> list[tuple[str, str]]:
+    """Every web form as a rule target ("form:<id>"), by name."""
+    from crm.webforms.models import WebForm
+
+    rows = db.session.execute(select(WebForm.id, WebForm.name).order_by(WebForm.name))
+    return [(f"form:{form_id}", name) for form_id, name in rows]
 
 
 register(
@@ -93,8 +96,9 @@ register(
     )
 )
 register(
-    Trigger("form_submitted", _l("Web form submitted"), "form_submitted", no_targets)
+    Trigger("form_submitted", _l("Web form submitted"), "form_submitted", form_targets)
 )
+register(Trigger("order_created", _l("Order placed"), "order_created"))
 register(
     Trigger(
         "email_clicked",

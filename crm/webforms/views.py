@@ -1,0 +1,344 @@
+"""The public side: web forms at /f/<slug>, their embed script, and /buy/<slug>.
+
+No sign-in and no session: a form's signed render token stands in for the
+CSRF token, and a checkout's one-time key makes a retried order harmless.
+"""
+
+import json
+import logging
+
+from flask import (
+    Blueprint,
+    abort,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
+
+from crm.core.errors import ServiceError
+from crm.core.security import allow_framing
+from crm.extensions import csrf, db
+from crm.partners import tracking as referral_cookie
+from crm.webforms import checkout as checkouts
+from crm.webforms import fields as catalogue
+from crm.webforms import services, spam
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("webforms", __name__)
+
+GENERAL = "_form"
+
+
+def _client_ip() -> str:
+    return (request.remote_addr or "unknown")[:64]
+
+
+def _field_rows(form, values, errors):
+    rows = []
+    for row in form.fields:
+        if row.hidden:
+            continue
+        kind, options = catalogue.input_kind(row.key)
+        value = values.get(row.key)
+        rows.append(
+            {
+                "name": row.key,
+                "id": "f-" + row.key.replace(":", "-").replace(".", "-"),
+                "label": row.label,
+                "required": row.required,
+                "kind": kind,
+                "options": options,
+                "value": value if kind == "multi" else (value or ""),
+                "error": errors.get(row.key),
+            }
+        )
+    return rows
+
+
+def _carried(source) -> dict:
+    """The visitor id, page and UTM parameters the page passes on to the POST."""
+    carried = {
+        key: (source.get(key) or "")[:200]
+        for key in services.UTM_KEYS
+        if source.get(key)
+    }
+    vid = services.clean_visitor_id(source.get("_vid") or source.get("vid"))
+    if vid:
+        carried["_vid"] = vid
+    page = source.get("_page") or source.get("page")
+    if page:
+        carried["_page"] = page[:2000]
+    return carried
+
+
+def _form_page(form, values=None, errors=None, status=200, carried=None):
+    embed = (request.values.get("embed") or request.values.get("_embed")) == "1"
+    errors = errors or {}
+    hidden = dict(carried or {})
+    if embed:
+        hidden["_embed"] = "1"
+    body = render_template(
+        "webforms/form.html",
+        form=form,
+        rows=_field_rows(form, values or {}, errors),
+        general=errors.get(GENERAL)
+        or [
+            message
+            for key, message in errors.items()
+            if key != GENERAL
+            and key not in {r.key for r in form.fields if not r.hidden}
+        ],
+        token=spam.make_token(form.id),
+        honeypot=spam.HONEYPOT,
+        token_field=spam.TOKEN_FIELD,
+        hidden=hidden,
+        embed=embed,
+    )
+    return _framable(form, make_response(body, status))
+
+
+def _origins_of(url) -> list[str]:
+    parsed = referral_cookie.parse_url(url) if url else None
+    if parsed is None:
+        return []
+    origin = referral_cookie.Parsed(parsed.scheme, parsed.host, parsed.port, "", "", "")
+    return [origin.url().rstrip("/")]
+
+
+def _framable(form, response):
+    response.headers["Cache-Control"] = "no-store"
+    return allow_framing(
+        response,
+        services.frame_origins(form),
+        _origins_of(services.redirect_target(form)),
+    )
+
+
+def _posted_values(form) -> dict:
+    values = {}
+    for row in form.fields:
+        if row.hidden:
+            continue
+        if catalogue.input_kind(row.key)[0] == "multi":
+            values[row.key] = request.form.getlist(row.key)
+        else:
+            values[row.key] = request.form.get(row.key)
+    return values
+
+
+@bp.get("/f/<slug>")
+def show_form(slug):
+    form = services.active_form(slug) or abort(404)
+    return _form_page(form, carried=_carried(request.args))
+
+
+@csrf.exempt
+@bp.post("/f/<slug>")
+def submit_form(slug):
+    form = services.active_form(slug) or abort(404)
+    values = _posted_values(form)
+    carried = _carried(request.form)
+    age = spam.token_age(request.form.get(spam.TOKEN_FIELD), form.id)
+    if age is None:
+        message = _(
+            "This form has expired. Please check your entries and send it again."
+        )
+        return _form_page(form, values, {GENERAL: message}, 400, carried)
+
+    meta = services.Meta(
+        ip=_client_ip(),
+        user_agent=request.headers.get("User-Agent", ""),
+        page_url=carried.get("_page") or request.headers.get("Referer", ""),
+        utm={k: v for k, v in carried.items() if k in services.UTM_KEYS},
+        visitor_id=carried.get("_vid", ""),
+        referral_cookie=request.cookies.get(referral_cookie.COOKIE_NAME, ""),
+        token_age=age,
+        honeypot=request.form.get(spam.HONEYPOT, ""),
+    )
+    form_id = form.id
+    answer = _Answer(form)
+    try:
+        outcome = services.submit(form, values, meta)
+        if outcome.state in ("processed", "held", "queued"):
+            db.session.commit()
+        else:
+            db.session.rollback()
+    except ServiceError as exc:
+        db.session.rollback()
+        form = db.session.get(type(form), form_id)
+        return _form_page(form, values, {GENERAL: exc.message}, 400, carried)
+    except IntegrityError:
+        db.session.rollback()
+        log.warning("web form %s: submission collided with another", form_id)
+        form = db.session.get(type(form), form_id)
+        message = _("Your submission crossed with another one. Please send it again.")
+        return _form_page(form, values, {GENERAL: message}, 409, carried)
+
+    if outcome.state == "invalid":
+        form = db.session.get(type(form), form_id)
+        return _form_page(form, values, outcome.errors, 400, carried)
+    if outcome.state == "refused":
+        response = make_response(
+            render_template("webforms/refused.html", form=answer), 429
+        )
+        response.headers["Retry-After"] = str(spam.setting("WEBFORMS_RATE_WINDOW"))
+        return answer.framable(response)
+
+    services.run_after_commit(outcome.after_commit)
+    if answer.redirect:
+        return redirect(answer.redirect, code=303)
+    body = render_template(
+        "webforms/thanks.html", form=answer, embed=request.form.get("_embed") == "1"
+    )
+    return answer.framable(make_response(body))
+
+
+class _Answer:
+    """What the answer to a submission needs of its form, read before the commit
+    (so the answer reads nothing again afterwards)."""
+
+    def __init__(self, form):
+        self.name, self.title, self.slug = form.name, form.title, form.slug
+        self.thank_you = form.thank_you
+        self.redirect = services.redirect_target(form)
+        self.origins = services.frame_origins(form)
+        self.form_action = _origins_of(self.redirect)
+
+    def framable(self, response):
+        response.headers["Cache-Control"] = "no-store"
+        return allow_framing(response, self.origins, self.form_action)
+
+
+@bp.get("/f/<slug>/embed.js")
+def embed_script(slug):
+    form = services.active_form(slug) or abort(404)
+    frame_url = url_for("webforms.show_form", slug=form.slug, _external=True)
+    origin = request.host_url.rstrip("/")
+    script = render_template(
+        "webforms/embed.js",
+        frame_url=json.dumps(frame_url),
+        origin=json.dumps(origin),
+        slug=json.dumps(form.slug),
+        title=json.dumps(form.title or form.name),
+        utm_keys=json.dumps(list(services.UTM_KEYS)),
+    )
+    response = make_response(script)
+    response.headers["Content-Type"] = "text/javascript; charset=utf-8"
+    response.headers["Cache-Control"] = "public, max-age=300"
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
+
+
+# Online purchase --------------------------------------------------------------
+
+
+def _buy_page(checkout, values=None, errors=None, status=200, message=""):
+    values = dict(values or {})
+    values.pop("card_number", None)
+    body = render_template(
+        "webforms/buy.html",
+        checkout=checkout,
+        product=checkout.product,
+        values=values,
+        errors=errors or {},
+        message=message,
+        key=checkouts.new_key(),
+        vid=services.clean_visitor_id(
+            request.values.get("_vid") or request.values.get("vid")
+        ),
+        contact_keys=[
+            (k, str(catalogue.CONTACT_FIELDS[k].label), required)
+            for k, required in checkouts.CONTACT_KEYS
+        ],
+        address_parts=[
+            (p, str(catalogue.CONTACT_FIELDS[f"billing.{p}"].label), required)
+            for p, required in checkouts.ADDRESS_PARTS
+        ],
+    )
+    response = make_response(body, status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/buy/<slug>")
+def buy(slug):
+    checkout = checkouts.active_checkout(slug) or abort(404)
+    return _buy_page(checkout)
+
+
+@csrf.exempt
+@bp.post("/buy/<slug>")
+def place_order(slug):
+    checkout = checkouts.active_checkout(slug) or abort(404)
+    checkout_id = checkout.id
+    key = checkouts.clean_key(request.form.get("key"))
+    values = request.form.to_dict()
+    if key is None:
+        message = _(
+            "This order page has expired. Please check your entries and order again."
+        )
+        return _buy_page(checkout, values, {}, 400, message)
+    if checkouts.find_purchase(key) is not None:
+        return redirect(url_for("webforms.receipt", key=key), code=303)
+
+    checked, errors = checkouts.check_values(checkout, request.form)
+    if errors:
+        return _buy_page(checkout, values, errors, 400)
+    vid = services.clean_visitor_id(request.form.get("_vid"))
+    try:
+        placed = checkouts.place(checkout, key, checked, vid)
+    except IntegrityError:
+        # The same page was sent twice at once: the first one won.
+        db.session.rollback()
+        if checkouts.find_purchase(key) is not None:
+            return redirect(url_for("webforms.receipt", key=key), code=303)
+        checkout = db.session.get(type(checkout), checkout_id)
+        message = _("Your order crossed with another one. Please order again.")
+        return _buy_page(checkout, values, {}, 409, message)
+    except ServiceError as exc:
+        db.session.rollback()
+        checkout = db.session.get(type(checkout), checkout_id)
+        return _buy_page(checkout, values, {}, 400, exc.message)
+    if placed.declined:
+        db.session.rollback()
+        checkout = db.session.get(type(checkout), checkout_id)
+        message = _(
+            "The payment did not go through: %(reason)s Nothing was charged and "
+            "no order was placed.",
+            reason=placed.declined,
+        )
+        return _buy_page(
+            checkout, values, {"card_number": placed.declined}, 402, message
+        )
+    db.session.commit()
+    services.run_after_commit(placed.after_commit)
+    return redirect(url_for("webforms.receipt", key=key), code=303)
+
+
+@bp.get("/buy/receipt/<key>")
+def receipt(key):
+    purchase = checkouts.find_purchase(key)
+    if purchase is None or purchase.order is None:
+        abort(404)
+    from crm.sales import services as sales
+
+    order = purchase.order
+    summary = sales.summarise(order)
+    payment = next((t for t in order.transactions if t.kind == "payment"), None)
+    response = make_response(
+        render_template(
+            "webforms/receipt.html",
+            order=order,
+            summary=summary,
+            payment=payment,
+            contact=purchase.contact,
+        )
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
