@@ -53,18 +53,18 @@ def test_files_upload_with_progress_and_removal_asks_first(
     )
     with page.expect_navigation():
         page.click("#upload-button")
-    page.wait_for_selector("#files tbody tr")
-    names = page.locator("#files .file-name").all_inner_texts()
+    page.wait_for_selector("#file-list tbody tr")
+    names = page.locator("#file-list .file-name").all_inner_texts()
     assert sorted(names) == ["a.txt", "b.html"]
     db.session.expire_all()
     assert len(db.session.scalars(select(ContactFile)).all()) == 2
 
     # Removing asks; dismissing keeps the file.
     page.once("dialog", lambda dialog: dialog.dismiss())
-    page.locator("#files .file-delete").first.click()
-    assert page.locator("#files tbody tr").count() == 2
+    page.locator("#file-list .file-delete").first.click()
+    assert page.locator("#file-list tbody tr").count() == 2
     page.once("dialog", lambda dialog: dialog.accept())
     with page.expect_navigation():
-        page.locator("#files .file-delete").first.click()
-    assert page.locator("#files tbody tr").count() == 1
+        page.locator("#file-list .file-delete").first.click()
+    assert page.locator("#file-list tbody tr").count() == 1
     assert blocked == []

@@ -1,0 +1,166 @@
+"""Issue 7 end to end, in real Chromium: a visitor reads a partner's link, a page
+of another local site that carries the tracking code and an embedded web form,
+fills the form in its frame, buys on the order page; a user then finds one
+contact with the visits, the submission, the paid order and its invoice, the
+referral, and a file uploaded to the file box."""
+
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+pytestmark = pytest.mark.browser
+
+HOST_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Lamp news</title></head>
+<body><h1>Lamp news</h1>
+<script src="{app}/t/{site_key}.js"></script>
+<script src="{app}/f/{slug}/embed.js"></script>
+</body></html>"""
+
+
+@pytest.fixture
+def other_site():
+    """Another origin on 127.0.0.1 serving one page; yields (base URL, state)."""
+    from werkzeug.serving import make_server
+    from werkzeug.wrappers import Response
+
+    state = {"html": ""}
+
+    def site(environ, start_response):
+        return Response(state["html"], mimetype="text/html")(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, site, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", state
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+def wait_until(db, check, timeout=10.0):
+    """Poll the database until ``check()`` holds (beacons arrive on their own)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        db.session.rollback()
+        db.session.expire_all()
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+def test_form_visits_purchase_referral_and_file_meet_on_one_contact(
+    db, make_contact, live_server, other_site, new_page, sign_in, tmp_path
+):
+    from crm.contacts.models import Contact
+    from crm.partners import services as partners
+    from crm.partners.models import PartnerSettings, TrackingDestination
+    from crm.sales.models import Order, Product
+    from crm.tracking import services as tracking
+    from crm.tracking.models import PageView, TrackedSite
+    from crm.webforms.models import Submission
+    from tests.access_helpers import quick_user
+    from tests.webform_helpers import make_checkout, make_form
+
+    site, state = other_site
+    admin = quick_user(db, "admin@example.com", is_admin=True, name="Ada Admin")
+    tracked = TrackedSite(name="Lamp news", origins=site)
+    tracking.clean_site(tracked)
+    db.session.add(tracked)
+    db.session.add(TrackingDestination(prefix=site))
+    db.session.get(PartnerSettings, 1).landing_url = f"{site}/"
+    partners.create_partner(
+        make_contact("Paula", "Partner"), "Paula1", status="active", track_days=30
+    )
+    form = make_form(db, allowed_urls=site + "/", title="Lamp news by e-mail")
+    lamp = Product(name="Desk lamp", price=Decimal("24.50"), currency="USD")
+    db.session.add(lamp)
+    db.session.commit()
+    checkout = make_checkout(db, lamp)
+    state["html"] = HOST_PAGE.format(
+        app=live_server, site_key=tracked.site_key, slug=form.slug
+    )
+
+    visitor = new_page()
+    blocked = []
+    visitor.on(
+        "console",
+        lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else 0,
+    )
+    # The partner's link sets the referral cookie and lands on the other site.
+    visitor.goto(f"{live_server}/r/Paula1?to={site}/?utm_source=paula")
+    assert visitor.url.startswith(site)
+    frame = visitor.frame_locator("iframe.crm-webform")
+    frame.locator("#f-email").fill("bea@example.com")
+    frame.locator("#f-given_name").fill("Bea")
+    frame.locator("#f-family_name").fill("Buyer")
+    frame.locator("#webform-submit").click()
+    frame.locator("#webform-thanks").wait_for()
+
+    visitor.goto(f"{live_server}/buy/{checkout.slug}")
+    for field, value in {
+        "#b-given_name": "Bea",
+        "#b-family_name": "Buyer",
+        "#b-email": "bea@example.com",
+        "#b-billing-line1": "1 Market St",
+        "#b-billing-locality": "San Francisco",
+        "#b-billing-postal_code": "94105",
+        "#b-billing-country_code": "USA",
+        "#b-card_number": "4242 4242 4242 4242",
+    }.items():
+        visitor.fill(field, value)
+    visitor.click("#buy-submit")
+    visitor.wait_for_selector("#invoice-number")
+    assert blocked == []
+
+    bea = wait_until(
+        db,
+        lambda: db.session.scalars(
+            select(Contact).where(Contact.given_name == "Bea")
+        ).one_or_none(),
+    )
+    assert bea is not None
+    assert wait_until(
+        db,
+        lambda: db.session.scalars(
+            select(PageView).where(PageView.url.startswith(site))
+        ).first(),
+    )
+    submission = db.session.scalars(select(Submission)).one()
+    order = db.session.scalars(select(Order)).one()
+    assert (submission.contact_id, order.contact_id) == (bea.id, bea.id)
+    assert order.status == "paid"
+
+    user = new_page()
+    sign_in(user, live_server, admin.email)
+    record = f"{live_server}/admin/contact/details/?id={bea.id}"
+
+    user.goto(f"{record}&tab=web")
+    user.wait_for_selector("#web-visitors")
+    assert "Lamp news" in user.inner_text("#web-tab")
+    assert site in user.inner_text("#web-tab")
+
+    user.goto(f"{record}&tab=tasks")
+    assert "Web form submitted" in user.inner_text("#history")
+
+    user.goto(f"{record}&tab=orders")
+    user.wait_for_selector("#contact-orders")
+    user.click("#contact-orders a")
+    user.wait_for_selector("#order-page")
+    assert user.inner_text("[data-amount=total]") == "$24.50"
+    assert str(order.invoice_number) in user.inner_text("#order-page")
+
+    user.goto(f"{record}&tab=referrals")
+    user.wait_for_selector("#referrals")
+    assert "Paula1" in user.inner_text("#referrals")
+
+    contract = tmp_path / "signed contract.pdf"
+    contract.write_bytes(b"%PDF-1.4\n% a signed contract\n")
+    user.goto(f"{record}&tab=files")
+    user.set_input_files("#files", str(contract))
+    user.click("#upload-button")
+    user.wait_for_selector("#file-list tbody tr")
+    assert "signed contract.pdf" in user.inner_text("#file-list")
