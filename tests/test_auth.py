@@ -311,3 +311,35 @@ def test_https_deployments_get_strict_transport_security(app_config):
     secure = create_app({**app_config, "SESSION_COOKIE_SECURE": True})
     response = secure.test_client().get("/login")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_credentials_are_never_shown_listed_exported_or_in_a_form(
+    app, db, web, make_user
+):
+    from crm.core.admin import SECRET_COLUMN, SecuredModelView
+
+    admin = make_user("admin@example.com", is_admin=True)
+    web.login(admin.email)
+    page = web.get(f"/admin/user/details/?id={admin.id}").get_data(as_text=True)
+    assert admin.email in page
+    assert admin.password_hash not in page and admin.session_token not in page
+
+    for view in app.extensions["crm_admin"]._views:
+        if not isinstance(view, SecuredModelView):
+            continue
+        columns = [
+            name
+            for getter in (
+                view.get_list_columns,
+                view.get_details_columns,
+                view.get_export_columns,
+            )
+            for name, _label in getter()
+        ]
+        fields = [n for n in vars(view.scaffold_form()) if not n.startswith("_")]
+        assert not [c for c in columns if SECRET_COLUMN.search(str(c))], view.endpoint
+        assert not [
+            f
+            for f in fields
+            if SECRET_COLUMN.search(f) and f not in ("new_password", "password")
+        ], view.endpoint

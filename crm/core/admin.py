@@ -7,6 +7,7 @@ classes here, which route each of those paths through ``access.policy``.
 """
 
 import logging
+import re
 from datetime import datetime
 
 from flask import (
@@ -33,7 +34,7 @@ from flask_login import current_user
 from sqlalchemy import func, literal_column, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
-from wtforms import FormField
+from wtforms import FormField, PasswordField
 from wtforms.validators import ValidationError
 
 from crm.access import audit, policy
@@ -88,6 +89,8 @@ def secure_loader(loader):
 # The label of a relation select's empty choice. WTForms 3.3 shows the value of a
 # choice whose label is empty, which for Flask-Admin's blank choice is "__None".
 BLANK_CHOICE = "—"
+# Columns that hold credentials: never listed, shown, exported or put in a form.
+SECRET_COLUMN = re.compile(r"password|secret|session_token", re.I)
 
 
 def scope_relation_fields(form) -> None:
@@ -254,6 +257,21 @@ class SecuredModelView(SecuredMixin, ModelView):
 
     def _get_model_pk(self):
         return getattr(self.model, self._primary_key)
+
+    def get_column_names(self, only_columns, excluded_columns):
+        return [
+            (name, label)
+            for name, label in super().get_column_names(only_columns, excluded_columns)
+            if not (isinstance(name, str) and SECRET_COLUMN.search(name))
+        ]
+
+    def scaffold_form(self):
+        form_class = super().scaffold_form()
+        for name in [n for n in vars(form_class) if SECRET_COLUMN.search(n)]:
+            field = getattr(form_class, name)
+            if getattr(field, "field_class", None) is not PasswordField:
+                delattr(form_class, name)
+        return form_class
 
     def _refresh_forms_cache(self):
         super()._refresh_forms_cache()
