@@ -2,6 +2,8 @@
 answers bad input with field errors and writes nothing, and records its
 source, history, status, tags, score, goal, referral and visitor."""
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -303,6 +305,9 @@ def test_the_admin_builds_a_form_and_sees_its_address_and_embed_code(
     web, db, admin_user
 ):
     web.login(admin_user.email)
+    blank = web.get("/admin/webform/new/").get_data(as_text=True)
+    slug_input = re.search(r'<input[^>]*id="slug"[^>]*>', blank).group(0)
+    assert "required" not in slug_input
 
     web.post(
         "/admin/webform/new/",

@@ -31,7 +31,7 @@ from crm.sales import gateway as gateways
 from crm.sales import services as sales
 from crm.sales.models import Order
 from crm.webforms import fields as catalogue
-from crm.webforms.models import ProductCheckout, Purchase
+from crm.webforms.models import ProductCheckout, Purchase, new_slug
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def find_purchase(key) -> Purchase | None:
 
 def check_checkout(checkout: ProductCheckout) -> None:
     """Refuse a checkout that could not take money; raises ServiceError."""
-    checkout.slug = (checkout.slug or "").strip().lower() or secrets.token_hex(6)
+    checkout.slug = (checkout.slug or "").strip().lower() or new_slug()
     if not re.match(r"^[a-z0-9][a-z0-9-]{5,63}$", checkout.slug):
         raise ServiceError(
             _(

@@ -1,5 +1,7 @@
 """Web forms, their fields, the submissions they receive, and product checkouts."""
 
+import secrets
+
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -16,6 +18,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.core.db import UTCDateTime, utcnow
 from crm.extensions import db
+
+
+def new_slug() -> str:
+    """A public slug nobody guesses: 12 random hexadecimal digits."""
+    return secrets.token_hex(6)
+
 
 DUPLICATE_RULES = ("email", "email_name", "email_name_company", "none")
 EXITS = ("message", "redirect")
@@ -40,7 +48,8 @@ class WebForm(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
-    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    # A slug left empty on the form is made up (and the field is not required).
+    slug: Mapped[str] = mapped_column(String(64), unique=True, default=new_slug)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     title: Mapped[str] = mapped_column(String(200), default="")
     intro: Mapped[str] = mapped_column(Text, default="")
@@ -151,7 +160,8 @@ class ProductCheckout(db.Model):
     product_id: Mapped[int] = mapped_column(
         ForeignKey("products.id", ondelete="CASCADE"), unique=True
     )
-    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    # A slug left empty on the form is made up (and the field is not required).
+    slug: Mapped[str] = mapped_column(String(64), unique=True, default=new_slug)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     max_quantity: Mapped[int] = mapped_column(Integer, default=10)
     ask_shipping: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -12,7 +12,6 @@ Mail to the notified user and the double opt-in link go out after the commit.
 
 import logging
 import re
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -38,7 +37,13 @@ from crm.partners import tracking as links
 from crm.tags import services as tags
 from crm.webforms import fields as catalogue
 from crm.webforms import spam
-from crm.webforms.models import DUPLICATE_RULES, EXITS, Submission, WebForm
+from crm.webforms.models import (
+    DUPLICATE_RULES,
+    EXITS,
+    Submission,
+    WebForm,
+    new_slug,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +72,6 @@ kinds.register("form_submitted", _l("Web form submitted"), "form", _describe)
 
 
 # Defining forms -------------------------------------------------------------
-
-
-def new_slug() -> str:
-    """A public slug nobody guesses: 12 random hexadecimal digits."""
-    return secrets.token_hex(6)
 
 
 def frame_origins(form: WebForm) -> list[str]:
