@@ -205,3 +205,10 @@ def test_expired_entries_are_marked_and_the_entries_page(db, web, jane):
     assert 'id="scored-older"' in first
     assert second.count('class="score-entry crm-muted"') == 5
     assert "Expired 2026-01-08" in second
+
+
+def test_every_group_a_domain_uses_has_a_label(app):
+    from crm.activity.record import GROUP_LABELS
+
+    used = {kind.group for kind in kinds.all_kinds()}
+    assert used <= set(GROUP_LABELS), sorted(used - set(GROUP_LABELS))

@@ -22,7 +22,8 @@ GROUP_LABELS = {
     "email": _l("E-mail"),
     "tag": _l("Tags"),
     "form": _l("Web forms"),
-    "sales": _l("Sales"),
+    "order": _l("Orders"),
+    "opportunity": _l("Opportunities"),
     "referral": _l("Referrals"),
     "web": _l("Web visits"),
 }
