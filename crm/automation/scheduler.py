@@ -57,11 +57,8 @@ def worker_main(settings, worker_id, batch=50, poll=1.0):
         logger.info("worker %s started (pid %s)", worker_id, os.getpid())
         while not stopping:
             ids = engine.claim(batch, worker_id)
-            for run_id in ids:
-                # dispatch logs each run with its key and outcome
-                engine.dispatch(run_id, worker_id)
-                if stopping:
-                    break
+            # dispatch_batch logs each run with its key and outcome
+            engine.dispatch_batch(ids, worker_id, stopping=stopping)
             if not ids:
                 _idle(poll, stopping)
         logger.info("worker %s stopped", worker_id)
