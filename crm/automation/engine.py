@@ -16,6 +16,7 @@ import logging
 from datetime import timedelta
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import joinedload
 
 from crm.automation import actions, services
@@ -352,8 +353,42 @@ def dispatch_batch(
             if stopping:
                 break
             chunk = run_ids[start : start + commit_every]
-            _dispatch_chunk(chunk, worker_id, now or utcnow(), counts)
+            try:
+                _dispatch_chunk(chunk, worker_id, now or utcnow(), counts)
+            except OperationalError:
+                # The database was busy past its timeout (SQLite's one
+                # writer) or went away: the chunk rolled back as a crash
+                # would; the batch's rows go back to the queue at once.
+                db.session.rollback()
+                logger.warning(
+                    "worker %s: database error in a chunk; %s rows back in the queue",
+                    worker_id,
+                    unclaim(run_ids[start:], worker_id),
+                    exc_info=True,
+                )
+                break
     return counts
+
+
+def unclaim(run_ids, worker_id: str) -> int:
+    """Give rows this worker claimed but did not run back to the queue."""
+    try:
+        back = db.session.execute(
+            update(StepRun)
+            .where(
+                StepRun.id.in_(list(run_ids)),
+                StepRun.status == CLAIMED,
+                StepRun.claimed_by == worker_id,
+            )
+            .values(status=SCHEDULED, claimed_by=None, claimed_at=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.commit()
+    except OperationalError:
+        db.session.rollback()
+        logger.warning("worker %s: the reaper will return its claims", worker_id)
+        return 0
+    return back
 
 
 def drain(worker_id: str, batch: int = 50, now=None) -> dict[str, int]:
