@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from crm.automation import engine, services
 from crm.automation.models import DONE, SCHEDULED, StepAttempt, StepRun
@@ -63,3 +63,21 @@ def test_a_stopping_worker_leaves_the_rest_of_the_batch_claimed(db, make_contact
     later = T0 + engine.CLAIM_TIMEOUT + timedelta(seconds=1)
     assert engine.reap(now=later) == 4
     assert engine.drain("w2", now=later) == {DONE: 4}
+
+
+def test_rows_reaped_from_a_slow_worker_are_not_run_by_it(db, make_contact):
+    label = tag(db, "Slow")
+    sequence = make_sequence(
+        db, steps=[("none", None, "apply_tag", {"tag_id": label.id})]
+    )
+    for i in range(3):
+        services.start(make_contact(f"L{i}"), sequence, now=T0)
+    db.session.commit()
+    slow = engine.claim(10, "slow", T0)
+    later = T0 + engine.CLAIM_TIMEOUT + timedelta(seconds=1)
+    assert engine.reap(now=later) == 3
+    assert engine.claim(10, "fast", later) == slow
+
+    assert engine.dispatch_batch(slow, "slow", later) == {"lost": 3}
+    assert engine.dispatch_batch(slow, "fast", later) == {DONE: 3}
+    assert db.session.scalar(select(func.count(ContactTag.contact_id))) == 3

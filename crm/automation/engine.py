@@ -291,8 +291,9 @@ def _load(run_ids) -> list[StepRun]:
 
 def _dispatch_chunk(run_ids, worker_id: str, now, counts: dict) -> None:
     taken = _take_many(run_ids, worker_id, now)
-    for _lost in range(len(run_ids) - len(taken)):
-        counts["lost"] = counts.get("lost", 0) + 1
+    if len(taken) < len(run_ids):
+        # Reaped and handed to another worker meanwhile: no longer ours.
+        counts["lost"] = counts.get("lost", 0) + len(run_ids) - len(taken)
     if not taken:
         db.session.rollback()
         return
