@@ -12,21 +12,93 @@ drain. With ``--rate`` the steps fall due spread over time at that many per
 second, so the latency (finished minus due) is measured at that load; with
 no rate they are all due at once and the figure is the throughput.
 
-The step applies a tag (``--action tag``) or, once the mail domain is there,
-sends an e-mail through ``crm.mail.services.send_message`` (``--action
-email``) into whatever SMTP server the app's settings name.
+The step applies a tag (``--action tag``) or sends an e-mail through
+``crm.mail.services.send_message`` (``--action email``) into a local SMTP
+server (aiosmtpd on 127.0.0.1, in a process of its own so it does not share
+the workers' or this script's interpreter). ``--kill-one`` sends SIGKILL to
+one worker once a quarter of the steps is done and returns its claims as
+the scheduler's beat would; the e-mails the server received are then
+compared with the runs by idempotency key: keys missing (losses) and keys
+received more than once (repeats).
+
+    python bench/bench_automation.py --action email --workers 4 --kill-one \
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 """
 
 import argparse
+import multiprocessing
+import os
+import shutil
+import signal
 import statistics
 import tempfile
 import time
 import uuid
+from collections import Counter
 from datetime import timedelta
 
 from common import on_path
 
 on_path()
+
+
+KEY_HEADER = b"X-CRM-Idempotency-Key: "
+
+
+def _smtp_main(port, ready, stop, results):
+    """A counting SMTP server (own process): the keys of what it received."""
+    import asyncio
+
+    from aiosmtpd.controller import Controller
+
+    keys = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            for line in envelope.content.splitlines():
+                if line.startswith(KEY_HEADER):
+                    keys.append(line[len(KEY_HEADER) :].decode().strip())
+                    break
+            return "250 Message accepted"
+
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    stop.wait()
+    controller.stop()
+    results.send(keys)
+
+
+class SmtpProcess:
+    def __init__(self):
+        from tests.mailserver import _free_port
+
+        self.port = _free_port()
+        context = multiprocessing.get_context("spawn")
+        self.ready, self.stop_event = context.Event(), context.Event()
+        self.receiver, sender = context.Pipe(duplex=False)
+        self.process = context.Process(
+            target=_smtp_main,
+            args=(self.port, self.ready, self.stop_event, sender),
+            name="bench-smtp",
+        )
+
+    @property
+    def url(self):
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.process.start()
+        assert self.ready.wait(30), "the SMTP server did not start"
+        return self
+
+    def keys(self):
+        """Stop the server; the idempotency keys it received, in order."""
+        self.stop_event.set()
+        keys = self.receiver.recv()
+        self.process.join(10)
+        return keys
 
 
 def _database(url: str):
@@ -36,7 +108,7 @@ def _database(url: str):
 
     if url == "sqlite":
         directory = tempfile.mkdtemp(prefix="crm-bench-automation-")
-        return f"sqlite:///{directory}/bench.sqlite", lambda: None
+        return f"sqlite:///{directory}/bench.sqlite", lambda: shutil.rmtree(directory)
     base = make_url(url)
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     name = f"crm_bench_{uuid.uuid4().hex[:10]}"
@@ -90,32 +162,79 @@ def _release(db, step, rate):
             update(StepRun).where(StepRun.step_id == step.id).values(due_at=start)
         )
     else:
+        # The first rows fall due a moment after the commit, so none is
+        # late by the time it takes to write the due times.
+        start += timedelta(seconds=3)
         ids = db.session.scalars(
             select(StepRun.id).where(StepRun.step_id == step.id).order_by(StepRun.id)
         ).all()
-        for offset in range(0, len(ids), 1000):
-            chunk = ids[offset : offset + 1000]
-            for i, run_id in enumerate(chunk, offset):
-                db.session.execute(
-                    update(StepRun)
-                    .where(StepRun.id == run_id)
-                    .values(due_at=start + timedelta(seconds=i / rate))
-                )
+        db.session.execute(
+            update(StepRun),
+            [
+                {"id": run_id, "due_at": start + timedelta(seconds=i / rate)}
+                for i, run_id in enumerate(ids)
+            ],
+        )
     db.session.commit()
     return start
 
 
-def run(url: str, steps: int, workers: int, batch: int, action: str, rate):
+def _drain(db, step, steps, processes, kill_one):
+    """Wait until every run is done; with ``kill_one``, SIGKILL a worker midway."""
+    from crm.automation import engine
+    from crm.automation.models import DONE
+    from tests.automation_load import status_counts
+
+    killed = None
+    while status_counts(step.id).get(DONE, 0) < steps:
+        if kill_one and killed is None:
+            if status_counts(step.id).get(DONE, 0) >= steps // 4:
+                killed = processes[0]
+                os.kill(killed.pid, signal.SIGKILL)
+                killed.join(10)
+                print(f"worker {killed.name} killed with SIGKILL")
+        if killed is not None:
+            # The scheduler's beat, with a short claim timeout for the bench.
+            engine.reap(timeout=timedelta(seconds=10))
+        time.sleep(0.2)
+    return [p for p in processes if p is not killed]
+
+
+def _compare(db, step, received):
     from sqlalchemy import select
 
+    from crm.automation.models import StepRun
+
+    keys = set(
+        db.session.scalars(
+            select(StepRun.idempotency_key).where(StepRun.step_id == step.id)
+        )
+    )
+    counts = Counter(received)
+    lost = len(keys - set(counts))
+    repeats = sum(n - 1 for n in counts.values())
+    strangers = len(set(counts) - keys)
+    return f"SMTP received {len(received)}: {lost} lost, {repeats} repeated, " + (
+        f"{strangers} unknown keys"
+    )
+
+
+def run(url, steps, workers, batch, action, rate, kill_one=False):
+    from sqlalchemy import func, select
+
     from crm import create_app
-    from crm.automation.models import DONE, StepRun
+    from crm.automation.models import DONE, StepAttempt, StepRun
     from crm.automation.scheduler import child_settings, stop_workers
     from crm.extensions import db
-    from tests.automation_load import start_workers, status_counts
+    from tests.automation_load import start_workers
 
     database_url, drop = _database(url)
-    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "bench-automation"})
+    smtp = SmtpProcess().start() if action == "email" else None
+    config = {"DATABASE_URL": database_url, "SECRET_KEY": "bench-automation"}
+    if smtp is not None:
+        config.update(MAIL_URL=smtp.url, MAIL_FROM="bench@example.com")
+    app = create_app(config)
+    comparison = ""
     try:
         with app.app_context():
             from flask_migrate import upgrade
@@ -126,15 +245,20 @@ def run(url: str, steps: int, workers: int, batch: int, action: str, rate):
             time.sleep(5)  # let the spawned workers build their apps
             start = _release(db, step, rate)
             began = time.perf_counter()
-            while status_counts(step.id).get(DONE, 0) < steps:
-                time.sleep(0.2)
+            processes = _drain(db, step, steps, processes, kill_one)
             elapsed = time.perf_counter() - began
             stop_workers(processes)
+            if smtp is not None:
+                comparison = _compare(db, step, smtp.keys())
+                smtp = None
 
+            # Due to the end of the attempt that did it (the run's own
+            # finished_at is the start of its chunk, the worker's clock).
             rows = db.session.execute(
-                select(StepRun.due_at, StepRun.finished_at).where(
-                    StepRun.step_id == step.id
-                )
+                select(StepRun.due_at, func.max(StepAttempt.finished_at))
+                .join(StepAttempt, StepAttempt.run_id == StepRun.id)
+                .where(StepRun.step_id == step.id, StepAttempt.outcome == DONE)
+                .group_by(StepRun.id, StepRun.due_at)
             ).all()
             lateness = sorted((f - d).total_seconds() for d, f in rows)
             p95 = lateness[int(len(lateness) * 0.95) - 1]
@@ -142,13 +266,20 @@ def run(url: str, steps: int, workers: int, batch: int, action: str, rate):
             db.session.remove()
             db.engine.dispose()
     finally:
+        if smtp is not None:
+            smtp.keys()
         drop()
     print(
         f"{engine:<10} action={action} steps={steps} workers={workers} "
-        f"rate={rate or 'all due'}: {steps / elapsed:,.0f} steps/s "
+        f"batch={batch} rate={rate or 'all due'}"
+        f"{' kill-one' if kill_one else ''}: {steps / elapsed:,.0f} steps/s "
         f"({elapsed:.1f} s), due-to-done p50 {statistics.median(lateness):.2f} s, "
         f"p95 {p95:.2f} s (started {start:%H:%M:%S} UTC)"
     )
+    if comparison:
+        print(comparison)
+    if action == "email":
+        print(f"ratio to the goal of 1,000 e-mails/s: {steps / elapsed / 1000:.3f}")
 
 
 def main():
@@ -156,9 +287,10 @@ def main():
     parser.add_argument("--database-url", default="sqlite")
     parser.add_argument("--steps", type=int, default=20000)
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--batch", type=int, default=50)
+    parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--action", choices=("tag", "email"), default="tag")
     parser.add_argument("--rate", type=float, default=None)
+    parser.add_argument("--kill-one", action="store_true")
     args = parser.parse_args()
     run(
         args.database_url,
@@ -167,6 +299,7 @@ def main():
         args.batch,
         args.action,
         args.rate,
+        args.kill_one,
     )
 
 

@@ -26,6 +26,8 @@ MAX_LATENESS = {
     "assign_owner": None,
     "set_field": None,
     "start_sequence": None,
+    "create_task": None,
+    "create_note": None,
 }
 
 #: Contact fields a "set a field" step may change.
@@ -73,6 +75,26 @@ def execute(run, contact, now) -> Outcome:
     if fn is None:
         raise ServiceError(_("This step has an action of an unknown kind."))
     return fn(run, contact, run.step.action or {}, now)
+
+
+_checks = {}
+
+
+def check(kind: str):
+    """Register the edit-time check of a kind's settings."""
+
+    def register(fn):
+        _checks[kind] = fn
+        return fn
+
+    return register
+
+
+def check_settings(kind: str, settings: dict | None) -> None:
+    """Refuse step settings that could never run, with one sentence."""
+    fn = _checks.get(kind)
+    if fn is not None:
+        fn(settings or {})
 
 
 #: The header that carries a run's idempotency key on every e-mail it sends,
@@ -188,3 +210,122 @@ def start_sequence(run, contact, settings, now) -> Outcome:
         raise ServiceError(_("The step's sequence no longer exists."))
     services.start(contact, sequence, now=now)
     return Outcome(DONE, _("Sequence %(name)s started.", name=sequence.name))
+
+
+# Tasks and notes -------------------------------------------------------------
+#
+# Titles, descriptions and bodies may hold merge fields such as
+# ~Contact.FirstName~; they are rendered for the contact when the step runs.
+
+
+def _merge(contact, source, *, html=False) -> str:
+    from crm.mail import merge
+
+    if not source:
+        return ""
+    return merge.render(source, merge.context_for(contact), html=html)
+
+
+def _check_merge(source, *, html=False) -> None:
+    from crm.mail import merge
+
+    if source:
+        merge.render(source, merge.sample_context(), html=html)
+
+
+def _whole_number(value, message) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ServiceError(message) from None
+    if number < 0 or str(value).strip() not in (str(number), f"{number}.0"):
+        raise ServiceError(message)
+    return number
+
+
+def _named_user(settings):
+    from crm.auth.models import User
+
+    if settings.get("user_id") in (None, ""):
+        return None
+    user = db.session.get(User, settings.get("user_id"))
+    if user is None:
+        raise ServiceError(_("The step's assigned user no longer exists."))
+    return user
+
+
+@check("create_task")
+def _check_task(settings) -> None:
+    from crm.tasks.models import PRIORITIES, TASK_TYPES
+
+    if not str(settings.get("title") or "").strip():
+        raise ServiceError(_("A create-task step needs a title."))
+    _check_merge(settings.get("title"))
+    _check_merge(settings.get("description"))
+    if settings.get("priority", "essential") not in dict(PRIORITIES):
+        raise ServiceError(
+            _("The task priority must be critical, essential or non_essential.")
+        )
+    if settings.get("task_type", "other") not in dict(TASK_TYPES):
+        raise ServiceError(_("The task type must be call, email, follow_up or other."))
+    _whole_number(
+        settings.get("due_in_days", 0),
+        _("Due in days must be a whole number of days, 0 or more."),
+    )
+    _named_user(settings)
+
+
+@action("create_task")
+def create_task(run, contact, settings, now) -> Outcome:
+    from crm.tasks import services as tasks
+    from crm.tasks.models import Task
+
+    _check_task(settings)
+    user = _named_user(settings)
+    days = _whole_number(settings.get("due_in_days", 0), "")
+    task = Task(
+        contact_id=contact.id,
+        title=_merge(contact, settings.get("title")),
+        description=_merge(contact, settings.get("description")) or None,
+        task_type=settings.get("task_type", "other"),
+        priority=settings.get("priority", "essential"),
+        due_at=now + timedelta(days=days),
+        # Keap assigns to the contact's owner unless the step names a user.
+        assigned_to_id=user.id if user is not None else contact.owner_id,
+    )
+    tasks.save_task(task, None, is_new=True)
+    return Outcome(
+        DONE, _("Task %(title)s created.", title=task.title), f"task:{task.id}"
+    )
+
+
+@check("create_note")
+def _check_note(settings) -> None:
+    from crm.tasks.models import NOTE_TYPES
+
+    if not str(settings.get("title") or "").strip():
+        raise ServiceError(_("A create-note step needs a title."))
+    _check_merge(settings.get("title"))
+    _check_merge(settings.get("body"), html=True)
+    if settings.get("note_type", "other") not in dict(NOTE_TYPES):
+        raise ServiceError(
+            _("The note type must be call, email, fax, letter, appointment or other.")
+        )
+
+
+@action("create_note")
+def create_note(run, contact, settings, now) -> Outcome:
+    from crm.tasks import services as tasks
+    from crm.tasks.models import Note
+
+    _check_note(settings)
+    note = Note(
+        contact_id=contact.id,
+        note_type=settings.get("note_type", "other"),
+        title=_merge(contact, settings.get("title")),
+        body=_merge(contact, settings.get("body"), html=True) or None,
+    )
+    tasks.save_note(note, None, is_new=True)
+    return Outcome(
+        DONE, _("Note %(title)s added.", title=note.title), f"note:{note.id}"
+    )

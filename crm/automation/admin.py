@@ -11,7 +11,14 @@ from wtforms import SelectChoice, SelectField
 from wtforms.validators import ValidationError
 
 from crm.access import policy
-from crm.automation import campaigns, listeners, record, report, services  # noqa: F401
+from crm.automation import (  # noqa: F401
+    actions,
+    campaigns,
+    listeners,
+    record,
+    report,
+    services,
+)
 from crm.automation.models import (
     ACTION_KINDS,
     CAMPAIGN_STATUSES,
@@ -39,7 +46,11 @@ TIMER_SETTINGS_HELP = _l(
 ACTION_SETTINGS_HELP = _l(
     'Action settings as JSON, e.g. {"tag_id": 3}, {"user_id": 2}, {"field": '
     '"lead_source", "value": "Webinar"}, {"sequence_id": 4} or {"subject": "Hello", '
-    '"html": "<p>Hi</p>"}.'
+    '"html": "<p>Hi</p>"}; a task {"title": "Call ~Contact.FirstName~", '
+    '"description": "", "priority": "essential", "task_type": "call", '
+    '"due_in_days": 2, "user_id": 2} (without user_id: the contact\'s owner); a '
+    'note {"title": "Welcome", "note_type": "other", "body": "<p>Hi '
+    '~Contact.FirstName~</p>"}.'
 )
 
 
@@ -131,6 +142,7 @@ class SequenceView(_AutomationView):
             _check_settings(step.action, _("Action settings"))
             if step.timer_kind == "date" and not (step.timer or {}).get("day"):
                 raise ServiceError(_("A date timer needs a day."))
+            actions.check_settings(step.action_kind, step.action)
 
     def after_model_change(self, form, model, is_created):
         if not is_created:

@@ -5,13 +5,18 @@ statement: on PostgreSQL the candidate rows are locked with
 ``FOR UPDATE SKIP LOCKED`` so concurrent claimers pass over each other; on
 SQLite, which has one writer at a time, the ``UPDATE ... WHERE id IN
 (SELECT ... LIMIT n) RETURNING id`` is atomic by itself. ``dispatch`` then
-runs one claimed row in its own transaction and records the attempt.
+runs one claimed row in its own transaction and records the attempt;
+``dispatch_batch`` runs a claimed batch in chunks of ``COMMIT_EVERY`` rows,
+one transaction per chunk (each row in its own savepoint), with the rows
+loaded together, the attempts written in one INSERT and the e-mails of the
+whole batch sent over one SMTP connection.
 """
 
 import logging
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import joinedload
 
 from crm.automation import actions, services
@@ -35,6 +40,10 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 RETRY_DELAY = timedelta(minutes=1)
 CLAIM_TIMEOUT = timedelta(minutes=5)
+#: Rows run in one transaction. A worker killed mid-chunk loses the chunk's
+#: database work, so its e-mails already handed to SMTP are sent again when
+#: the rows are reaped: at most this many repeats, each with the same key.
+COMMIT_EVERY = 20
 
 
 def claim(batch: int, worker_id: str, now=None) -> list[int]:
@@ -247,6 +256,142 @@ def _failed(run_id: int, worker_id: str, now, exc) -> str:
     return outcome
 
 
+def _take_many(run_ids, worker_id: str, now) -> list[int]:
+    """``_take`` for many rows in one statement; the ids still ours."""
+    return list(
+        db.session.scalars(
+            update(StepRun)
+            .where(
+                StepRun.id.in_(run_ids),
+                StepRun.status == CLAIMED,
+                StepRun.claimed_by == worker_id,
+            )
+            .values(claimed_at=now)
+            .returning(StepRun.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+
+
+def _load(run_ids) -> list[StepRun]:
+    return list(
+        db.session.scalars(
+            select(StepRun)
+            .where(StepRun.id.in_(run_ids))
+            .order_by(StepRun.id)
+            .options(
+                joinedload(StepRun.enrollment),
+                joinedload(StepRun.contact),
+                joinedload(StepRun.step).joinedload(Step.sequence),
+            )
+            .execution_options(populate_existing=True)
+        ).unique()
+    )
+
+
+def _dispatch_chunk(run_ids, worker_id: str, now, counts: dict) -> None:
+    taken = _take_many(run_ids, worker_id, now)
+    if len(taken) < len(run_ids):
+        # Reaped and handed to another worker meanwhile: no longer ours.
+        counts["lost"] = counts.get("lost", 0) + len(run_ids) - len(taken)
+    if not taken:
+        db.session.rollback()
+        return
+
+    attempts, failures, done = [], [], []
+    for run in _load(taken):
+        savepoint = db.session.begin_nested()
+        try:
+            outcome, detail = _run(run, now)
+            savepoint.commit()
+        except Exception as exc:
+            savepoint.rollback()
+            logger.exception("step run %s failed on %s", run.id, worker_id)
+            failures.append((run.id, exc))
+            continue
+        attempts.append(
+            {
+                "run_id": run.id,
+                "worker": worker_id,
+                "started_at": now,
+                "finished_at": utcnow(),
+                "outcome": outcome,
+                "detail": detail or "",
+            }
+        )
+        done.append((run.id, run.idempotency_key, outcome, detail))
+    if attempts:
+        db.session.execute(insert(StepAttempt), attempts)
+    db.session.commit()
+
+    for run_id, key, outcome, detail in done:
+        logger.info(
+            "step run %s (%s) %s by %s: %s", run_id, key, outcome, worker_id, detail
+        )
+        counts[outcome] = counts.get(outcome, 0) + 1
+    for run_id, exc in failures:
+        outcome = _failed(run_id, worker_id, now, exc)
+        counts[outcome] = counts.get(outcome, 0) + 1
+
+
+def dispatch_batch(
+    run_ids, worker_id: str, now=None, *, stopping=(), commit_every=COMMIT_EVERY
+) -> dict[str, int]:
+    """Run claimed rows in chunks, one transaction each; a count per outcome.
+
+    Every row keeps the rules of ``dispatch`` (its sequence's state, the
+    maximum lateness, consent read when its e-mail is sent); a row that
+    raises is rolled back to its savepoint alone and retried later. A true
+    ``stopping`` ends the batch between chunks; the rest stays claimed until
+    the reaper returns it.
+    """
+    from crm.mail import transport
+
+    counts: dict[str, int] = {}
+    run_ids = list(run_ids)
+    with transport.kept_open():
+        for start in range(0, len(run_ids), commit_every):
+            if stopping:
+                break
+            chunk = run_ids[start : start + commit_every]
+            try:
+                _dispatch_chunk(chunk, worker_id, now or utcnow(), counts)
+            except OperationalError:
+                # The database was busy past its timeout (SQLite's one
+                # writer) or went away: the chunk rolled back as a crash
+                # would; the batch's rows go back to the queue at once.
+                db.session.rollback()
+                logger.warning(
+                    "worker %s: database error in a chunk; %s rows back in the queue",
+                    worker_id,
+                    unclaim(run_ids[start:], worker_id),
+                    exc_info=True,
+                )
+                break
+    return counts
+
+
+def unclaim(run_ids, worker_id: str) -> int:
+    """Give rows this worker claimed but did not run back to the queue."""
+    try:
+        back = db.session.execute(
+            update(StepRun)
+            .where(
+                StepRun.id.in_(list(run_ids)),
+                StepRun.status == CLAIMED,
+                StepRun.claimed_by == worker_id,
+            )
+            .values(status=SCHEDULED, claimed_by=None, claimed_at=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.commit()
+    except OperationalError:
+        db.session.rollback()
+        logger.warning("worker %s: the reaper will return its claims", worker_id)
+        return 0
+    return back
+
+
 def drain(worker_id: str, batch: int = 50, now=None) -> dict[str, int]:
     """Claim and run due rows until none is left; a count per outcome."""
     counts: dict[str, int] = {}
@@ -254,6 +399,5 @@ def drain(worker_id: str, batch: int = 50, now=None) -> dict[str, int]:
         ids = claim(batch, worker_id, now)
         if not ids:
             return counts
-        for run_id in ids:
-            outcome = dispatch(run_id, worker_id, now)
-            counts[outcome or "lost"] = counts.get(outcome or "lost", 0) + 1
+        for outcome, n in dispatch_batch(ids, worker_id, now).items():
+            counts[outcome] = counts.get(outcome, 0) + n

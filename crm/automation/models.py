@@ -70,6 +70,8 @@ ACTION_KINDS = (
     ("assign_owner", _l("Assign an owner")),
     ("set_field", _l("Set a field")),
     ("start_sequence", _l("Start another sequence")),
+    ("create_task", _l("Create a task")),
+    ("create_note", _l("Create a note")),
 )
 GOAL_KINDS = (
     ("tag_applied", _l("Tag applied")),

@@ -51,17 +51,22 @@ def worker_main(settings, worker_id, batch=50, poll=1.0):
 
     from crm import create_app
     from crm.automation import engine
+    from crm.extensions import db
 
     app = create_app(settings)
     with app.app_context():
         logger.info("worker %s started (pid %s)", worker_id, os.getpid())
         while not stopping:
-            ids = engine.claim(batch, worker_id)
-            for run_id in ids:
-                # dispatch logs each run with its key and outcome
-                engine.dispatch(run_id, worker_id)
-                if stopping:
-                    break
+            try:
+                ids = engine.claim(batch, worker_id)
+                # dispatch_batch logs each run with its key and outcome
+                engine.dispatch_batch(ids, worker_id, stopping=stopping)
+            except Exception:
+                # A worker outlives a failing database or mail server: what
+                # it held goes back to the queue through the reaper.
+                logger.exception("worker %s: claiming failed; trying again", worker_id)
+                db.session.rollback()
+                ids = []
             if not ids:
                 _idle(poll, stopping)
         logger.info("worker %s stopped", worker_id)

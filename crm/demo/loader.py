@@ -1,4 +1,6 @@
-"""The demo data set: accounts, tags, link types, a custom tab and sample contacts.
+"""The demo data set: accounts, tags, link types, a custom tab, sample contacts.
+
+It ends with the published welcome campaign of ``crm.demo.campaign``.
 
 Everything goes through the domains' own services, and the contacts come in
 through the importer users use, from ``sample-contacts.csv`` next to this
@@ -33,6 +35,7 @@ from crm.core.errors import ServiceError
 from crm.core.text import clean, fold, normalize_email
 from crm.customfields.models import CustomField, CustomHeader, CustomTab
 from crm.customfields.services import check_definition, field_by_name
+from crm.demo import campaign as demo_campaign
 from crm.extensions import db
 from crm.imports import engine
 from crm.links import services as links
@@ -413,6 +416,8 @@ def load() -> LoadResult:
     team = ensure_team(admin, [u for e, u in accounts.items() if e != ADMIN_EMAIL])
     ensure_links(admin, link_types)
     ensure_shares(admin, accounts, team)
+    demo_campaign.opt_in_sample_contacts()
+    demo_campaign.ensure_campaign()
 
     result.contacts = db.session.scalar(select(func.count(Contact.id)))
     log.info(

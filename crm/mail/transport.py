@@ -2,11 +2,15 @@
 
 ``smtp://host:port`` is plain SMTP, ``smtp+starttls://`` upgrades with
 STARTTLS, ``smtps://`` connects over TLS; user and password in the URL log in.
+Each delivery opens its own connection, except inside ``kept_open()``, where
+the deliveries of a batch share one.
 """
 
 import logging
 import smtplib
 import ssl
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
@@ -79,37 +83,95 @@ def sender() -> str:
     return current_app.config.get("MAIL_FROM") or "crm@localhost"
 
 
-def deliver(message: EmailMessage) -> None:
-    """Send ``message`` through the configured server or raise TransportError."""
+#: The connection ``kept_open`` holds: [client or None], or None outside it.
+_kept: ContextVar[list | None] = ContextVar("crm_smtp_kept", default=None)
+
+
+@contextmanager
+def kept_open():
+    """Let the deliveries inside share one SMTP connection, closed at the end.
+
+    A connection the server dropped meanwhile is opened again on the next
+    delivery.
+    """
+    holder = []
+    token = _kept.set(holder)
     try:
-        settings = parse_url(current_app.config["MAIL_URL"])
+        yield
+    finally:
+        _kept.reset(token)
+        for client in holder:
+            _close(client)
+
+
+def _close(client) -> None:
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()
+
+
+def _settings() -> SmtpSettings:
+    try:
+        return parse_url(current_app.config["MAIL_URL"])
     except ValueError as exc:
         raise TransportError(
             _("The mail server setting is invalid: %(problem)s", problem=str(exc))
         ) from exc
+
+
+def _open(settings: SmtpSettings):
     timeout = current_app.config.get("MAIL_TIMEOUT", 10)
+    if settings.scheme == "smtps":
+        client = smtplib.SMTP_SSL(
+            settings.host,
+            settings.port,
+            timeout=timeout,
+            context=ssl.create_default_context(),
+        )
+    else:
+        client = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
     try:
-        if settings.scheme == "smtps":
-            client = smtplib.SMTP_SSL(
-                settings.host,
-                settings.port,
-                timeout=timeout,
-                context=ssl.create_default_context(),
-            )
+        if settings.scheme == "smtp+starttls":
+            client.starttls(context=ssl.create_default_context())
+        if settings.username:
+            client.login(settings.username, settings.password or "")
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+def _send_kept(holder: list, settings: SmtpSettings, message: EmailMessage) -> None:
+    if holder:
+        try:
+            holder[0].send_message(message)
+            return
+        except smtplib.SMTPServerDisconnected:
+            # Dropped while idle (the server's timeout): nothing was sent.
+            holder.pop().close()
+    holder.append(_open(settings))
+    holder[0].send_message(message)
+
+
+def deliver(message: EmailMessage) -> None:
+    """Send ``message`` through the configured server or raise TransportError."""
+    settings = _settings()
+    holder = _kept.get()
+    try:
+        if holder is not None:
+            _send_kept(holder, settings, message)
         else:
-            client = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
-        with client:
-            if settings.scheme == "smtp+starttls":
-                client.starttls(context=ssl.create_default_context())
-            if settings.username:
-                client.login(settings.username, settings.password or "")
-            client.send_message(message)
+            with _open(settings) as client:
+                client.send_message(message)
     except smtplib.SMTPRecipientsRefused as exc:
         code, reply = next(iter(exc.recipients.values()))
         raise _refused(settings, code, reply) from exc
     except smtplib.SMTPResponseException as exc:
         raise _refused(settings, exc.smtp_code, exc.smtp_error) from exc
     except (smtplib.SMTPException, OSError) as exc:
+        if holder:
+            holder.pop().close()
         logger.warning("mail server %s unreachable: %s", settings.where, exc)
         raise TransportError(
             _(

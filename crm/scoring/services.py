@@ -6,12 +6,17 @@ sum of its entries that have not expired at the moment asked, so a score is
 right without any job having run. Editing a rule rewrites its entries in the
 same transaction; deleting one removes them. A new rule scores events from
 then on and gives no points for what happened before it (as in Keap).
+
+Whenever entries are written or changed, ``score_changed`` is sent with the
+contacts concerned, so other domains (campaign goals) can react without
+scoring knowing them.
 """
 
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from blinker import Namespace
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -35,6 +40,12 @@ MAX_POINTS = 10
 MAX_FLAMES = 5
 MAX_EXPIRY_WEEKS = 520
 MAX_IDEAL_SCORE = 100_000
+
+_signals = Namespace()
+#: Sent with ``contact_ids`` (a set) and ``now`` (when the change counts)
+#: after entries of those contacts were written, changed or removed. It may
+#: be sent while a flush runs: receivers note the ids and read scores later.
+score_changed = _signals.signal("score-changed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +133,11 @@ def score_events(facts: list[EventFacts], connection=None) -> int:
     dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
     statement = dialect.insert(ScoreEntry.__table__).on_conflict_do_nothing()
     connection.execute(statement, list(entries.values()))
+    score_changed.send(
+        None,
+        contact_ids={e["contact_id"] for e in entries.values()},
+        now=max(e["earned_at"] for e in entries.values()),
+    )
     return len(entries)
 
 
@@ -307,6 +323,15 @@ def rule_saved(rule: ScoreRule, *, criteria_changed: bool) -> None:
     rule reacts to changed, its old entries no longer apply and are removed.
     """
     db.session.flush()
+    scored = set(
+        db.session.scalars(
+            select(ScoreEntry.contact_id)
+            .where(ScoreEntry.rule_id == rule.id)
+            .distinct()
+        )
+    )
+    if scored:
+        score_changed.send(None, contact_ids=scored, now=utcnow())
     if criteria_changed:
         removed = db.session.execute(
             delete(ScoreEntry).where(ScoreEntry.rule_id == rule.id)
@@ -358,6 +383,16 @@ def rule_saved(rule: ScoreRule, *, criteria_changed: bool) -> None:
 
 def rule_deleted(rule: ScoreRule) -> None:
     """Remove the points the rule gave; the caller deletes the rule and commits."""
+    scored = set(
+        db.session.scalars(
+            select(ScoreEntry.contact_id)
+            .where(ScoreEntry.rule_id == rule.id)
+            .distinct()
+        )
+    )
+    if scored:
+        # Removing a rule of negative points lifts its contacts' scores.
+        score_changed.send(None, contact_ids=scored, now=utcnow())
     db.session.execute(delete(ScoreEntry).where(ScoreEntry.rule_id == rule.id))
     log.info("score rule %s deleted with its entries", rule.id)
 
