@@ -9,7 +9,9 @@ runs one claimed row in its own transaction and records the attempt;
 ``dispatch_batch`` runs a claimed batch in chunks of ``COMMIT_EVERY`` rows,
 one transaction per chunk (each row in its own savepoint), with the rows
 loaded together, the attempts written in one INSERT and the e-mails of the
-whole batch sent over one SMTP connection.
+whole batch sent over one SMTP connection. A row that sent an e-mail commits
+at once, so a killed worker leaves at most the one message it was sending
+to go out again.
 """
 
 import logging
@@ -25,6 +27,7 @@ from crm.automation.models import (
     CANCELLED,
     CLAIMED,
     COMPLETED,
+    DONE,
     EXPIRED,
     FAILED,
     SCHEDULED,
@@ -309,6 +312,7 @@ def _dispatch_chunk(run_ids, worker_id: str, now, counts: dict) -> None:
             logger.exception("step run %s failed on %s", run.id, worker_id)
             failures.append((run.id, exc))
             continue
+        mailed = run.step.action_kind == "send_email" and outcome == DONE
         attempts.append(
             {
                 "run_id": run.id,
@@ -320,6 +324,12 @@ def _dispatch_chunk(run_ids, worker_id: str, now, counts: dict) -> None:
             }
         )
         done.append((run.id, run.idempotency_key, outcome, detail))
+        if mailed:
+            # The SMTP server has the message: record that at once, so a
+            # worker killed later in the chunk sends none of it again.
+            db.session.execute(insert(StepAttempt), attempts)
+            db.session.commit()
+            attempts = []
     if attempts:
         db.session.execute(insert(StepAttempt), attempts)
     db.session.commit()
