@@ -24,7 +24,8 @@ from crm.tags import services as tags
 
 logger = logging.getLogger(__name__)
 
-PURCHASE_KINDS = ("order_created", "payment")
+# One achievement per order: when it is placed (its payment is not a second purchase).
+PURCHASE_KINDS = ("order_created",)
 
 
 def _on_tag_applied(contact, tag=None, actor=None, **extra):
