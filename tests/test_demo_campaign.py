@@ -86,3 +86,38 @@ def test_applying_the_demo_tag_puts_the_welcome_in_the_outbox(db, loaded):
         )
         == 3
     )
+
+
+def test_the_demo_form_signs_a_visitor_up_for_the_welcome_series(
+    app, db, loaded, client
+):
+    from crm.opportunities.models import Stage
+    from crm.webforms.checkout import active_checkout
+    from crm.webforms.models import WebForm
+    from tests.webform_helpers import submit
+
+    assert "/f/demo-newsletter" in loaded.output
+    assert "/buy/demo-desk-lamp" in loaded.output
+    assert db.session.scalar(select(func.count(Stage.id))) >= 3
+    assert active_checkout("demo-desk-lamp").product.name == "Desk lamp"
+
+    form = db.session.scalar(select(WebForm).where(WebForm.slug == "demo-newsletter"))
+    form.min_fill_seconds = 0  # the visitor below is a test client, not a person
+    db.session.commit()
+    response = submit(client, form, {"email": "nina@example.com", "given_name": "Nina"})
+    assert response.status_code in (200, 303), response.get_data(as_text=True)
+
+    nina = db.session.scalar(select(Contact).where(Contact.given_name == "Nina"))
+    assert demo.TAG in [link.tag.name for link in nina.tag_links]
+    assert engine.drain("w1", now=utcnow() + timedelta(seconds=1)) == {DONE: 1}
+    [welcome] = db.session.scalars(
+        select(Message).where(Message.contact_id == nina.id)
+    ).all()
+    assert (welcome.state, welcome.subject) == ("outbox", "Welcome, Nina")
+
+    from crm.webforms.models import ProductCheckout
+
+    again = app.test_cli_runner().invoke(args=["demo", "load"])
+    assert again.exit_code == 0, again.output
+    assert db.session.scalar(select(func.count(WebForm.id))) == 1
+    assert db.session.scalar(select(func.count(ProductCheckout.id))) == 1

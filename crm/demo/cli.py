@@ -43,3 +43,6 @@ def load_demo():
     click.echo(f"  e-mail:   {result.admin.email}")
     click.echo(f"  password: {result.password}")
     click.echo(f"Other demo accounts and their passwords are in {result.credentials}.")
+    click.echo(f"Try the public web form at {loader.public_url('/f/demo-newsletter')}")
+    click.echo(f"and the order page at {loader.public_url('/buy/demo-desk-lamp')}")
+    click.echo("(test card 4242 4242 4242 4242).")

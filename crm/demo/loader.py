@@ -36,6 +36,7 @@ from crm.core.text import clean, fold, normalize_email
 from crm.customfields.models import CustomField, CustomHeader, CustomTab
 from crm.customfields.services import check_definition, field_by_name
 from crm.demo import campaign as demo_campaign
+from crm.demo import web as demo_web
 from crm.extensions import db
 from crm.imports import engine
 from crm.links import services as links
@@ -48,9 +49,13 @@ SAMPLE_FILE = Path(__file__).resolve().parent / "sample-contacts.csv"
 CREDENTIALS_FILE = "demo-credentials.txt"
 
 
+def public_url(path: str) -> str:
+    """Where bin/demo serves ``path`` (its PORT, 5000 by default)."""
+    return f"http://127.0.0.1:{os.environ.get('PORT', '5000')}{path}"
+
+
 def login_url() -> str:
-    """Where bin/demo serves the sign-in page (its PORT, 5000 by default)."""
-    return f"http://127.0.0.1:{os.environ.get('PORT', '5000')}/login"
+    return public_url("/login")
 
 
 ADMIN_EMAIL = "demo@example.com"
@@ -418,6 +423,9 @@ def load() -> LoadResult:
     ensure_shares(admin, accounts, team)
     demo_campaign.opt_in_sample_contacts()
     demo_campaign.ensure_campaign()
+    demo_web.ensure_pipeline()
+    demo_web.ensure_form()
+    demo_web.ensure_order_page()
 
     result.contacts = db.session.scalar(select(func.count(Contact.id)))
     log.info(
