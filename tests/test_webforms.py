@@ -498,3 +498,11 @@ def test_a_mail_problem_after_the_commit_loses_nothing(client, db, make_user):
 
     assert response.status_code == 200
     assert count(db, Contact) == 1
+
+
+def test_an_unknown_form_tells_a_visitor_only_that_the_page_does_not_exist(client):
+    response = client.get("/f/nosuchform")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 404
+    assert "This page does not exist." in page
+    assert "Back to contacts" not in page and "Record not found" not in page
