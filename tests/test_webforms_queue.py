@@ -58,3 +58,20 @@ def test_a_queued_submission_that_no_longer_passes_is_held(app, client, db):
     held = db.session.scalars(select(Submission)).one()
     assert (held.state, held.hold_reason, held.contact_id) == ("held", "invalid", None)
     assert count(db, Contact) == 0
+
+
+def test_the_scheduler_beat_processes_the_queue_too(app, client, db):
+    from datetime import timedelta
+
+    from crm.automation import scheduler
+
+    app.config["WEBFORMS_PROCESS_LATER"] = True
+    form = make_form(db)
+    assert submit(client, form, JANE).status_code == 200
+    assert count(db, Contact) == 0
+
+    scheduler.tick(app, timedelta(minutes=5))
+
+    db.session.expire_all()
+    assert db.session.scalars(select(Submission.state)).all() == ["processed"]
+    assert count(db, Contact) == 1

@@ -79,7 +79,8 @@ def _idle(seconds, stopping) -> None:
 
 
 def tick(app, claim_timeout: timedelta) -> int:
-    """One scheduler beat: reap stale claims, count due rows, send reminders."""
+    """One scheduler beat: reap stale claims, count due rows, send reminders,
+    process the web-form submissions queued for later."""
     from crm.automation import engine
     from crm.automation.models import SCHEDULED, StepRun
     from crm.core.db import utcnow
@@ -96,17 +97,15 @@ def tick(app, claim_timeout: timedelta) -> int:
         if due:
             logger.info("%s step runs due", due)
         _send_reminders(now)
+        _process_queued_submissions()
         db.session.remove()
         return due
 
 
 def _send_reminders(now) -> None:
-    """The tasks domain's reminders, once it provides them."""
-    try:
-        from crm.tasks.reminders import send_due
-    except ImportError:
-        return
+    """The reminders of tasks and appointments that are due."""
     from crm.extensions import db
+    from crm.tasks.reminders import send_due
 
     try:
         send_due(now)
@@ -114,6 +113,21 @@ def _send_reminders(now) -> None:
     except Exception:
         db.session.rollback()
         logger.exception("sending task reminders failed")
+
+
+def _process_queued_submissions() -> None:
+    """Web-form submissions queued while WEBFORMS_PROCESS_LATER is on."""
+    from crm.extensions import db
+    from crm.webforms import services as webforms
+
+    try:
+        done = webforms.process_queued(200)
+    except Exception:
+        db.session.rollback()
+        logger.exception("processing queued web-form submissions failed")
+        return
+    if done:
+        logger.info("%s queued web-form submissions processed", done)
 
 
 def prune_web_visitors(app, now=None) -> int:
