@@ -89,3 +89,25 @@ def sign_in():
         page.wait_for_load_state()
 
     return login
+
+
+@pytest.fixture
+def other_site():
+    """Another origin on 127.0.0.1 serving one page; yields (base URL, state).
+
+    Set ``state["html"]`` to the page it serves.
+    """
+    from werkzeug.serving import make_server
+    from werkzeug.wrappers import Response
+
+    state = {"html": ""}
+
+    def site(environ, start_response):
+        return Response(state["html"], mimetype="text/html")(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, site, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", state
+    server.shutdown()
+    thread.join(timeout=5)

@@ -1,7 +1,6 @@
 """Real Chromium on a second local origin that carries the tracking code."""
 
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -9,6 +8,7 @@ from sqlalchemy import func, select
 
 from crm.tracking import services
 from crm.tracking.models import PageView, TrackedSite, Visitor
+from tests.browser.pages import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -51,18 +51,6 @@ def other_site(live_server):
     yield handler, f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=5)
-
-
-def wait_for(db, check, timeout=10.0):
-    """Poll the database until ``check()`` holds (beacons arrive on their own)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        db.session.rollback()
-        db.session.expire_all()
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
 
 
 def views(db):

@@ -4,12 +4,12 @@ fills the form in its frame, buys on the order page; a user then finds one
 contact with the visits, the submission, the paid order and its invoice, the
 referral, and a file uploaded to the file box."""
 
-import threading
-import time
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
+
+from tests.browser.pages import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -19,37 +19,6 @@ HOST_PAGE = """<!doctype html>
 <script src="{app}/t/{site_key}.js"></script>
 <script src="{app}/f/{slug}/embed.js"></script>
 </body></html>"""
-
-
-@pytest.fixture
-def other_site():
-    """Another origin on 127.0.0.1 serving one page; yields (base URL, state)."""
-    from werkzeug.serving import make_server
-    from werkzeug.wrappers import Response
-
-    state = {"html": ""}
-
-    def site(environ, start_response):
-        return Response(state["html"], mimetype="text/html")(environ, start_response)
-
-    server = make_server("127.0.0.1", 0, site, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", state
-    server.shutdown()
-    thread.join(timeout=5)
-
-
-def wait_until(db, check, timeout=10.0):
-    """Poll the database until ``check()`` holds (beacons arrive on their own)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        db.session.rollback()
-        db.session.expire_all()
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
 
 
 def test_form_visits_purchase_referral_and_file_meet_on_one_contact(
@@ -116,14 +85,14 @@ def test_form_visits_purchase_referral_and_file_meet_on_one_contact(
     visitor.wait_for_selector("#invoice-number")
     assert blocked == []
 
-    bea = wait_until(
+    bea = wait_for(
         db,
         lambda: db.session.scalars(
             select(Contact).where(Contact.given_name == "Bea")
         ).one_or_none(),
     )
     assert bea is not None
-    assert wait_until(
+    assert wait_for(
         db,
         lambda: db.session.scalars(
             select(PageView).where(PageView.url.startswith(site))

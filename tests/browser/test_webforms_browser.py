@@ -1,7 +1,6 @@
 """In real Chromium: a form embedded on another local site that carries a
 visitor id is filled in its frame; then the visitor buys on the order page."""
 
-import threading
 from decimal import Decimal
 
 import pytest
@@ -15,25 +14,6 @@ HOST_PAGE = """<!doctype html>
 <script>window.crmVisitorId = "v_browser1";</script>
 <script src="{app}/f/{slug}/embed.js"></script>
 </body></html>"""
-
-
-@pytest.fixture
-def other_site():
-    """Another origin on 127.0.0.1 serving one page; yields (base URL, set_page)."""
-    from werkzeug.serving import make_server
-    from werkzeug.wrappers import Response
-
-    state = {"html": ""}
-
-    def site(environ, start_response):
-        return Response(state["html"], mimetype="text/html")(environ, start_response)
-
-    server = make_server("127.0.0.1", 0, site, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", state
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 def test_an_embedded_form_and_a_purchase_make_one_contact(
