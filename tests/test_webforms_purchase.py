@@ -146,6 +146,28 @@ def test_bad_input_answers_each_field_and_writes_nothing(client, db, lamp):
     assert count(db, Contact) == count(db, Order) == 0
 
 
+@pytest.mark.parametrize("quantity", ["\u00b2", "\u0663", "9" * 5000, "-1", "1.5"])
+def test_a_quantity_that_is_not_plain_digits_is_a_field_error(
+    client, db, lamp, quantity
+):
+    response, _data = buy(client, lamp, quantity=quantity)
+
+    assert response.status_code == 400
+    assert "Choose a quantity from 1 to 5." in response.get_data(as_text=True)
+    assert count(db, Contact) == count(db, Order) == 0
+
+
+@pytest.mark.parametrize(
+    "card", ["4242 4242 4242 424\u00b2", "\u0664\u0662\u0664\u0662" * 4]
+)
+def test_a_card_number_with_other_digits_is_a_field_error(client, db, lamp, card):
+    response, _data = buy(client, lamp, card_number=card)
+
+    assert response.status_code == 400
+    assert "That is not a valid card number." in response.get_data(as_text=True)
+    assert count(db, Contact) == count(db, Order) == count(db, Transaction) == 0
+
+
 def test_the_same_page_sent_twice_orders_and_charges_once(client, db, lamp):
     data = {"key": key_of(client, lamp), **BUYER}
 
