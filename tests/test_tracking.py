@@ -182,6 +182,28 @@ def test_other_origins_are_refused_and_nothing_is_recorded(
     assert count(db, PageView) == count(db, Visitor) == 0
 
 
+@pytest.mark.parametrize(
+    "origin", ["http://[", "http://[::1", "https://shop\u2100example.com"]
+)
+def test_an_origin_that_does_not_parse_is_refused(client, db, site, origin):
+    assert beacon(client, site, origin=origin).status_code == 403
+    assert client.options("/t/collect", headers={"Origin": origin}).status_code == 403
+    assert count(db, PageView) == 0
+
+
+def test_a_referrer_or_page_that_does_not_parse_is_not_recorded(client, db, site):
+    assert beacon(client, site, r="http://[x").status_code == 204
+    assert beacon(client, site, n=2, u="http://[x").status_code == 400
+    pixel = client.get(
+        f"/t/{site.site_key}/p.gif", query_string={"u": f"{SHOP}/", "r": "http://[x"}
+    )
+    assert pixel.status_code == 200
+    assert client.get(
+        f"/t/{site.site_key}/p.gif", query_string={"u": "http://[x"}
+    ).data.startswith(b"GIF89a")
+    assert [v.referrer for v in db.session.scalars(select(PageView))] == ["", ""]
+
+
 def test_a_beacon_without_origin_or_site_is_refused(client, db, site):
     response = client.post("/t/collect", data=json.dumps({"k": site.site_key}))
     assert response.status_code == 403

@@ -77,7 +77,10 @@ def normalise_origin(text: str) -> str:
 
 def origin_of(url: str | None) -> str | None:
     """The normalised origin of an absolute http(s) URL, or None."""
-    parts = urlsplit(url or "")
+    try:
+        parts = urlsplit(url or "")
+    except ValueError:  # "http://[x" and hosts NFKC would change
+        return None
     if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
         return None
     try:
