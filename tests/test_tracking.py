@@ -305,6 +305,25 @@ def test_the_leave_beacon_records_time_on_page(client, db, site):
 # Identification.
 
 
+@pytest.mark.parametrize("seconds", ["1e400", "-1e400", "NaN", '"ten"', "[1]"])
+def test_a_leave_beacon_with_an_odd_duration_changes_nothing(
+    client, db, site, seconds
+):
+    beacon(client, site)
+    body = '{"e": "leave", "k": "%s", "v": "%s", "p": "%s", "s": %s}' % (
+        site.site_key,
+        PHONE,
+        "view-" + "0" * 12 + "1",
+        seconds,
+    )
+    response = client.post(
+        "/t/collect", data=body, content_type="text/plain", headers={"Origin": SHOP}
+    )
+    assert response.status_code == 204
+    db.session.expire_all()
+    assert db.session.scalar(select(PageView)).seconds is None
+
+
 def test_identifying_attaches_earlier_and_later_visits_of_each_device(
     app, db, site, jane
 ):

@@ -357,7 +357,7 @@ def record_leave(site, *, visitor_key: str, view_key: str, seconds, now=None) ->
         return False
     try:
         seconds = max(0, min(int(seconds), MAX_PAGE_SECONDS))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # JSON reads 1e400 as infinity
         return False
     view = db.session.scalar(
         select(PageView)
