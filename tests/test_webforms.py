@@ -15,7 +15,7 @@ from crm.tags.models import Tag
 from crm.webforms import services
 from crm.webforms.models import Submission, WebForm, WebFormField
 from tests.record_helpers import record_url
-from tests.webform_helpers import SITE, make_form, submit
+from tests.webform_helpers import SITE, make_form, submit, token_of
 
 JANE = {"email": "jane@example.com", "given_name": "Jane", "family_name": "Doe"}
 
@@ -212,6 +212,31 @@ def test_bad_input_answers_with_each_field_error_keeps_values_writes_nothing(
         count(db, Submission),
         count(db, ActivityEvent),
     ) == before
+
+
+def test_nul_characters_anywhere_in_a_submission_are_dropped(client, db):
+    form = make_form(db)
+    response = client.post(
+        f"/f/{form.slug}",
+        data={
+            "_token": token_of(client, form),
+            "email": "nul@example.com",
+            "given_name": "Ja\x00ne",
+            "utm_source": "ne\x00ws",
+            "_page": f"{SITE}/\x00",
+        },
+        headers={"User-Agent": "Bot\x00", "Referer": f"{SITE}/\x00"},
+    )
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    contact = db.session.scalars(select(Contact)).one()
+    submission = db.session.scalars(select(Submission)).one()
+    assert contact.given_name == "Jane"
+    assert (submission.utm, submission.user_agent, submission.page_url) == (
+        {"utm_source": "news"},
+        "Bot",
+        f"{SITE}/",
+    )
 
 
 def test_hidden_fields_store_their_fixed_value_whatever_is_posted(client, db):

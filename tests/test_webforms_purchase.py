@@ -168,6 +168,20 @@ def test_a_card_number_with_other_digits_is_a_field_error(client, db, lamp, card
     assert count(db, Contact) == count(db, Order) == count(db, Transaction) == 0
 
 
+def test_nul_characters_in_an_order_are_dropped(client, db, lamp):
+    response, _data = buy(
+        client, lamp, given_name="B\x00ea", **{"billing.locality": "San\x00 Jose"}
+    )
+
+    assert response.status_code == 303
+    contact = db.session.scalars(select(Contact)).one()
+    assert (contact.given_name, contact.billing_address.locality) == (
+        "Bea",
+        "San Jose",
+    )
+    assert count(db, Order) == 1
+
+
 def test_the_same_page_sent_twice_orders_and_charges_once(client, db, lamp):
     data = {"key": key_of(client, lamp), **BUYER}
 
