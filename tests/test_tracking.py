@@ -306,15 +306,12 @@ def test_the_leave_beacon_records_time_on_page(client, db, site):
 
 
 @pytest.mark.parametrize("seconds", ["1e400", "-1e400", "NaN", '"ten"', "[1]"])
-def test_a_leave_beacon_with_an_odd_duration_changes_nothing(
-    client, db, site, seconds
-):
+def test_a_leave_beacon_with_an_odd_duration_changes_nothing(client, db, site, seconds):
     beacon(client, site)
-    body = '{"e": "leave", "k": "%s", "v": "%s", "p": "%s", "s": %s}' % (
-        site.site_key,
-        PHONE,
-        "view-" + "0" * 12 + "1",
-        seconds,
+    view_key = "view-" + "0" * 12 + "1"
+    body = (
+        f'{{"e": "leave", "k": "{site.site_key}", "v": "{PHONE}", '
+        f'"p": "{view_key}", "s": {seconds}}}'
     )
     response = client.post(
         "/t/collect", data=body, content_type="text/plain", headers={"Origin": SHOP}
