@@ -204,6 +204,31 @@ def test_a_referrer_or_page_that_does_not_parse_is_not_recorded(client, db, site
     assert [v.referrer for v in db.session.scalars(select(PageView))] == ["", ""]
 
 
+def test_nul_characters_in_a_view_are_dropped(client, db, site):
+    response = beacon(
+        client,
+        site,
+        u=f"{SHOP}/a\x00b",
+        t="Ho\x00me",
+        r="https://news.example.org/\x00",
+        headers={"User-Agent": "Bot\x00"},
+    )
+    pixel = client.get(
+        f"/t/{site.site_key}/p.gif",
+        query_string={"u": f"{SHOP}/nojs", "t": "No\x00js"},
+        headers={"User-Agent": "Bot\x00"},
+    )
+
+    assert (response.status_code, pixel.status_code) == (204, 200)
+    views = db.session.scalars(select(PageView).order_by(PageView.id)).all()
+    assert [(v.url, v.title) for v in views] == [
+        (f"{SHOP}/ab", "Home"),
+        (f"{SHOP}/nojs", "Nojs"),
+    ]
+    assert views[0].referrer == "https://news.example.org/"
+    assert {v.user_agent for v in db.session.scalars(select(Visitor))} == {"Bot"}
+
+
 def test_a_beacon_without_origin_or_site_is_refused(client, db, site):
     response = client.post("/t/collect", data=json.dumps({"k": site.site_key}))
     assert response.status_code == 403

@@ -280,6 +280,10 @@ def record_view(
     now = now or utcnow()
     if not (valid_key(visitor_key) and valid_key(view_key)):
         return None
+    # PostgreSQL text holds no NUL character.
+    url, title, referrer, user_agent = (
+        (text or "").replace("\x00", "") for text in (url, title, referrer, user_agent)
+    )
     if not site_allows(site, origin_of(url)):
         return None
     url = _without_identity(url)[:2000]
