@@ -182,6 +182,25 @@ def test_nul_characters_in_an_order_are_dropped(client, db, lamp):
     assert count(db, Order) == 1
 
 
+def test_the_receipt_shows_no_address_the_buyer_did_not_type(
+    client, db, lamp, make_contact
+):
+    from crm.contacts.models import ContactEmail
+
+    jane = make_contact("Jane", "Doe", email="jane.home@example.com")
+    jane.emails.append(
+        ContactEmail(address="bea@example.com", normalized="bea@example.com", slot=2)
+    )
+    db.session.commit()
+
+    response, _data = buy(client, lamp)
+    receipt = client.get(response.headers["Location"]).get_data(as_text=True)
+
+    assert db.session.scalars(select(Order)).one().contact_id == jane.id
+    assert "jane.home@example.com" not in receipt
+    assert "A copy of the invoice goes to your e-mail address." in receipt
+
+
 def test_the_same_page_sent_twice_orders_and_charges_once(client, db, lamp):
     data = {"key": key_of(client, lamp), **BUYER}
 
