@@ -173,6 +173,25 @@ def test_custom_fields_are_checked_by_their_type_and_stored(client, db, seats):
     assert [v.value for v in contact.custom_values] == ["1200"]
 
 
+@pytest.mark.parametrize("kind", ["user", "month"])
+@pytest.mark.parametrize("value", ["\u00b2", "9" * 5000])
+def test_odd_digits_in_a_user_or_month_field_are_a_field_error(client, db, kind, value):
+    tab = CustomTab(name="Extra")
+    header = CustomHeader(tab=tab, name="Facts")
+    field = CustomField(header=header, label="Pick", field_name="Pick", field_type=kind)
+    db.session.add_all([tab, header, field])
+    db.session.commit()
+    form = make_form(
+        db, fields=(("email", {"required": True}), (f"custom:{field.id}", {}))
+    )
+
+    response = submit(client, form, {**JANE, f"custom:{field.id}": value})
+
+    assert response.status_code == 400
+    assert "Pick: " in response.get_data(as_text=True)
+    assert count(db, Contact) == 0
+
+
 def test_bad_input_answers_with_each_field_error_keeps_values_writes_nothing(
     client, db
 ):

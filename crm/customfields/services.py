@@ -338,7 +338,7 @@ def _coerce_website(field, raw):
 def _coerce_user(field, raw):
     text = clean(str(raw)) or ""
     user = None
-    if text.isdigit():
+    if text.isascii() and text.isdigit() and len(text) < 19:  # int() refuses "²"
         user = db.session.get(User, int(text))
     elif "@" in text:
         user = db.session.scalar(select(User).where(User.email == text.casefold()))
@@ -356,7 +356,7 @@ def _coerce_year(field, raw):
 
 def _coerce_month(field, raw):
     text = clean(str(raw)) or ""
-    if text.isdigit() and 1 <= int(text) <= 12:
+    if text.isascii() and text.isdigit() and len(text) < 4 and 1 <= int(text) <= 12:
         return str(int(text))
     for number, name in enumerate(MONTHS, start=1):
         if fold(text) in (fold(name), fold(name[:3])):
