@@ -229,6 +229,12 @@ def test_nul_characters_in_a_view_are_dropped(client, db, site):
     assert {v.user_agent for v in db.session.scalars(select(Visitor))} == {"Bot"}
 
 
+def test_a_view_key_longer_than_its_column_is_not_a_view(client, db, site):
+    assert beacon(client, site, p="v" * 41).status_code == 400
+    assert beacon(client, site, p="v" * 40).status_code == 204
+    assert count(db, PageView) == 1
+
+
 def test_a_beacon_without_origin_or_site_is_refused(client, db, site):
     response = client.post("/t/collect", data=json.dumps({"k": site.site_key}))
     assert response.status_code == 403

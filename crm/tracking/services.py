@@ -36,6 +36,7 @@ IDENTITY_PARAM = "crm_vt"
 IDENTITY_SALT = "tracking-identity"
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+VIEW_KEY_LENGTH = 40  # the page_views column; the script makes 36
 MAX_PAGE_SECONDS = 4 * 3600
 TOP_PAGES = 10
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -279,6 +280,8 @@ def record_view(
     """
     now = now or utcnow()
     if not (valid_key(visitor_key) and valid_key(view_key)):
+        return None
+    if len(view_key) > VIEW_KEY_LENGTH:
         return None
     # PostgreSQL text holds no NUL character.
     url, title, referrer, user_agent = (
