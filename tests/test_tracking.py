@@ -585,6 +585,31 @@ def test_the_web_behaviour_tab_shows_visits_and_browsers(
     assert "Web visit" in text and f"2 pages, 5 min, from {SHOP}/" in text
 
 
+def test_a_browser_that_moves_to_another_contact_shows_none_of_the_first_ones_visits(
+    app, db, web, site, make_contact, login_as
+):
+    owner = login_as()
+    jane = make_contact("Jane", "Doe", owner=owner)
+    john = make_contact("John", "Roe", email="john@example.com")
+    services.identify_key(john, PHONE)
+    view(site, T0, f"{SHOP}/johns-secret-page")
+    db.session.commit()
+    services.prune(now=T0 + timedelta(days=91))
+    view(site, T0 + timedelta(days=92), f"{SHOP}/johns-second-page")
+    services.identify_key(jane, PHONE, now=T0 + timedelta(days=93))
+    view(site, T0 + timedelta(days=93), f"{SHOP}/pricing")
+    db.session.commit()
+
+    page = web.get(f"/admin/contact/details/?id={jane.id}&tab=web").get_data(
+        as_text=True
+    )
+    assert f"{SHOP}/pricing" in page
+    assert "johns-" not in page
+    phone = db.session.scalar(select(Visitor).where(Visitor.visitor_key == PHONE))
+    totals = services.summarise(phone)
+    assert (totals["sessions"], totals["page_views"]) == (1, 1)
+
+
 def test_the_tab_says_when_nothing_is_known(web, make_contact, login_as):
     owner = login_as()
     jane = make_contact("Jane", "Doe", owner=owner)

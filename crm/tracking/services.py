@@ -406,6 +406,9 @@ def identify(visitor: Visitor, contact, *, now=None) -> bool:
             visitor.contact_id,
             contact.id,
         )
+        # Totals kept by pruning were the earlier contact's visits.
+        visitor.summary = None
+        visitor.summarised_at = None
     visitor.contact_id = contact.id
     visitor.identified_at = now
     db.session.flush()
@@ -557,16 +560,23 @@ def _top_pages(counter: Counter) -> list[list]:
 def summarise(visitor: Visitor) -> dict:
     """The visitor's totals: kept ones (from pruning) plus its live details."""
     kept = visitor.summary or {}
+    # Only the visits of the contact the browser belongs to now: sessions of
+    # a contact it was identified as before stay theirs.
+    if visitor.contact_id is None:
+        own = WebSession.contact_id.is_(None)
+    else:
+        own = WebSession.contact_id == visitor.contact_id
     sessions = db.session.scalar(
         select(func.count())
         .select_from(WebSession)
-        .where(WebSession.visitor_id == visitor.id)
+        .where(WebSession.visitor_id == visitor.id, own)
     )
     counter = Counter({page: count for page, count in kept.get("top_pages", [])})
     views = 0
     for page, count in db.session.execute(
         select(PageView.page, func.count())
-        .where(PageView.visitor_id == visitor.id)
+        .join(WebSession, WebSession.id == PageView.session_id)
+        .where(PageView.visitor_id == visitor.id, own)
         .group_by(PageView.page)
     ):
         counter[page] += count
