@@ -192,6 +192,26 @@ def test_odd_digits_in_a_user_or_month_field_are_a_field_error(client, db, kind,
     assert count(db, Contact) == 0
 
 
+@pytest.mark.parametrize("value", ["http://[shop.example", "https://[::1/x"])
+def test_a_website_that_does_not_parse_is_a_field_error(client, db, value):
+    tab = CustomTab(name="Extra")
+    header = CustomHeader(tab=tab, name="Facts")
+    field = CustomField(
+        header=header, label="Site", field_name="Site", field_type="website"
+    )
+    db.session.add_all([tab, header, field])
+    db.session.commit()
+    form = make_form(
+        db, fields=(("email", {"required": True}), (f"custom:{field.id}", {}))
+    )
+
+    response = submit(client, form, {**JANE, f"custom:{field.id}": value})
+
+    assert response.status_code == 400
+    assert "Site: enter a web address" in response.get_data(as_text=True)
+    assert count(db, Contact) == 0
+
+
 def test_bad_input_answers_with_each_field_error_keeps_values_writes_nothing(
     client, db
 ):

@@ -325,7 +325,10 @@ def _coerce_website(field, raw):
     message = _("enter a web address starting with http:// or https://.")
     if any(ch.isspace() for ch in text):
         raise _invalid(field, message)
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # "http://[shop" is no address
+        raise _invalid(field, message) from None
     if parts.scheme.lower() not in ("http", "https") or "." not in parts.netloc:
         raise _invalid(field, message)
     if len(text) > WEBSITE_LIMIT:
