@@ -96,6 +96,7 @@ def test_origins_are_normalised(raw, origin):
         ("https://shop.example.com/pricing", "no path, query or fragment"),
         ("https://user:pw@shop.example.com", "no user name or password"),
         ("https://shop.example.com:99999", "port is not a number"),
+        ("http://[shop.example.com", "is not a web address"),
     ],
 )
 def test_a_bad_origin_is_refused_with_the_reason(raw, message):
@@ -110,6 +111,11 @@ def test_the_admin_screen_registers_a_site_and_shows_its_code(app, db, web, admi
         data={"name": "Blog", "origins": "https://blog.example.com/posts"},
     )
     assert "no path, query or fragment" in refused.get_data(as_text=True)
+    unparsed = web.post(
+        "/admin/tracked_site/new/", data={"name": "Blog", "origins": "http://[blog"}
+    )
+    assert unparsed.status_code == 200
+    assert "is not a web address" in unparsed.get_data(as_text=True)
     assert count(db, TrackedSite) == 0
 
     web.post(

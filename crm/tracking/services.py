@@ -48,7 +48,13 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 def normalise_origin(text: str) -> str:
     """``scheme://host[:port]`` in lower case, no default port; else ServiceError."""
     raw = (text or "").strip()
-    parts = urlsplit(raw)
+    try:
+        parts = urlsplit(raw)
+    except ValueError:  # "http://[shop", or a host NFKC would change
+        raise ServiceError(
+            _("%(origin)s is not a web address.") % {"origin": raw[:200]},
+            field="origins",
+        ) from None
     problem = None
     if parts.scheme.lower() not in _DEFAULT_PORTS:
         problem = _("%(origin)s: an origin starts with http:// or https://.")
