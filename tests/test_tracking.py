@@ -241,6 +241,25 @@ def test_a_view_key_longer_than_its_column_is_not_a_view(client, db, site):
     assert count(db, PageView) == 1
 
 
+def test_a_referrer_keeps_no_identity_token(app, client, db, site, jane):
+    token = services.identity_token(jane.id)
+    beacon(
+        client,
+        site,
+        u=f"{SHOP}/next",
+        r=f"{SHOP}/?x=1&{services.IDENTITY_PARAM}={token}",
+    )
+    client.get(
+        f"/t/{site.site_key}/p.gif",
+        query_string={"u": f"{SHOP}/nojs", "r": f"{SHOP}/?crm_vt={token}"},
+    )
+
+    referrers = db.session.scalars(
+        select(PageView.referrer).order_by(PageView.id)
+    ).all()
+    assert referrers == [f"{SHOP}/?x=1", f"{SHOP}/"]
+
+
 def test_a_beacon_without_origin_or_site_is_refused(client, db, site):
     response = client.post("/t/collect", data=json.dumps({"k": site.site_key}))
     assert response.status_code == 403

@@ -315,7 +315,9 @@ def record_view(
 
     session = _current_session(visitor, now)
     page = page_of(url)
-    referrer = (referrer or "")[:2000] if origin_of(referrer) else ""
+    # A page opened from a tracked e-mail link carries the identity token;
+    # the next page's referrer must not keep it.
+    referrer = _without_identity(referrer)[:2000] if origin_of(referrer) else ""
     if session is None:
         session = WebSession(
             visitor_id=visitor.id,
