@@ -260,6 +260,13 @@ def test_a_referrer_keeps_no_identity_token(app, client, db, site, jane):
     assert referrers == [f"{SHOP}/?x=1", f"{SHOP}/"]
 
 
+def test_a_site_key_with_a_nul_character_names_no_site(client, db, site):
+    assert client.get("/t/a%00b.js").status_code == 404
+    assert client.get("/t/a%00b/p.gif").status_code == 404
+    assert beacon(client, site, k=site.site_key + "\x00").status_code == 403
+    assert count(db, PageView) == 0
+
+
 def test_a_beacon_without_origin_or_site_is_refused(client, db, site):
     response = client.post("/t/collect", data=json.dumps({"k": site.site_key}))
     assert response.status_code == 403

@@ -36,6 +36,7 @@ IDENTITY_PARAM = "crm_vt"
 IDENTITY_SALT = "tracking-identity"
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+SITE_KEY = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 VIEW_KEY_LENGTH = 40  # the page_views column; the script makes 36
 MAX_PAGE_SECONDS = 4 * 3600
 TOP_PAGES = 10
@@ -119,7 +120,9 @@ def clean_site(site: TrackedSite) -> None:
 
 def find_site(site_key: str | None) -> TrackedSite | None:
     """The site with this public key, or None."""
-    if not site_key or len(site_key) > 40:
+    # Site keys are URL-safe tokens; anything else (a NUL character would fail
+    # on PostgreSQL) names no site.
+    if not isinstance(site_key, str) or not SITE_KEY.match(site_key):
         return None
     return db.session.scalar(
         select(TrackedSite).where(TrackedSite.site_key == site_key)
