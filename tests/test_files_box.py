@@ -273,6 +273,7 @@ def test_a_public_link_works_without_signing_in_until_the_file_is_private(
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "sandbox" in response.headers["Content-Security-Policy"]
     assert anonymous.get(f"/files/{row.public_token[:-1]}x").status_code == 404
+    assert anonymous.get(f"/files/{row.public_token[:-1]}%00").status_code == 404
     # The private download needs a signed-in user who sees the contact.
     assert anonymous.get(f"/admin/filebox/file/{row.id}/download").status_code == 302
 

@@ -96,6 +96,7 @@ def test_origins_are_normalised(raw, origin):
         ("https://shop.example.com/pricing", "no path, query or fragment"),
         ("https://user:pw@shop.example.com", "no user name or password"),
         ("https://shop.example.com:99999", "port is not a number"),
+        ("http://[shop.example.com", "is not a web address"),
     ],
 )
 def test_a_bad_origin_is_refused_with_the_reason(raw, message):
@@ -110,6 +111,11 @@ def test_the_admin_screen_registers_a_site_and_shows_its_code(app, db, web, admi
         data={"name": "Blog", "origins": "https://blog.example.com/posts"},
     )
     assert "no path, query or fragment" in refused.get_data(as_text=True)
+    unparsed = web.post(
+        "/admin/tracked_site/new/", data={"name": "Blog", "origins": "http://[blog"}
+    )
+    assert unparsed.status_code == 200
+    assert "is not a web address" in unparsed.get_data(as_text=True)
     assert count(db, TrackedSite) == 0
 
     web.post(
@@ -180,6 +186,85 @@ def test_other_origins_are_refused_and_nothing_is_recorded(
     if response.status_code == 403:
         assert "Access-Control-Allow-Origin" not in response.headers
     assert count(db, PageView) == count(db, Visitor) == 0
+
+
+@pytest.mark.parametrize(
+    "origin", ["http://[", "http://[::1", "https://shop\u2100example.com"]
+)
+def test_an_origin_that_does_not_parse_is_refused(client, db, site, origin):
+    assert beacon(client, site, origin=origin).status_code == 403
+    assert client.options("/t/collect", headers={"Origin": origin}).status_code == 403
+    assert count(db, PageView) == 0
+
+
+def test_a_referrer_or_page_that_does_not_parse_is_not_recorded(client, db, site):
+    assert beacon(client, site, r="http://[x").status_code == 204
+    assert beacon(client, site, n=2, u="http://[x").status_code == 400
+    pixel = client.get(
+        f"/t/{site.site_key}/p.gif", query_string={"u": f"{SHOP}/", "r": "http://[x"}
+    )
+    assert pixel.status_code == 200
+    assert client.get(
+        f"/t/{site.site_key}/p.gif", query_string={"u": "http://[x"}
+    ).data.startswith(b"GIF89a")
+    assert [v.referrer for v in db.session.scalars(select(PageView))] == ["", ""]
+
+
+def test_nul_characters_in_a_view_are_dropped(client, db, site):
+    response = beacon(
+        client,
+        site,
+        u=f"{SHOP}/a\x00b",
+        t="Ho\x00me",
+        r="https://news.example.org/\x00",
+        headers={"User-Agent": "Bot\x00"},
+    )
+    pixel = client.get(
+        f"/t/{site.site_key}/p.gif",
+        query_string={"u": f"{SHOP}/nojs", "t": "No\x00js"},
+        headers={"User-Agent": "Bot\x00"},
+    )
+
+    assert (response.status_code, pixel.status_code) == (204, 200)
+    views = db.session.scalars(select(PageView).order_by(PageView.id)).all()
+    assert [(v.url, v.title) for v in views] == [
+        (f"{SHOP}/ab", "Home"),
+        (f"{SHOP}/nojs", "Nojs"),
+    ]
+    assert views[0].referrer == "https://news.example.org/"
+    assert {v.user_agent for v in db.session.scalars(select(Visitor))} == {"Bot"}
+
+
+def test_a_view_key_longer_than_its_column_is_not_a_view(client, db, site):
+    assert beacon(client, site, p="v" * 41).status_code == 400
+    assert beacon(client, site, p="v" * 40).status_code == 204
+    assert count(db, PageView) == 1
+
+
+def test_a_referrer_keeps_no_identity_token(app, client, db, site, jane):
+    token = services.identity_token(jane.id)
+    beacon(
+        client,
+        site,
+        u=f"{SHOP}/next",
+        r=f"{SHOP}/?x=1&{services.IDENTITY_PARAM}={token}",
+    )
+    client.get(
+        f"/t/{site.site_key}/p.gif",
+        query_string={"u": f"{SHOP}/nojs", "r": f"{SHOP}/?crm_vt={token}"},
+    )
+
+    referrers = db.session.scalars(
+        select(PageView.referrer).order_by(PageView.id)
+    ).all()
+    assert referrers == [f"{SHOP}/?x=1", f"{SHOP}/"]
+
+
+def test_a_site_key_with_a_nul_character_names_no_site(client, db, site):
+    assert client.get("/t/a%00b.js").status_code == 404
+    assert client.get("/t/a%00b/p.gif").status_code == 404
+    assert beacon(client, site, k=site.site_key + "\x00").status_code == 403
+    assert count(db, PageView) == 0
 
 
 def test_a_beacon_without_origin_or_site_is_refused(client, db, site):
@@ -281,6 +366,22 @@ def test_the_leave_beacon_records_time_on_page(client, db, site):
 
 
 # Identification.
+
+
+@pytest.mark.parametrize("seconds", ["1e400", "-1e400", "NaN", '"ten"', "[1]"])
+def test_a_leave_beacon_with_an_odd_duration_changes_nothing(client, db, site, seconds):
+    beacon(client, site)
+    view_key = "view-" + "0" * 12 + "1"
+    body = (
+        f'{{"e": "leave", "k": "{site.site_key}", "v": "{PHONE}", '
+        f'"p": "{view_key}", "s": {seconds}}}'
+    )
+    response = client.post(
+        "/t/collect", data=body, content_type="text/plain", headers={"Origin": SHOP}
+    )
+    assert response.status_code == 204
+    db.session.expire_all()
+    assert db.session.scalar(select(PageView)).seconds is None
 
 
 def test_identifying_attaches_earlier_and_later_visits_of_each_device(
@@ -514,6 +615,31 @@ def test_the_web_behaviour_tab_shows_visits_and_browsers(
     history = web.get(f"/admin/contact/details/?id={jane.id}&tab=activity")
     text = history.get_data(as_text=True)
     assert "Web visit" in text and f"2 pages, 5 min, from {SHOP}/" in text
+
+
+def test_a_browser_that_moves_to_another_contact_shows_none_of_the_first_ones_visits(
+    app, db, web, site, make_contact, login_as
+):
+    owner = login_as()
+    jane = make_contact("Jane", "Doe", owner=owner)
+    john = make_contact("John", "Roe", email="john@example.com")
+    services.identify_key(john, PHONE)
+    view(site, T0, f"{SHOP}/johns-secret-page")
+    db.session.commit()
+    services.prune(now=T0 + timedelta(days=91))
+    view(site, T0 + timedelta(days=92), f"{SHOP}/johns-second-page")
+    services.identify_key(jane, PHONE, now=T0 + timedelta(days=93))
+    view(site, T0 + timedelta(days=93), f"{SHOP}/pricing")
+    db.session.commit()
+
+    page = web.get(f"/admin/contact/details/?id={jane.id}&tab=web").get_data(
+        as_text=True
+    )
+    assert f"{SHOP}/pricing" in page
+    assert "johns-" not in page
+    phone = db.session.scalar(select(Visitor).where(Visitor.visitor_key == PHONE))
+    totals = services.summarise(phone)
+    assert (totals["sessions"], totals["page_views"]) == (1, 1)
 
 
 def test_the_tab_says_when_nothing_is_known(web, make_contact, login_as):

@@ -17,7 +17,7 @@ from crm.tags.models import Tag
 from crm.webforms import services
 from crm.webforms.models import Submission, WebForm, WebFormField
 from tests.record_helpers import record_url
-from tests.webform_helpers import SITE, make_form, submit
+from tests.webform_helpers import SITE, make_form, submit, token_of
 
 JANE = {"email": "jane@example.com", "given_name": "Jane", "family_name": "Doe"}
 
@@ -175,6 +175,45 @@ def test_custom_fields_are_checked_by_their_type_and_stored(client, db, seats):
     assert [v.value for v in contact.custom_values] == ["1200"]
 
 
+@pytest.mark.parametrize("kind", ["user", "month"])
+@pytest.mark.parametrize("value", ["\u00b2", "9" * 5000])
+def test_odd_digits_in_a_user_or_month_field_are_a_field_error(client, db, kind, value):
+    tab = CustomTab(name="Extra")
+    header = CustomHeader(tab=tab, name="Facts")
+    field = CustomField(header=header, label="Pick", field_name="Pick", field_type=kind)
+    db.session.add_all([tab, header, field])
+    db.session.commit()
+    form = make_form(
+        db, fields=(("email", {"required": True}), (f"custom:{field.id}", {}))
+    )
+
+    response = submit(client, form, {**JANE, f"custom:{field.id}": value})
+
+    assert response.status_code == 400
+    assert "Pick: " in response.get_data(as_text=True)
+    assert count(db, Contact) == 0
+
+
+@pytest.mark.parametrize("value", ["http://[shop.example", "https://[::1/x"])
+def test_a_website_that_does_not_parse_is_a_field_error(client, db, value):
+    tab = CustomTab(name="Extra")
+    header = CustomHeader(tab=tab, name="Facts")
+    field = CustomField(
+        header=header, label="Site", field_name="Site", field_type="website"
+    )
+    db.session.add_all([tab, header, field])
+    db.session.commit()
+    form = make_form(
+        db, fields=(("email", {"required": True}), (f"custom:{field.id}", {}))
+    )
+
+    response = submit(client, form, {**JANE, f"custom:{field.id}": value})
+
+    assert response.status_code == 400
+    assert "Site: enter a web address" in response.get_data(as_text=True)
+    assert count(db, Contact) == 0
+
+
 def test_bad_input_answers_with_each_field_error_keeps_values_writes_nothing(
     client, db
 ):
@@ -214,6 +253,31 @@ def test_bad_input_answers_with_each_field_error_keeps_values_writes_nothing(
         count(db, Submission),
         count(db, ActivityEvent),
     ) == before
+
+
+def test_nul_characters_anywhere_in_a_submission_are_dropped(client, db):
+    form = make_form(db)
+    response = client.post(
+        f"/f/{form.slug}",
+        data={
+            "_token": token_of(client, form),
+            "email": "nul@example.com",
+            "given_name": "Ja\x00ne",
+            "utm_source": "ne\x00ws",
+            "_page": f"{SITE}/\x00",
+        },
+        headers={"User-Agent": "Bot\x00", "Referer": f"{SITE}/\x00"},
+    )
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    contact = db.session.scalars(select(Contact)).one()
+    submission = db.session.scalars(select(Submission)).one()
+    assert contact.given_name == "Jane"
+    assert (submission.utm, submission.user_agent, submission.page_url) == (
+        {"utm_source": "news"},
+        "Bot",
+        f"{SITE}/",
+    )
 
 
 def test_hidden_fields_store_their_fixed_value_whatever_is_posted(client, db):

@@ -146,6 +146,61 @@ def test_bad_input_answers_each_field_and_writes_nothing(client, db, lamp):
     assert count(db, Contact) == count(db, Order) == 0
 
 
+@pytest.mark.parametrize("quantity", ["\u00b2", "\u0663", "9" * 5000, "-1", "1.5"])
+def test_a_quantity_that_is_not_plain_digits_is_a_field_error(
+    client, db, lamp, quantity
+):
+    response, _data = buy(client, lamp, quantity=quantity)
+
+    assert response.status_code == 400
+    assert "Choose a quantity from 1 to 5." in response.get_data(as_text=True)
+    assert count(db, Contact) == count(db, Order) == 0
+
+
+@pytest.mark.parametrize(
+    "card", ["4242 4242 4242 424\u00b2", "\u0664\u0662\u0664\u0662" * 4]
+)
+def test_a_card_number_with_other_digits_is_a_field_error(client, db, lamp, card):
+    response, _data = buy(client, lamp, card_number=card)
+
+    assert response.status_code == 400
+    assert "That is not a valid card number." in response.get_data(as_text=True)
+    assert count(db, Contact) == count(db, Order) == count(db, Transaction) == 0
+
+
+def test_nul_characters_in_an_order_are_dropped(client, db, lamp):
+    response, _data = buy(
+        client, lamp, given_name="B\x00ea", **{"billing.locality": "San\x00 Jose"}
+    )
+
+    assert response.status_code == 303
+    contact = db.session.scalars(select(Contact)).one()
+    assert (contact.given_name, contact.billing_address.locality) == (
+        "Bea",
+        "San Jose",
+    )
+    assert count(db, Order) == 1
+
+
+def test_the_receipt_shows_no_address_the_buyer_did_not_type(
+    client, db, lamp, make_contact
+):
+    from crm.contacts.models import ContactEmail
+
+    jane = make_contact("Jane", "Doe", email="jane.home@example.com")
+    jane.emails.append(
+        ContactEmail(address="bea@example.com", normalized="bea@example.com", slot=2)
+    )
+    db.session.commit()
+
+    response, _data = buy(client, lamp)
+    receipt = client.get(response.headers["Location"]).get_data(as_text=True)
+
+    assert db.session.scalars(select(Order)).one().contact_id == jane.id
+    assert "jane.home@example.com" not in receipt
+    assert "A copy of the invoice goes to your e-mail address." in receipt
+
+
 def test_the_same_page_sent_twice_orders_and_charges_once(client, db, lamp):
     data = {"key": key_of(client, lamp), **BUYER}
 

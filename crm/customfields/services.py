@@ -325,7 +325,10 @@ def _coerce_website(field, raw):
     message = _("enter a web address starting with http:// or https://.")
     if any(ch.isspace() for ch in text):
         raise _invalid(field, message)
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # "http://[shop" is no address
+        raise _invalid(field, message) from None
     if parts.scheme.lower() not in ("http", "https") or "." not in parts.netloc:
         raise _invalid(field, message)
     if len(text) > WEBSITE_LIMIT:
@@ -338,7 +341,7 @@ def _coerce_website(field, raw):
 def _coerce_user(field, raw):
     text = clean(str(raw)) or ""
     user = None
-    if text.isdigit():
+    if text.isascii() and text.isdigit() and len(text) < 19:  # int() refuses "²"
         user = db.session.get(User, int(text))
     elif "@" in text:
         user = db.session.scalar(select(User).where(User.email == text.casefold()))
@@ -356,7 +359,7 @@ def _coerce_year(field, raw):
 
 def _coerce_month(field, raw):
     text = clean(str(raw)) or ""
-    if text.isdigit() and 1 <= int(text) <= 12:
+    if text.isascii() and text.isdigit() and len(text) < 4 and 1 <= int(text) <= 12:
         return str(int(text))
     for number, name in enumerate(MONTHS, start=1):
         if fold(text) in (fold(name), fold(name[:3])):

@@ -9,6 +9,7 @@ once the removal is committed.
 """
 
 import logging
+import re
 import secrets
 import unicodedata
 import uuid
@@ -28,6 +29,7 @@ from crm.files.models import SOURCES, UPLOAD, ContactFile
 
 log = logging.getLogger(__name__)
 
+PUBLIC_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 CHUNK = 64 * 1024
 SNIFF_BYTES = 8192
 OCTET_STREAM = "application/octet-stream"
@@ -301,7 +303,8 @@ def forget_bytes(stored_names) -> None:
 
 def find_public(token: str | None) -> ContactFile | None:
     """The public file this link token names, or None."""
-    if not token or len(token) > 64:
+    # Tokens are URL-safe; anything else (a NUL fails on PostgreSQL) names none.
+    if not isinstance(token, str) or not PUBLIC_TOKEN.match(token):
         return None
     return db.session.scalar(
         select(ContactFile).where(

@@ -60,7 +60,8 @@ def luhn_ok(number: str) -> bool:
 def clean_number(number: str) -> str | None:
     """The digits of a typed card number, or None when it cannot be one."""
     digits = "".join(ch for ch in (number or "") if ch not in " -")
-    if not digits.isdigit() or not 12 <= len(digits) <= 19 or not luhn_ok(digits):
+    plain = digits.isascii() and digits.isdigit()  # "²" and "٤" are digits too
+    if not plain or not 12 <= len(digits) <= 19 or not luhn_ok(digits):
         return None
     return digits
 

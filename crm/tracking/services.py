@@ -36,6 +36,8 @@ IDENTITY_PARAM = "crm_vt"
 IDENTITY_SALT = "tracking-identity"
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+SITE_KEY = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+VIEW_KEY_LENGTH = 40  # the page_views column; the script makes 36
 MAX_PAGE_SECONDS = 4 * 3600
 TOP_PAGES = 10
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -47,7 +49,13 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 def normalise_origin(text: str) -> str:
     """``scheme://host[:port]`` in lower case, no default port; else ServiceError."""
     raw = (text or "").strip()
-    parts = urlsplit(raw)
+    try:
+        parts = urlsplit(raw)
+    except ValueError:  # "http://[shop", or a host NFKC would change
+        raise ServiceError(
+            _("%(origin)s is not a web address.") % {"origin": raw[:200]},
+            field="origins",
+        ) from None
     problem = None
     if parts.scheme.lower() not in _DEFAULT_PORTS:
         problem = _("%(origin)s: an origin starts with http:// or https://.")
@@ -77,7 +85,10 @@ def normalise_origin(text: str) -> str:
 
 def origin_of(url: str | None) -> str | None:
     """The normalised origin of an absolute http(s) URL, or None."""
-    parts = urlsplit(url or "")
+    try:
+        parts = urlsplit(url or "")
+    except ValueError:  # "http://[x" and hosts NFKC would change
+        return None
     if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
         return None
     try:
@@ -109,7 +120,9 @@ def clean_site(site: TrackedSite) -> None:
 
 def find_site(site_key: str | None) -> TrackedSite | None:
     """The site with this public key, or None."""
-    if not site_key or len(site_key) > 40:
+    # Site keys are URL-safe tokens; anything else (a NUL character would fail
+    # on PostgreSQL) names no site.
+    if not isinstance(site_key, str) or not SITE_KEY.match(site_key):
         return None
     return db.session.scalar(
         select(TrackedSite).where(TrackedSite.site_key == site_key)
@@ -277,6 +290,12 @@ def record_view(
     now = now or utcnow()
     if not (valid_key(visitor_key) and valid_key(view_key)):
         return None
+    if len(view_key) > VIEW_KEY_LENGTH:
+        return None
+    # PostgreSQL text holds no NUL character.
+    url, title, referrer, user_agent = (
+        (text or "").replace("\x00", "") for text in (url, title, referrer, user_agent)
+    )
     if not site_allows(site, origin_of(url)):
         return None
     url = _without_identity(url)[:2000]
@@ -299,7 +318,9 @@ def record_view(
 
     session = _current_session(visitor, now)
     page = page_of(url)
-    referrer = (referrer or "")[:2000] if origin_of(referrer) else ""
+    # A page opened from a tracked e-mail link carries the identity token;
+    # the next page's referrer must not keep it.
+    referrer = _without_identity(referrer)[:2000] if origin_of(referrer) else ""
     if session is None:
         session = WebSession(
             visitor_id=visitor.id,
@@ -354,7 +375,7 @@ def record_leave(site, *, visitor_key: str, view_key: str, seconds, now=None) ->
         return False
     try:
         seconds = max(0, min(int(seconds), MAX_PAGE_SECONDS))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # JSON reads 1e400 as infinity
         return False
     view = db.session.scalar(
         select(PageView)
@@ -396,6 +417,9 @@ def identify(visitor: Visitor, contact, *, now=None) -> bool:
             visitor.contact_id,
             contact.id,
         )
+        # Totals kept by pruning were the earlier contact's visits.
+        visitor.summary = None
+        visitor.summarised_at = None
     visitor.contact_id = contact.id
     visitor.identified_at = now
     db.session.flush()
@@ -547,16 +571,23 @@ def _top_pages(counter: Counter) -> list[list]:
 def summarise(visitor: Visitor) -> dict:
     """The visitor's totals: kept ones (from pruning) plus its live details."""
     kept = visitor.summary or {}
+    # Only the visits of the contact the browser belongs to now: sessions of
+    # a contact it was identified as before stay theirs.
+    if visitor.contact_id is None:
+        own = WebSession.contact_id.is_(None)
+    else:
+        own = WebSession.contact_id == visitor.contact_id
     sessions = db.session.scalar(
         select(func.count())
         .select_from(WebSession)
-        .where(WebSession.visitor_id == visitor.id)
+        .where(WebSession.visitor_id == visitor.id, own)
     )
     counter = Counter({page: count for page, count in kept.get("top_pages", [])})
     views = 0
     for page, count in db.session.execute(
         select(PageView.page, func.count())
-        .where(PageView.visitor_id == visitor.id)
+        .join(WebSession, WebSession.id == PageView.session_id)
+        .where(PageView.visitor_id == visitor.id, own)
         .group_by(PageView.page)
     ):
         counter[page] += count

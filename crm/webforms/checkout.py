@@ -135,9 +135,9 @@ def check_values(checkout: ProductCheckout, form) -> tuple[Checked, dict]:
         checked.shipping = _address(form, "shipping", errors)
 
     raw_quantity = (form.get("quantity") or "1").strip()
-    if not raw_quantity.isdigit() or not (
-        1 <= int(raw_quantity) <= checkout.max_quantity
-    ):
+    # ASCII digits only, and few of them: int() refuses "²" and 5000 digits.
+    plain = raw_quantity.isascii() and raw_quantity.isdigit() and len(raw_quantity) < 8
+    if not plain or not (1 <= int(raw_quantity) <= checkout.max_quantity):
         errors["quantity"] = _(
             "Choose a quantity from 1 to %(n)s.", n=checkout.max_quantity
         )

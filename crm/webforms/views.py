@@ -18,6 +18,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
+from werkzeug.datastructures import MultiDict
 
 from crm.core.errors import ServiceError
 from crm.core.security import allow_framing
@@ -119,15 +120,24 @@ def _framable(form, response):
     )
 
 
-def _posted_values(form) -> dict:
+def _no_nul(text: str) -> str:
+    return text.replace("\x00", "")
+
+
+def _posted() -> MultiDict:
+    """The posted form without NUL characters, which PostgreSQL text refuses."""
+    return MultiDict([(k, _no_nul(v)) for k, v in request.form.items(multi=True)])
+
+
+def _posted_values(form, posted) -> dict:
     values = {}
     for row in form.fields:
         if row.hidden:
             continue
         if catalogue.input_kind(row.key)[0] == "multi":
-            values[row.key] = request.form.getlist(row.key)
+            values[row.key] = posted.getlist(row.key)
         else:
-            values[row.key] = request.form.get(row.key)
+            values[row.key] = posted.get(row.key)
     return values
 
 
@@ -141,9 +151,10 @@ def show_form(slug):
 @bp.post("/f/<slug>")
 def submit_form(slug):
     form = services.active_form(slug) or abort(404)
-    values = _posted_values(form)
-    carried = _carried(request.form)
-    age = spam.token_age(request.form.get(spam.TOKEN_FIELD), form.id)
+    posted = _posted()
+    values = _posted_values(form, posted)
+    carried = _carried(posted)
+    age = spam.token_age(posted.get(spam.TOKEN_FIELD), form.id)
     if age is None:
         message = _(
             "This form has expired. Please check your entries and send it again."
@@ -152,13 +163,13 @@ def submit_form(slug):
 
     meta = services.Meta(
         ip=_client_ip(),
-        user_agent=request.headers.get("User-Agent", ""),
-        page_url=carried.get("_page") or request.headers.get("Referer", ""),
+        user_agent=_no_nul(request.headers.get("User-Agent", "")),
+        page_url=carried.get("_page") or _no_nul(request.headers.get("Referer", "")),
         utm={k: v for k, v in carried.items() if k in services.UTM_KEYS},
         visitor_id=carried.get("_vid", ""),
-        referral_cookie=request.cookies.get(referral_cookie.COOKIE_NAME, ""),
+        referral_cookie=_no_nul(request.cookies.get(referral_cookie.COOKIE_NAME, "")),
         token_age=age,
-        honeypot=request.form.get(spam.HONEYPOT, ""),
+        honeypot=posted.get(spam.HONEYPOT, ""),
     )
     form_id = form.id
     answer = _Answer(form)
@@ -276,8 +287,9 @@ def buy(slug):
 def place_order(slug):
     checkout = checkouts.active_checkout(slug) or abort(404)
     checkout_id = checkout.id
-    key = checkouts.clean_key(request.form.get("key"))
-    values = request.form.to_dict()
+    posted = _posted()
+    key = checkouts.clean_key(posted.get("key"))
+    values = posted.to_dict()
     if key is None:
         message = _(
             "This order page has expired. Please check your entries and order again."
@@ -286,10 +298,10 @@ def place_order(slug):
     if checkouts.find_purchase(key) is not None:
         return redirect(url_for("webforms.receipt", key=key), code=303)
 
-    checked, errors = checkouts.check_values(checkout, request.form)
+    checked, errors = checkouts.check_values(checkout, posted)
     if errors:
         return _buy_page(checkout, values, errors, 400)
-    vid = services.clean_visitor_id(request.form.get("_vid"))
+    vid = services.clean_visitor_id(posted.get("_vid"))
     try:
         placed = checkouts.place(checkout, key, checked, vid)
     except IntegrityError:
