@@ -266,3 +266,27 @@ def test_the_thanks_page_in_a_frame_tells_the_host_its_height(client, db):
 
     assert "crmForm" in framed.get_data(as_text=True)
     assert "crmForm" not in hosted.get_data(as_text=True)
+
+
+def test_a_submission_another_reviewer_just_approved_is_not_processed_again(
+    web, db, admin_user
+):
+    from crm.core.errors import ServiceError
+    from crm.webforms import services
+
+    form = make_form(db)
+    held = _held(db, web.client, form)
+    assert held.state == "held"  # this reviewer's copy, loaded before
+    # Meanwhile the other reviewer's approval commits.
+    db.session.execute(
+        db.update(Submission)
+        .where(Submission.id == held.id)
+        .values(state="processed")
+        .execution_options(synchronize_session=False)
+    )
+    db.session.flush()
+
+    with pytest.raises(ServiceError, match="Only held submissions can be approved"):
+        services.approve(held, admin_user)
+    db.session.rollback()
+    assert count(db, Contact) == 0

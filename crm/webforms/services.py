@@ -494,6 +494,15 @@ def approve(submission: Submission, actor) -> Outcome:
                 problem=" ".join(errors.values()),
             )
         )
+    # Two reviewers pressing Approve at once: only the first takes it.
+    taken = db.session.execute(
+        db.update(Submission)
+        .where(Submission.id == submission.id, Submission.state == "held")
+        .values(state="processing")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not taken:
+        raise ServiceError(_("Only held submissions can be approved."))
     outcome = process(form, checked, submission)
     log.info(
         "held submission %s approved by %s",
