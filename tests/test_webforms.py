@@ -175,9 +175,28 @@ def test_custom_fields_are_checked_by_their_type_and_stored(client, db, seats):
     assert [v.value for v in contact.custom_values] == ["1200"]
 
 
-@pytest.mark.parametrize("kind", ["user", "month"])
+def test_a_user_field_is_never_offered_to_visitors(db):
+    from crm.webforms import fields as catalogue
+
+    tab = CustomTab(name="Extra")
+    header = CustomHeader(tab=tab, name="Facts")
+    field = CustomField(
+        header=header, label="Account manager", field_name="Am", field_type="user"
+    )
+    db.session.add_all([tab, header, field])
+    db.session.commit()
+
+    assert f"custom:{field.id}" not in dict(catalogue.key_choices())
+    with pytest.raises(ServiceError, match="Choose the contact field of every row"):
+        make_form(
+            db, fields=(("email", {"required": True}), (f"custom:{field.id}", {}))
+        )
+    assert catalogue.custom_field_of("custom:\u00b2") is None
+
+
+@pytest.mark.parametrize("kind", ["month"])
 @pytest.mark.parametrize("value", ["\u00b2", "9" * 5000])
-def test_odd_digits_in_a_user_or_month_field_are_a_field_error(client, db, kind, value):
+def test_odd_digits_in_a_month_field_are_a_field_error(client, db, kind, value):
     tab = CustomTab(name="Extra")
     header = CustomHeader(tab=tab, name="Facts")
     field = CustomField(header=header, label="Pick", field_name="Pick", field_type=kind)

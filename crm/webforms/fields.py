@@ -5,6 +5,7 @@ A field names a contact field ("email", "billing.locality") or a custom field
 forms check it, so a web form never stores what the record would refuse.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -64,17 +65,30 @@ SCALAR_ATTRIBUTES = (
 )
 
 
+# A public form never asks for these: a visitor's answer would tell which
+# users exist.
+NOT_ON_PUBLIC_FORMS = {"user"}
+
+
 def custom_field_of(key: str) -> CustomField | None:
     """The custom field a "custom:<id>" key names, or None."""
-    if not key.startswith(CUSTOM) or not key[len(CUSTOM) :].isdigit():
+    number = key[len(CUSTOM) :] if key.startswith(CUSTOM) else ""
+    if not re.fullmatch(r"[0-9]{1,9}", number):
         return None
-    return db.session.get(CustomField, int(key[len(CUSTOM) :]))
+    field = db.session.get(CustomField, int(number))
+    if field is None or field.field_type in NOT_ON_PUBLIC_FORMS:
+        return None
+    return field
 
 
 def key_choices() -> list[tuple[str, str]]:
     """Every field a form may show: contact fields, then custom fields."""
     choices = [(f.key, str(f.label)) for f in CONTACT_FIELDS.values()]
-    rows = db.session.scalars(select(CustomField).order_by(CustomField.label))
+    rows = db.session.scalars(
+        select(CustomField)
+        .where(CustomField.field_type.not_in(NOT_ON_PUBLIC_FORMS))
+        .order_by(CustomField.label)
+    )
     choices += [
         (f"{CUSTOM}{f.id}", _("Custom: %(label)s", label=f.label)) for f in rows
     ]
