@@ -128,3 +128,26 @@ def test_marketing_steps_skip_an_address_without_consent(db, make_contact, smtp_
     db.session.refresh(enrollment)
     assert enrollment.status == REMOVED
     assert smtp_server.messages == []
+
+
+def test_a_steps_own_subject_and_body_get_the_contacts_merge_fields(
+    db, make_contact, smtp_server
+):
+    from crm.mail import services as mail
+
+    own = {
+        "subject": "Welcome, {{ contact.given_name }}",
+        "html": "<p>Hello ~Contact.FirstName~, glad you came.</p>",
+    }
+    sequence = make_sequence(db, steps=[("none", None, "send_email", own)])
+    jane = make_contact("Jane", email="jane@example.com")
+    mail.opt_in("jane@example.com", reason="signed up at the webinar")
+    now = utcnow()
+    services.start(jane, sequence, now=now)
+    db.session.commit()
+
+    assert engine.drain("w1", now=now) == {DONE: 1}
+    [message] = smtp_server.wait_for(1)
+    assert message["Subject"] == "Welcome, Jane"
+    body = message.get_body(("html",)).get_content()
+    assert "Hello Jane, glad you came." in body

@@ -103,22 +103,24 @@ KEY_HEADER = "X-CRM-Idempotency-Key"
 
 
 def _email_content(contact, settings) -> tuple[str, str, int | None]:
-    """Subject, HTML and template id: from a stored template, or the step's own."""
-    template_id = settings.get("template_id")
-    if not template_id:
-        return settings.get("subject", ""), settings.get("html", ""), None
-
+    """Subject, HTML and template id: from a stored template, or the step's own,
+    with the contact's merge fields filled in either way."""
     from crm.mail import merge
     from crm.mail.models import EmailTemplate
 
-    template = db.session.get(EmailTemplate, template_id)
-    if template is None:
-        raise ServiceError(_("The step's e-mail template no longer exists."))
+    template_id = settings.get("template_id")
+    subject, html = settings.get("subject", ""), settings.get("html", "")
+    template = None
+    if template_id:
+        template = db.session.get(EmailTemplate, template_id)
+        if template is None:
+            raise ServiceError(_("The step's e-mail template no longer exists."))
+        subject, html = template.subject, template.html
     context = merge.context_for(contact)
     return (
-        merge.render(template.subject, context, html=False),
-        merge.render(template.html, context, html=True),
-        template.id,
+        merge.render(subject, context, html=False),
+        merge.render(html, context, html=True),
+        template.id if template else None,
     )
 
 
