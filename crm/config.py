@@ -62,6 +62,20 @@ DEFAULTS = {
     "BOUNCE_IMAP_URL": None,  # imaps://user:pass@host:993/INBOX
     "BASE_URL": None,  # absolute address of the app, for links in e-mails
     "WTF_CSRF_TIME_LIMIT": None,
+    # Web forms (crm/webforms).
+    # Seconds a rendered form stays valid.
+    "WEBFORMS_TOKEN_MAX_AGE": 24 * 3600,
+    # The window the rate limits count in, in seconds.
+    "WEBFORMS_RATE_WINDOW": 600,
+    # Beyond the soft limit submissions are held for review; beyond the hard
+    # limit they are refused and nothing is stored.
+    "WEBFORMS_SOFT_LIMIT_PER_ADDRESS": 5,
+    "WEBFORMS_HARD_LIMIT_PER_ADDRESS": 30,
+    "WEBFORMS_SOFT_LIMIT_PER_FORM": 300,
+    "WEBFORMS_HARD_LIMIT_PER_FORM": 3000,
+    # True: the public form only checks and queues a submission, and
+    # ``flask webforms process`` turns the queue into contacts.
+    "WEBFORMS_PROCESS_LATER": False,
     # argon2id parameters: "rfc9106-low-memory" (RFC 9106's second choice, 64 MiB)
     # or "rfc9106-high-memory" (2 GiB). "cheapest" exists for test suites only.
     "PASSWORD_HASH_PROFILE": "rfc9106-low-memory",
@@ -81,6 +95,7 @@ _BOOL_KEYS = {
     "TESTING",
     "SESSION_COOKIE_SECURE",
     "REMEMBER_COOKIE_SECURE",
+    "WEBFORMS_PROCESS_LATER",
 }
 _FLOAT_KEYS = {"WEATHER_TIMEOUT"}
 _INT_KEYS = {
@@ -101,6 +116,12 @@ _INT_KEYS = {
     "TRACKING_INACTIVE_DAYS",
     "TRACKING_TOKEN_MAX_AGE",
     "MAX_CONTENT_LENGTH",
+    "WEBFORMS_TOKEN_MAX_AGE",
+    "WEBFORMS_RATE_WINDOW",
+    "WEBFORMS_SOFT_LIMIT_PER_ADDRESS",
+    "WEBFORMS_HARD_LIMIT_PER_ADDRESS",
+    "WEBFORMS_SOFT_LIMIT_PER_FORM",
+    "WEBFORMS_HARD_LIMIT_PER_FORM",
 }
 
 

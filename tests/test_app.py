@@ -43,3 +43,19 @@ def test_admin_home_needs_login(client):
     response = client.get("/admin/")
     assert response.status_code == 302
     assert "/login" in response.headers["Location"]
+
+
+def test_web_form_settings_from_the_environment_are_typed(tmp_path):
+    from flask import Flask
+
+    from crm import config
+
+    app = Flask("probe", instance_path=str(tmp_path))
+    config.load(
+        app,
+        {"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite", "TESTING": True},
+        environ={"CRM_WEBFORMS_PROCESS_LATER": "0", "CRM_WEBFORMS_RATE_WINDOW": "60"},
+    )
+    assert app.config["WEBFORMS_PROCESS_LATER"] is False
+    assert app.config["WEBFORMS_RATE_WINDOW"] == 60
+    assert app.config["WEBFORMS_HARD_LIMIT_PER_FORM"] == 3000

@@ -21,25 +21,10 @@ HONEYPOT = "website_url"
 TOKEN_FIELD = "_token"
 _SALT = "crm.webforms.render-token"
 
-DEFAULTS = {
-    # Seconds a rendered form stays valid.
-    "WEBFORMS_TOKEN_MAX_AGE": 24 * 3600,
-    # The window the rate limits count in, in seconds.
-    "WEBFORMS_RATE_WINDOW": 600,
-    # Beyond the soft limit submissions are held for review; beyond the hard
-    # limit they are refused and nothing is stored.
-    "WEBFORMS_SOFT_LIMIT_PER_ADDRESS": 5,
-    "WEBFORMS_HARD_LIMIT_PER_ADDRESS": 30,
-    "WEBFORMS_SOFT_LIMIT_PER_FORM": 300,
-    "WEBFORMS_HARD_LIMIT_PER_FORM": 3000,
-    # True: the public form only checks and queues a submission, and
-    # ``flask webforms process`` turns the queue into contacts.
-    "WEBFORMS_PROCESS_LATER": False,
-}
-
 
 def setting(name: str):
-    return current_app.config.get(name, DEFAULTS[name])
+    """A WEBFORMS_* setting (defaults and meaning in crm/config.py)."""
+    return current_app.config[name]
 
 
 def now() -> float:
