@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import MetaData, create_engine, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from tests.mailserver import (  # noqa: F401  (the SMTP test server)
     _smtp_server_of_this_process,
@@ -116,14 +117,11 @@ class _PostgresTemplate:
             conn.execute(text(sql))
 
     def _read_template(self):
-        from sqlalchemy import MetaData, select
-        from sqlalchemy.pool import NullPool
-
         engine = create_engine(self._url(self.name), poolclass=NullPool)
         metadata = MetaData()
         with engine.connect() as conn:
             metadata.reflect(conn)
-            self._rows = [
+            rows = [
                 (table, [dict(r) for r in conn.execute(select(table)).mappings()])
                 for table in metadata.sorted_tables
             ]
@@ -134,7 +132,8 @@ class _PostgresTemplate:
                 )
             ).all()
         engine.dispose()
-        self._rows = [(table, rows) for table, rows in self._rows if rows]
+        # The template's own rows (seeded by migrations), written back each time.
+        self._rows = [(table, kept) for table, kept in rows if kept]
         self._empty_sql = "".join(
             f'DELETE FROM "{table.name}";' for table in metadata.sorted_tables
         )
@@ -156,8 +155,6 @@ class _PostgresTemplate:
         self._copies.remove(name)
 
     def _empty(self, name):
-        from sqlalchemy.pool import NullPool
-
         engine = create_engine(self._url(name), poolclass=NullPool)
         try:
             with engine.begin() as conn:
