@@ -75,3 +75,17 @@ def test_every_bottom_tab_opens_with_its_own_content(web, signed_in, make_contac
 def test_unknown_record_is_not_found(web, signed_in):
     assert web.get("/admin/contact/details/?id=999999").status_code == 404
     assert web.get("/admin/contact/details/?id=abc").status_code == 404
+
+
+def test_a_plus_searches_the_country_code_not_any_digits(web, signed_in, make_contact):
+    make_contact("Lucía", "Fernández", phone="+34 918-813-998")
+    make_contact("Jane", "Doe", phone="+1 212 555 0134")
+    make_contact("Kim", "Lee", phone="+82 2 3434 5678")
+    for query in ("+34", "+34 918", "+34918813998", "+34-918"):
+        page = web.get("/admin/contact/", query_string={"search": query})
+        text = page.get_data(as_text=True)
+        assert "Fernández" in text, query
+        assert "Kim Lee" not in text and "Jane Doe" not in text, query
+    # Without the plus, digits still match anywhere in a number.
+    page = web.get("/admin/contact/", query_string={"search": "3434"})
+    assert "Kim Lee" in page.get_data(as_text=True)

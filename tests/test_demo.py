@@ -149,6 +149,15 @@ def test_demo_load_imports_every_sample_contact_with_its_details(db, runner, dem
     assert {(link.link_type.name, link.other(javier.id).id) for link in spouse} >= {
         ("Spouse", lucia.id),
     }
+    # They also work together, and are still linked once.
+    assert [link.other(javier.id).id for link in spouse].count(lucia.id) == 1
+    # Other people at one company are colleagues; no pair is linked twice.
+    pairs = [
+        (frozenset((link.contact1_id, link.contact2_id)), link.link_type.name)
+        for link in db.session.scalars(select(ContactLink))
+    ]
+    assert "Colleague" in {name for _pair, name in pairs}
+    assert len({pair for pair, _name in pairs}) == len(pairs)
 
 
 def test_demo_own_only_user_sees_own_and_shared_contacts(db, runner, web, demo_mode):

@@ -202,6 +202,11 @@ def test_the_sent_event_describes_the_messages_opens_and_clicks(
     received = _send(web, smtp_server, jane)
     [pixel] = paths(html_of(received), "o/")
     [link] = paths(html_of(received), "c/")
+    [event] = _events(db, "email_sent")
+    with app.test_request_context():
+        text = str(kinds.get("email_sent").describe(event))
+    assert "Not opened yet" in text and "No link clicked yet" in text
+
     client.get(pixel)
     client.get(link)
     client.get(link)
@@ -210,4 +215,4 @@ def test_the_sent_event_describes_the_messages_opens_and_clicks(
     [event] = _events(db, "email_sent")
     with app.test_request_context():
         text = str(kinds.get("email_sent").describe(event))
-    assert "Opened 1 times" in text and "Clicked 2 times" in text
+    assert "Opened once, on " in text and "Clicked 2 times, last on " in text

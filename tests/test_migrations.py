@@ -38,3 +38,38 @@ def test_downgrade_to_base_and_upgrade_again(app):
     with db.engine.connect() as connection:
         version = connection.execute(text("SELECT version_num FROM alembic_version"))
         assert [row[0] for row in version] == [_script(app).get_current_head()]
+
+
+def test_search_text_migration_gives_e164_numbers_their_plus(app, make_contact):
+    contact = make_contact("Lucía", "Fernández", phone="+34 918 813 998")
+    other = make_contact("Jane", "Doe", phone="+1 212 555 0134")
+    plain = make_contact("No", "Phone")
+    db.session.commit()
+    ids = (contact.id, other.id, plain.id)
+
+    def texts():
+        db.session.remove()
+        rows = db.session.execute(
+            text("SELECT id, search_text FROM contacts WHERE id IN (:a, :b, :c)"),
+            dict(zip("abc", ids)),
+        )
+        return dict(rows.all())
+
+    migrated = texts()
+    assert "+34918813998" in migrated[contact.id].split(" ")
+    revision = _script(app).get_revision("0020_search_plus")
+
+    downgrade(revision=revision.down_revision)
+    before = texts()
+    assert "+34918813998" not in before[contact.id].split(" ")
+    assert "34918813998" in before[contact.id].split(" ")
+    assert before[plain.id] == migrated[plain.id]
+
+    upgrade(revision="heads")
+    after = texts()
+    # Every token that was an E.164 number without its plus has it again.
+    assert after[contact.id] == before[contact.id].replace(
+        " 34918813998", " +34918813998"
+    )
+    assert after[other.id] == before[other.id].replace(" 12125550134", " +12125550134")
+    assert after[plain.id] == before[plain.id]

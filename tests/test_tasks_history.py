@@ -214,4 +214,4 @@ def test_a_sent_and_opened_email_shows_its_opens_in_the_history(
     history = body.split('id="history"', 1)[1]
     sent = history.split('data-kind="email_sent"', 1)[1].split("</li>", 1)[0]
     assert "Spring offer" in sent
-    assert "Opened 1 times" in sent
+    assert "Opened once, on " in sent

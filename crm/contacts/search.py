@@ -22,11 +22,15 @@ _PHONE_CHARS = set("0123456789+-().")
 
 
 def _terms(query: str) -> list[str]:
-    """Folded terms; phone-like fragments are reduced to their digits."""
+    """Folded terms; phone-like fragments are reduced to their digits.
+
+    A fragment that starts with a plus keeps it: "+34" is a country code and
+    matches the start of an E.164 number, not a "34" anywhere.
+    """
     terms = []
     for raw in fold(query).split(" "):
         if raw and set(raw) <= _PHONE_CHARS and digits(raw):
-            raw = digits(raw)
+            raw = ("+" if raw.startswith("+") else "") + digits(raw)
         if raw:
             terms.append(raw)
     return terms

@@ -74,12 +74,13 @@ def get_or_create_company(name: str | None) -> Company | None:
 def search_text_of(names, company, emails, phones, phones_e164) -> str:
     """The folded text that substring search runs over.
 
-    Phones appear as typed, as bare digits and in E.164 without the plus, so a
-    fragment in any of those shapes finds the contact.
+    Phones appear as typed, as bare digits and in E.164 with its plus, so a
+    fragment in any of those shapes finds the contact, and "+34" finds the
+    numbers of that country code rather than every "34" inside a number.
     """
     parts = [*names, company, *emails]
     for number, e164 in zip(phones, phones_e164, strict=True):
-        parts += [number, digits(number), (e164 or "").lstrip("+")]
+        parts += [number, digits(number), e164]
     return " ".join(fold(p) for p in parts if p)
 
 

@@ -351,7 +351,12 @@ def ensure_links(admin: User, link_types: dict[str, LinkType]) -> None:
         if not name:
             continue
         if name in first_at:
-            pairs.append((first_at[name], row[col["Email"]], link_types["Colleague"]))
+            # Spouses who work together are linked once, as spouses.
+            linked = {frozenset(pair[:2]) for pair in pairs}
+            if frozenset((first_at[name], row[col["Email"]])) not in linked:
+                pairs.append(
+                    (first_at[name], row[col["Email"]], link_types["Colleague"])
+                )
         else:
             first_at[name] = row[col["Email"]]
 

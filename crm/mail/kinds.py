@@ -2,6 +2,7 @@
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from markupsafe import Markup
 
 from crm.activity import kinds
@@ -9,7 +10,7 @@ from crm.extensions import db
 
 
 def _when(value) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
 
 
 def describe_sent(event) -> Markup:
@@ -25,18 +26,31 @@ def describe_sent(event) -> Markup:
         '<span class="mail-clicks">{clicks}</span></span>'
     ).format(
         id=message.id,
-        opens=_(
-            "Opened %(n)s times, last %(when)s",
-            n=message.open_count,
-            when=_when(message.last_open_at),
-        ),
-        clicks=_(
-            "Clicked %(n)s times, last %(when)s",
-            n=message.click_count,
-            when=_when(message.last_click_at),
-        ),
+        opens=_opens(message.open_count, message.last_open_at),
+        clicks=_clicks(message.click_count, message.last_click_at),
     )
 
+
+def _opens(count: int, last) -> str:
+    if not count:
+        return _("Not opened yet")
+    return ngettext(
+        "Opened once, on %(when)s",
+        "Opened %(num)s times, last on %(when)s",
+        count,
+        when=_when(last),
+    )
+
+
+def _clicks(count: int, last) -> str:
+    if not count:
+        return _("No link clicked yet")
+    return ngettext(
+        "Clicked once, on %(when)s",
+        "Clicked %(num)s times, last on %(when)s",
+        count,
+        when=_when(last),
+    )
 
 kinds.register("email_sent", _l("E-mail sent"), "email", describe_sent)
 kinds.register("email_opened", _l("E-mail opened"), "email")
