@@ -174,6 +174,59 @@ def test_campaigns_tab_history_upcoming_run_now_cancel_resend(
     assert flashes(web) == ["Only a step that is waiting can be cancelled."]
 
 
+def test_resend_runs_a_finished_step_again_with_a_new_key_while_in_the_sequence(
+    db, web, login_as, make_contact, live_campaign
+):
+    user = login_as("user")
+    jane = make_contact(owner=user)
+    campaigns.api_achieve(jane, "attended")
+    db.session.commit()
+    engine.drain("w1")
+    finished = db.session.scalar(select(StepRun).where(StepRun.status == DONE))
+    first_key = finished.idempotency_key
+    enrollment = finished.enrollment
+
+    page = web.get(record_url(jane, "campaigns")).get_data(as_text=True)
+    assert f"run/{finished.id}/resend" in page
+    # The membership line reads "Campaign: Sequence  Active", no stray colon.
+    memberships = page.split('id="campaign-memberships"')[1].split("</ul>")[0]
+    assert re.search(r"After webinar\s*<span[^>]*enrollment-status", memberships)
+
+    services.pause(enrollment)
+    db.session.commit()
+    page = web.get(record_url(jane, "campaigns")).get_data(as_text=True)
+    assert f"run/{finished.id}/resend" not in page
+    post(web, jane, f"run/{finished.id}/resend")
+    assert flashes(web) == [
+        "The sequence is paused for this contact: resume it to resend the step."
+    ]
+    db.session.refresh(finished)
+    assert finished.status == DONE
+
+    services.resume(enrollment)
+    db.session.commit()
+    post(web, jane, f"run/{finished.id}/resend")
+    assert flashes(web) == ["The step will run again now."]
+    db.session.refresh(finished)
+    assert finished.idempotency_key == f"{first_key}/r1"
+    assert engine.drain("w1") == {DONE: 1}
+    post(web, jane, f"run/{finished.id}/resend")
+    assert flashes(web) == ["The step will run again now."]
+    db.session.refresh(finished)
+    assert finished.idempotency_key == f"{first_key}/r2"
+    assert engine.drain("w1") == {DONE: 1}
+
+    services.remove(enrollment, reason="Unsubscribed")
+    db.session.commit()
+    post(web, jane, f"run/{finished.id}/resend")
+    assert flashes(web) == [
+        "The contact was removed from this sequence (Unsubscribed), so the step "
+        "cannot run again."
+    ]
+    db.session.refresh(finished)
+    assert finished.status == DONE
+
+
 def test_campaign_history_keeps_25_items_from_the_last_30_days(
     db, web, login_as, make_contact, live_campaign
 ):

@@ -271,15 +271,42 @@ def cancel_run(run: StepRun, actor=None, now=None) -> None:
 
 
 def resend(run: StepRun, actor=None, now=None) -> None:
-    """Run a finished step again, now (the user asked for it explicitly)."""
+    """Run a finished step again, now (the user asked for it explicitly).
+
+    Only while the contact is still in the sequence (active or completed): a
+    paused or removed sequence would cancel the step instead of running it,
+    so the user is told what to do first. The run gets a new idempotency key,
+    so the e-mail it sends again is a new message, not a repeat to be dropped.
+    """
     if run.status in PENDING:
         raise ServiceError(_("This step is already waiting to run."))
+    enrollment = run.enrollment
+    if enrollment.status == PAUSED:
+        raise ServiceError(
+            _("The sequence is paused for this contact: resume it to resend the step.")
+        )
+    if enrollment.status == REMOVED:
+        raise ServiceError(
+            _(
+                "The contact was removed from this sequence (%(reason)s), so the "
+                "step cannot run again.",
+                reason=enrollment.reason or _("no reason given"),
+            )
+        )
     run.status = SCHEDULED
     run.due_at = now or utcnow()
     run.finished_at = None
+    run.result_ref = None
+    run.idempotency_key = _resend_key(run.idempotency_key)
     run.reason = _("Resend requested by %(user)s", user=_actor_name(actor))
     db.session.flush()
     logger.info("step run %s resent by %s", run.id, _actor_name(actor))
+
+
+def _resend_key(key: str) -> str:
+    """The key of the next resend: "<key>/r1", then "<key>/r2"..."""
+    base, _slash, count = key.partition("/r")
+    return f"{base}/r{int(count) + 1 if count.isdigit() else 1}"
 
 
 # Scheduling.
