@@ -169,3 +169,53 @@ def test_every_extracted_msgid_has_a_spanish_translation():
         str(msgid) for msgid in extracted if not translated.get(key(msgid))
     )
     assert missing == []
+
+
+def test_system_written_history_and_step_details_read_in_spanish(
+    web, db, login_as, make_contact
+):
+    from crm.automation.models import DONE
+    from crm.mail import services as mail
+    from tests.automation_helpers import make_sequence, tag
+
+    user = login_as("user")
+    jane = make_contact("Jane", "Doe", email="jane@example.com", owner=user)
+    # Written in a worker or a request in English...
+    mail.opt_in("jane@example.com", "Asked at the counter")
+    first = tag(db, "Welcomed")
+    sequence = make_sequence(
+        db, "Welcome", steps=[("none", None, "apply_tag", {"tag_id": first.id})]
+    )
+    from crm.automation import engine, services
+
+    services.start(jane, sequence)
+    db.session.commit()
+    assert engine.drain("w1") == {DONE: 1}
+
+    # ...and read by someone whose browser asks for Spanish.
+    history = _page(web, f"/admin/contact/details/?id={jane.id}&tab=tasks", "es")
+    status = history.split('data-kind="email_status_changed"', 1)[1]
+    status = status.split("</li>", 1)[0]
+    assert (
+        "jane@example.com: No comercializable → Sin confirmar (alta simple)" in status
+    )
+    steps = _page(web, f"/admin/contact/details/?id={jane.id}&tab=sequences", "es")
+    assert "Etiqueta Welcomed aplicada." in steps
+    assert "Tag Welcomed applied." not in steps
+
+
+def test_stored_messages_translate_with_their_values_or_stay_as_written(app):
+    from flask_babel import refresh
+
+    from crm.core.text import stored_message
+
+    with app.test_request_context(headers={"Accept-Language": "es"}):
+        assert stored_message("E-mail sent.") == "Correo electrónico enviado."
+        assert (
+            stored_message("Tag VIP: 2026 applied.") == "Etiqueta VIP: 2026 aplicada."
+        )
+        assert stored_message("Call me tomorrow") == "Call me tomorrow"
+        assert stored_message("") == ""
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        refresh()  # the app context the fixture holds keeps the last catalog
+        assert stored_message("Tag VIP applied.") == "Tag VIP applied."

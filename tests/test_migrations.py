@@ -51,7 +51,7 @@ def test_search_text_migration_gives_e164_numbers_their_plus(app, make_contact):
         db.session.remove()
         rows = db.session.execute(
             text("SELECT id, search_text FROM contacts WHERE id IN (:a, :b, :c)"),
-            dict(zip("abc", ids)),
+            dict(zip("abc", ids, strict=True)),
         )
         return dict(rows.all())
 

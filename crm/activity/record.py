@@ -94,6 +94,7 @@ def activity_tab(contact, tab_key):
             actors=_actors(events),
             kind_of=kinds.get,
             describe=_describe,
+            subject_of=kinds.subject_of,
             groups=groups,
             group=group,
             page=page,

@@ -17,6 +17,7 @@ to go out again.
 import logging
 from datetime import timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import joinedload
@@ -30,6 +31,7 @@ from crm.automation.models import (
     DONE,
     EXPIRED,
     FAILED,
+    PAUSED,
     SCHEDULED,
     Step,
     StepAttempt,
@@ -200,7 +202,12 @@ def dispatch(run_id: int, worker_id: str, now=None) -> str | None:
 def _run(run: StepRun, now) -> tuple[str, str]:
     enrollment = run.enrollment
     if enrollment.status not in (ACTIVE, COMPLETED):
-        _finish(run, CANCELLED, f"sequence is {enrollment.status}", now)
+        reason = (
+            _("The sequence is paused.")
+            if enrollment.status == PAUSED
+            else _("The contact left the sequence.")
+        )
+        _finish(run, CANCELLED, reason, now)
         return CANCELLED, run.reason
 
     limit = actions.max_lateness(run.step)
@@ -209,7 +216,8 @@ def _run(run: StepRun, now) -> tuple[str, str]:
         logger.warning(
             "step run %s expired: %s late, the limit is %s", run.id, late, limit
         )
-        _finish(run, EXPIRED, f"{int(late.total_seconds() // 60)} minutes late", now)
+        minutes = int(late.total_seconds() // 60)
+        _finish(run, EXPIRED, _("%(minutes)s minutes late", minutes=minutes), now)
         services.schedule_next(enrollment, now)
         return EXPIRED, run.reason
 

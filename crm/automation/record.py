@@ -30,6 +30,7 @@ from crm.contacts import tabs
 from crm.core.admin import SecuredView
 from crm.core.db import utcnow
 from crm.core.errors import ServiceError
+from crm.core.text import stored_message
 from crm.extensions import db
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ def render_sequences_tab(contact, tab_key):
             can_edit=_can_edit(contact),
             endpoint=ENDPOINT,
             labels=STATUS_LABELS,
+            stored_message=stored_message,
             local_time=local_time,
         )
     )
@@ -139,6 +141,7 @@ def render_campaigns_tab(contact, tab_key):
             can_edit=_can_edit(contact),
             endpoint=ENDPOINT,
             labels=STATUS_LABELS,
+            stored_message=stored_message,
             local_time=local_time,
         )
     )

@@ -5,7 +5,7 @@ import unicodedata
 
 import email_validator
 import phonenumbers
-from flask_babel import gettext
+from flask_babel import get_translations, gettext
 
 # Deliverability is a status of the address, not a reason to refuse it: an
 # address at a reserved domain such as example.invalid is still kept. The
@@ -14,6 +14,61 @@ email_validator.SPECIAL_USE_DOMAIN_NAMES = []
 
 _SPREADSHEET_NUMBER = re.compile(r"^[+-]?\d(?:[.,]\d+)?E\+?\d+$", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
+
+
+def stored_message(text: str | None) -> str:
+    """A message the system stored in English, in the reader's language.
+
+    Worker processes write reasons such as "E-mail sent." or "Tag VIP
+    applied." in the catalog's source language. Read back, the text is
+    looked up in the reader's catalog: as it stands, or else as a message
+    with values ("Tag %(name)s applied.") whose values are taken back out of
+    the text. Text that is no catalog entry (a user's words) comes back as
+    stored.
+    """
+    if not text:
+        return ""
+    translations = get_translations()
+    catalog = getattr(translations, "_catalog", None)
+    if not catalog:
+        return text
+    if text in catalog:
+        return catalog[text]
+    for msgid, pattern in _patterns_of(id(catalog), catalog):
+        found = pattern.fullmatch(text)
+        if found:
+            return translations.gettext(msgid) % found.groupdict()
+    return text
+
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+_pattern_cache: dict[int, list] = {}
+
+
+def _patterns_of(key: int, catalog: dict) -> list:
+    """The catalog's messages with values, as patterns, most specific first.
+
+    A message needs some words of its own besides the values (at least six
+    characters), so that "%(a)s: %(b)s" does not swallow any text.
+    """
+    if key not in _pattern_cache:
+        found = []
+        for msgid in catalog:
+            if not isinstance(msgid, str) or "%(" not in msgid:
+                continue
+            literal = _PLACEHOLDER.sub("", msgid)
+            names = _PLACEHOLDER.findall(msgid)
+            if len(literal.strip()) < 6 or len(names) != len(set(names)):
+                continue
+            parts = _PLACEHOLDER.split(msgid)
+            regex = "".join(
+                re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)"
+                for i, part in enumerate(parts)
+            )
+            found.append((len(literal), msgid, re.compile(regex, re.DOTALL)))
+        found.sort(key=lambda item: -item[0])
+        _pattern_cache[key] = [(msgid, pattern) for _n, msgid, pattern in found]
+    return _pattern_cache[key]
 
 
 def clean(value) -> str | None:

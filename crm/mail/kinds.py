@@ -52,9 +52,33 @@ def _clicks(count: int, last) -> str:
         when=_when(last),
     )
 
+
+def status_change_title(event) -> str | None:
+    """ "<address>: <old status> → <new status>", in the reader's language."""
+    from crm.mail import statuses
+
+    data = event.data or {}
+    target = event.target or ""
+    if "old" not in data or "new" not in data or not target.startswith("email:"):
+        return None
+    return _(
+        "%(address)s: %(old)s → %(new)s",
+        address=target.removeprefix("email:"),
+        old=statuses.label(data["old"]),
+        new=statuses.label(data["new"]),
+    )
+
+
 kinds.register("email_sent", _l("E-mail sent"), "email", describe_sent)
 kinds.register("email_opened", _l("E-mail opened"), "email")
 kinds.register("email_clicked", _l("E-mail link clicked"), "email")
-kinds.register("email_unsubscribed", _l("Unsubscribed"), "email")
+kinds.register(
+    "email_unsubscribed", _l("Unsubscribed"), "email", title=status_change_title
+)
 kinds.register("email_bounced", _l("E-mail bounced"), "email")
-kinds.register("email_status_changed", _l("E-mail status changed"), "email")
+kinds.register(
+    "email_status_changed",
+    _l("E-mail status changed"),
+    "email",
+    title=status_change_title,
+)

@@ -95,6 +95,7 @@ def render_tasks_tab(contact, tab_key):
             is_overdue=services.is_overdue,
             local=lambda moment: services.local(moment, current_user),
             safe_body=safe_body,
+            subject_of=kinds.subject_of,
             note_values=fields.displayed_many("note", list(notes)),
             task_types=dict(TASK_TYPES),
             priorities=dict(PRIORITIES),

@@ -44,7 +44,9 @@ def _rewrite(change) -> None:
             texts[contact_id] = search_text or ""
             numbers.setdefault(contact_id, set()).add(e164)
         for contact_id, search_text in texts.items():
-            tokens = [change(token, numbers[contact_id]) for token in search_text.split(" ")]
+            tokens = [
+                change(token, numbers[contact_id]) for token in search_text.split(" ")
+            ]
             new = " ".join(tokens)
             if new != search_text:
                 connection.execute(
