@@ -312,10 +312,10 @@ def remove_if_rolled_back(path: Path) -> None:
     _remember(db.session(), _PENDING_NEW, [path])
 
 
-def remove_when_committed(paths) -> None:
+def remove_when_committed(paths, session=None) -> None:
     """Remove these files from disk once the outermost transaction commits;
     a rollback (of it, or of the savepoint open now) keeps them."""
-    _remember(db.session(), _PENDING_GONE, list(paths))
+    _remember(session or db.session(), _PENDING_GONE, list(paths))
 
 
 def _remember(session, key, paths) -> None:
@@ -355,7 +355,7 @@ def _contact_files_go_too(mapper, connection, contact) -> None:
         session = Session.object_session(contact)
         if session is not None:
             folder = files_dir()
-            _remember(session, _PENDING_GONE, [folder / name for name in names])
+            remove_when_committed([folder / name for name in names], session)
 
 
 @event.listens_for(Session, "after_commit")
