@@ -383,6 +383,8 @@ def process(form: WebForm, checked: dict, submission: Submission) -> Outcome:
     custom = {}
     with db.session.no_autoflush:
         for row in form.fields:
+            if catalogue.is_file(row.key):
+                continue
             value = checked.get(row.key)
             overwrite = is_new or row.overwrite
             if row.key.startswith(catalogue.CUSTOM):
