@@ -284,15 +284,15 @@ def _page_with_error(response, field_id):
 @pytest.mark.parametrize(
     ("sent", "message"),
     [
-        ({}, "Your CV is required."),
-        ({"file:1": files(("", b""))}, "Your CV is required."),
-        ({"file:1": files(("cv.pdf", b""))}, "cv.pdf is empty; it was not kept."),
+        ((), "Your CV is required."),
+        ((("", b""),), "Your CV is required."),
+        ((("cv.pdf", b""),), "cv.pdf is empty; it was not kept."),
         (
-            {"file:1": files(("cv.pdf", PDF * 30))},
+            (("cv.pdf", PDF * 30),),
             "cv.pdf is too large (limit 1000 B per file); it was not kept.",
         ),
         (
-            {"file:1": files(("a.pdf", PDF), ("b.pdf", PDF))},
+            (("a.pdf", PDF), ("b.pdf", PDF)),
             "Your CV takes one file; choose only one.",
         ),
     ],
@@ -303,7 +303,7 @@ def test_a_refused_file_is_a_field_error_keeping_the_answers_writing_nothing(
     app.config["FILE_MAX_BYTES"] = 1000
     form = make_form(db, fields=WITH_CV)
 
-    response = submit(client, form, {**JANE, **sent})
+    response = submit(client, form, {**JANE, "file:1": files(*sent)})
 
     assert response.status_code == 400
     page, error = _page_with_error(response, "f-file-1")
