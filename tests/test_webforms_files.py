@@ -581,6 +581,61 @@ def test_discarding_a_held_submission_deletes_its_files(app, web, db, admin_user
     assert on_disk() == [] and count(Contact) == 0
 
 
+def test_approving_a_honeypot_held_submission_adds_no_files_and_says_so(
+    web, db, admin_user
+):
+    form = make_form(db, fields=WITH_CV)
+    submit(
+        web.client,
+        form,
+        {**JANE, spam.HONEYPOT: "x", "file:1": files(("cv.pdf", PDF))},
+    )
+    held = db.session.scalars(select(Submission)).one()
+    web.login(admin_user.email)
+
+    response = web.post(
+        "/admin/webform_submission/action/",
+        {"action": "approve", "rowid": str(held.id)},
+        follow_redirects=True,
+    )
+
+    assert "1 submission(s) approved." in response.get_data(as_text=True)
+    contact = db.session.scalars(select(Contact)).one()
+    assert count(ContactFile) == 0 and on_disk() == []
+    history = web.get(record_url(contact.id, "activity")).get_data(as_text=True)
+    assert "Files not kept: cv.pdf" in history
+
+
+def test_a_queued_file_gone_from_the_disk_fails_the_submission_with_the_reason(
+    app, client, db
+):
+    app.config["WEBFORMS_PROCESS_LATER"] = True
+    form = make_form(db, fields=WITH_CV)
+    submit(client, form, {**JANE, "file:1": files(("cv.pdf", PDF))})
+    uploads.path_of(_pending()[0]).unlink()
+
+    assert services.process_queued() == 1
+
+    db.session.expire_all()
+    submission = db.session.scalars(select(Submission)).one()
+    assert (submission.state, submission.hold_reason) == ("held", "failed")
+    assert "cv.pdf that came with this submission is missing" in (
+        submission.hold_detail
+    )
+    assert count(Contact) == 0 and count(ContactFile) == 0
+
+
+def test_deleting_a_held_submission_deletes_its_files(app, client, db):
+    form = make_form(db, fields=WITH_CV)
+    held = _rate_held(app, client, form, {**JANE, "file:1": files(("cv.pdf", PDF))})
+    assert len(on_disk()) == 1
+
+    db.session.delete(held)
+    db.session.commit()
+
+    assert on_disk() == [] and count(SubmissionFile) == 0
+
+
 def test_deleting_a_form_deletes_the_files_its_submissions_were_keeping(
     app, client, db
 ):

@@ -197,6 +197,13 @@ def keep_pending(submission: Submission, form: WebForm, checked: dict) -> None:
                     stored_name=stored,
                 )
             )
+            log.info(
+                "web form %s: %s (%s bytes) kept pending as %s",
+                form.id,
+                one.name,
+                size,
+                stored,
+            )
 
 
 def note_dropped(submission: Submission, form: WebForm, checked: dict) -> None:
@@ -256,6 +263,7 @@ def drop(submission: Submission) -> None:
             filebox.remove_when_committed([path_of(row)])
             row.stored_name = None
             row.state = DROPPED
+            log.info("submission %s: pending file %s dropped", submission.id, row.id)
 
 
 @event.listens_for(SubmissionFile, "before_delete")
