@@ -701,6 +701,33 @@ def test_files_written_in_a_savepoint_go_when_it_or_the_transaction_rolls_back(
     assert on_disk() == [kept.stored_name]
 
 
+def test_files_of_a_session_closed_without_commit_go(db, make_contact):
+    jane = make_contact("Jane", "Doe")
+    filebox.add_file(jane, name="a.txt", stream=io.BytesIO(b"a"))
+    assert len(on_disk()) == 1
+
+    db.session.close()
+
+    assert on_disk() == []
+
+
+def test_an_unexpected_error_after_the_files_were_written_leaves_none(
+    client, db, monkeypatch
+):
+    from crm.partners import services as partners
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the referral check broke")
+
+    monkeypatch.setattr(partners, "attribute", broken)
+    form = make_form(db, fields=WITH_CV)
+
+    with pytest.raises(RuntimeError):
+        submit(client, form, {**JANE, "file:1": files(("cv.pdf", PDF))})
+
+    assert nothing_written()
+
+
 def test_a_removal_undone_with_its_savepoint_keeps_the_bytes(db, make_contact):
     jane = make_contact("Jane", "Doe")
     kept = filebox.add_file(jane, name="a.txt", stream=io.BytesIO(b"a"))

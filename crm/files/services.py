@@ -374,15 +374,23 @@ def _after_commit(session) -> None:
 
 @event.listens_for(Session, "after_soft_rollback")
 def _after_rollback(session, previous_transaction) -> None:
-    if previous_transaction.parent is None:
-        session.info.pop(_PENDING_GONE, None)
-        undone = session.info.pop(_PENDING_NEW, None) or ()
-    elif previous_transaction.nested:
-        undone = _split(session, _PENDING_NEW, previous_transaction)
-        _split(session, _PENDING_GONE, previous_transaction)
-    else:
+    if not previous_transaction.nested:
         return
+    undone = _split(session, _PENDING_NEW, previous_transaction)
+    _split(session, _PENDING_GONE, previous_transaction)
     for _transaction, path in undone:
+        path.unlink(missing_ok=True)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session, transaction) -> None:
+    # A committed transaction has emptied both lists already; anything left
+    # was written by one that rolled back, or that ended when the session
+    # was closed after an unexpected error.
+    if transaction.parent is not None:
+        return
+    session.info.pop(_PENDING_GONE, None)
+    for _transaction, path in session.info.pop(_PENDING_NEW, None) or ():
         path.unlink(missing_ok=True)
 
 
