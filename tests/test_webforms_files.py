@@ -397,7 +397,9 @@ def test_spam_rules_run_before_any_byte_is_stored(client, db, monkeypatch):
     assert fast.status_code == trap.status_code == 200
     held = db.session.scalars(select(Submission).order_by(Submission.id)).all()
     assert [s.hold_reason for s in held] == ["too_fast", "honeypot"]
-    assert [(f.name, f.size, f.state, f.stored_name) for s in held for f in s.files] == [
+    assert [
+        (f.name, f.size, f.state, f.stored_name) for s in held for f in s.files
+    ] == [
         ("cv.pdf", len(PDF), "dropped", None),
         ("cv.pdf", len(PDF), "dropped", None),
     ]

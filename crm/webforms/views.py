@@ -248,9 +248,7 @@ def submit_form(slug):
         db.session.rollback()
         form = db.session.get(type(form), form_id)
         where = exc.field if exc.field in {r.key for r in form.fields} else GENERAL
-        return _form_page(
-            form, values, {where: exc.message}, 400, carried, files_lost
-        )
+        return _form_page(form, values, {where: exc.message}, 400, carried, files_lost)
     except IntegrityError:
         db.session.rollback()
         log.warning("web form %s: submission collided with another", form_id)

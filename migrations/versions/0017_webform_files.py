@@ -18,7 +18,9 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table("webform_fields", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column("multiple", sa.Boolean(), nullable=False, server_default=sa.false())
+            sa.Column(
+                "multiple", sa.Boolean(), nullable=False, server_default=sa.false()
+            )
         )
     with op.batch_alter_table("webform_submissions", schema=None) as batch_op:
         batch_op.add_column(
