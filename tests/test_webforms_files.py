@@ -451,6 +451,24 @@ def test_a_queued_submission_keeps_its_files_until_processed(app, client, db, ru
     ]
 
 
+def test_the_scheduler_beat_moves_queued_files_into_the_file_box(app, client, db):
+    from datetime import timedelta
+
+    from crm.automation import scheduler
+
+    app.config["WEBFORMS_PROCESS_LATER"] = True
+    form = make_form(db, fields=WITH_CV)
+    submit(client, form, {**JANE, "file:1": files(("cv.pdf", PDF))})
+    assert len(_pending()) == 1
+
+    scheduler.tick(app, timedelta(minutes=5))
+
+    db.session.expire_all()
+    kept = db.session.scalars(select(ContactFile)).one()
+    assert (kept.name, kept.source) == ("cv.pdf", "form")
+    assert on_disk() == [kept.stored_name] and _pending() == []
+
+
 def test_a_queued_submission_whose_files_no_longer_fit_fails_whole_and_keeps_them(
     app, client, db, make_contact
 ):
