@@ -82,6 +82,7 @@ from crm.webforms.models import (
     ProductCheckout,
     Purchase,
     Submission,
+    SubmissionFile,
     WebForm,
     WebFormField,
 )
@@ -667,6 +668,20 @@ def submission_actions(user, action):
     # Submissions are written by the public form; approving or discarding a
     # held one is an administrator's review.
     return action == policy.VIEW or user.is_admin
+
+
+# A file sent with a submission follows its submission; only the public form
+# and the processing of the submission write these rows.
+@policy.rule(SubmissionFile)
+def submission_file_rows(user, action):
+    return SubmissionFile.submission_id.in_(
+        policy.visible_ids(Submission, user, action)
+    )
+
+
+@policy.permission(SubmissionFile)
+def submission_file_actions(user, action):
+    return action == policy.VIEW
 
 
 @policy.permission(Purchase)

@@ -30,6 +30,8 @@ class ContactFile(db.Model):
     # The unguessable part of the public link; None while the file is private.
     public_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     source: Mapped[str] = mapped_column(String(10), default=UPLOAD)
+    # Which one, in words: the web form a file came with.
+    source_name: Mapped[str] = mapped_column(String(120), default="")
     uploaded_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )

@@ -4,8 +4,8 @@ Bytes are written under a generated name in the files folder (never the
 uploaded name, never under the static root) and counted while they stream,
 so a file over a limit is refused before it is complete and its partial
 copy removed. Writes to disk follow the database: a file added in a
-transaction that rolls back is removed, and a removed file's bytes go only
-once the removal is committed.
+transaction (or savepoint) that rolls back is removed, and a removed file's
+bytes go only once the removal is committed by the outermost transaction.
 """
 
 import logging
@@ -158,8 +158,9 @@ def _box_full(name: str, limit: int, used: int) -> FileRefused:
     )
 
 
-def _copy_limited(stream, target: Path, cap: int) -> tuple[int, bytes] | None:
-    """Copy ``stream`` to ``target``; None (and no file) once it passes ``cap``."""
+def copy_limited(stream, target: Path, cap: int) -> tuple[int, bytes] | None:
+    """Copy ``stream`` to a new file ``target``: (size, first bytes), or None
+    (and no file) once it passes ``cap`` bytes."""
     size, head = 0, b""
     try:
         with target.open("xb") as out:
@@ -210,6 +211,7 @@ def add_file(
     stream,
     uploaded_by=None,
     source=UPLOAD,
+    source_name="",
     public=False,
 ) -> ContactFile:
     """Keep one file in the contact's file box and flush its row; the caller commits.
@@ -217,7 +219,8 @@ def add_file(
     ``stream`` is read in chunks; a file larger than the per-file limit or
     than the room left in the box raises FileRefused, as does an empty one,
     and then nothing is kept (no row, no bytes). The type is decided from the
-    bytes; the name is metadata only.
+    bytes; the name is metadata only. ``source_name`` says which form (say)
+    the file came with.
     """
     if source not in SOURCES:
         raise ValueError(f"unknown file source {source!r}")
@@ -230,7 +233,7 @@ def add_file(
 
     stored = uuid.uuid4().hex
     target = files_dir() / stored
-    copied = _copy_limited(stream, target, max(cap, 0))
+    copied = copy_limited(stream, target, max(cap, 0))
     if copied is None:
         if cap < per_file:
             raise _box_full(shown, per_box, used)
@@ -249,12 +252,13 @@ def add_file(
         size=size,
         content_type=detect_type(head),
         source=source,
+        source_name=(source_name or "")[:120],
         uploaded_by_id=getattr(uploaded_by, "id", uploaded_by),
     )
     if public:
         _publish(row)
     db.session.add(row)
-    db.session.info.setdefault(_PENDING_NEW, []).append(target)
+    remove_if_rolled_back(target)
     db.session.flush()
     log.info(
         "file %s (%s, %s bytes, %s) added to contact %s by %s",
@@ -298,7 +302,35 @@ def delete_file(row: ContactFile, actor=None) -> None:
 
 def forget_bytes(stored_names) -> None:
     """Remove these stored files from disk once the session commits."""
-    db.session.info.setdefault(_PENDING_GONE, []).extend(stored_names)
+    folder = files_dir()
+    remove_when_committed(folder / name for name in stored_names)
+
+
+def remove_if_rolled_back(path: Path) -> None:
+    """Remove the file just written at ``path`` if the work that wrote it is
+    rolled back (the transaction, or the savepoint it was written in)."""
+    _remember(db.session(), _PENDING_NEW, [path])
+
+
+def remove_when_committed(paths, session=None) -> None:
+    """Remove these files from disk once the outermost transaction commits;
+    a rollback (of it, or of the savepoint open now) keeps them."""
+    _remember(session or db.session(), _PENDING_GONE, list(paths))
+
+
+def _remember(session, key, paths) -> None:
+    # Each path is kept with the innermost transaction open now, so a
+    # savepoint that rolls back undoes only what was done inside it.
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(key, []).extend((transaction, path) for path in paths)
+
+
+def _inside(transaction, ended) -> bool:
+    while transaction is not None:
+        if transaction is ended:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 def find_public(token: str | None) -> ContactFile | None:
@@ -322,25 +354,50 @@ def _contact_files_go_too(mapper, connection, contact) -> None:
     if names:
         session = Session.object_session(contact)
         if session is not None:
-            session.info.setdefault(_PENDING_GONE, []).extend(names)
+            folder = files_dir()
+            remove_when_committed([folder / name for name in names], session)
 
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session) -> None:
+    if session.in_nested_transaction():
+        # A savepoint was released; the outer transaction may still roll back.
+        return
     session.info.pop(_PENDING_NEW, None)
     gone = session.info.pop(_PENDING_GONE, None)
     if not gone:
         return
-    folder = files_dir()
-    for stored in gone:
-        (folder / stored).unlink(missing_ok=True)
+    for _transaction, path in gone:
+        path.unlink(missing_ok=True)
     log.info("%s stored files removed", len(gone))
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _after_rollback(session, previous_transaction) -> None:
-    if previous_transaction.parent is not None:
+    if not previous_transaction.nested:
+        return
+    undone = _split(session, _PENDING_NEW, previous_transaction)
+    _split(session, _PENDING_GONE, previous_transaction)
+    for _transaction, path in undone:
+        path.unlink(missing_ok=True)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session, transaction) -> None:
+    # A committed transaction has emptied both lists already; anything left
+    # was written by one that rolled back, or that ended when the session
+    # was closed after an unexpected error.
+    if transaction.parent is not None:
         return
     session.info.pop(_PENDING_GONE, None)
-    for target in session.info.pop(_PENDING_NEW, None) or ():
-        target.unlink(missing_ok=True)
+    for _transaction, path in session.info.pop(_PENDING_NEW, None) or ():
+        path.unlink(missing_ok=True)
+
+
+def _split(session, key, ended) -> list:
+    """Take out of ``session.info[key]`` the entries made inside ``ended``."""
+    entries = session.info.get(key) or []
+    inside = [entry for entry in entries if _inside(entry[0], ended)]
+    if inside:
+        session.info[key] = [entry for entry in entries if entry not in inside]
+    return inside

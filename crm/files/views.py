@@ -22,11 +22,17 @@ def download(row, *, private: bool):
     if not path.is_file():
         log.error("file %s has no stored bytes (%s)", row.id, row.stored_name)
         abort(404)
+    return send_attachment(path, row.name, row.content_type, private=private)
+
+
+def send_attachment(path, name: str, content_type: str, *, private: bool):
+    """Stored bytes as a download under ``name``: attachment, nosniff, a
+    sandbox policy, and only inert types keep their type."""
     response = send_file(
         path,
-        mimetype=services.served_type(row.content_type),
+        mimetype=services.served_type(content_type),
         as_attachment=True,
-        download_name=row.name,
+        download_name=name,
         conditional=False,
         etag=False,
         max_age=0,

@@ -1,21 +1,32 @@
 """Admin screens: web forms with their fields, submissions and held ones, checkouts."""
 
-from flask import flash, url_for
+from flask import abort, flash, url_for
+from flask_admin import expose
 from flask_admin.actions import action
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy import select
 from wtforms import SelectChoice, SelectField
 from wtforms.validators import Optional
 
+from crm.access import policy
 from crm.core.admin import SecuredModelView
 from crm.core.errors import ServiceError
+from crm.core.text import human_size
 from crm.extensions import db
+from crm.files import views as file_views
 from crm.webforms import checkout as checkouts
 from crm.webforms import fields as catalogue
-from crm.webforms import services
-from crm.webforms.models import ProductCheckout, Submission, WebForm, WebFormField
+from crm.webforms import services, uploads
+from crm.webforms.models import (
+    ProductCheckout,
+    Submission,
+    SubmissionFile,
+    WebForm,
+    WebFormField,
+)
 
 CATEGORY = _l("Marketing")
 
@@ -46,6 +57,46 @@ STATE_LABELS = {
     "held": _l("Held for review"),
     "discarded": _l("Discarded"),
 }
+
+
+FILE_STATE_LABELS = {
+    uploads.PENDING: _l("waiting for processing"),
+    uploads.FILED: _l("in the file box"),
+    uploads.DROPPED: _l("not kept"),
+}
+
+
+def _sent_files(view, context, model, name):
+    """The files a submission carried: name, size and where they are now.
+
+    Never shown inline: a waiting file is offered as a download only.
+    """
+    items = []
+    for row in model.files:
+        if row.state == uploads.PENDING:
+            link = url_for("webform_submission.sent_file", file_id=row.id)
+        elif row.state == uploads.FILED and row.contact_file_id:
+            link = url_for("contact_files.download", file_id=row.contact_file_id)
+        else:
+            link = None
+        shown = (
+            Markup('<a href="{}" download>{}</a>').format(link, row.name)
+            if link
+            else Markup("{}").format(row.name)
+        )
+        items.append(
+            Markup('<li class="sent-file" data-state="{}">{} ({}, {})</li>').format(
+                row.state,
+                shown,
+                human_size(row.size),
+                FILE_STATE_LABELS.get(row.state, row.state),
+            )
+        )
+    if not items:
+        return ""
+    return Markup('<ul class="list-unstyled mb-0 sent-files">{}</ul>').format(
+        Markup("").join(items)
+    )
 
 
 def _public_links(view, context, model, name):
@@ -166,6 +217,7 @@ class WebFormView(SecuredModelView):
                     "hidden",
                     "fixed_value",
                     "overwrite",
+                    "multiple",
                 ),
                 "form_overrides": {"key": SelectField},
                 "form_args": {
@@ -180,6 +232,13 @@ class WebFormView(SecuredModelView):
                         "description": _l(
                             "Unticked, a submission only fills the value when the "
                             "contact has none."
+                        ),
+                    },
+                    "multiple": {
+                        "label": _l("Several files"),
+                        "description": _l(
+                            "File uploads only: the visitor may send several files "
+                            "at once."
                         ),
                     },
                 },
@@ -207,6 +266,7 @@ class SubmissionView(SecuredModelView):
         "hold_reason",
         "contact",
         "email",
+        "files",
         "ip",
         "utm",
     )
@@ -215,9 +275,11 @@ class SubmissionView(SecuredModelView):
         "form",
         "state",
         "hold_reason",
+        "hold_detail",
         "contact",
         "email",
         "data",
+        "files",
         "ip",
         "user_agent",
         "page_url",
@@ -231,6 +293,8 @@ class SubmissionView(SecuredModelView):
         "form_id": _l("Form"),
         "state": _l("State"),
         "hold_reason": _l("Why held"),
+        "hold_detail": _l("What went wrong"),
+        "files": _l("Files"),
         "contact": _l("Contact"),
         "email": _l("E-mail"),
         "data": _l("Values"),
@@ -252,6 +316,7 @@ class SubmissionView(SecuredModelView):
         "data": lambda v, c, m, n: "; ".join(
             f"{k}: {val}" for k, val in (m.data or {}).items()
         ),
+        "files": _sent_files,
     }
     column_filters = ("form_id", "state", "email")
     column_searchable_list = ("email",)
@@ -265,6 +330,24 @@ class SubmissionView(SecuredModelView):
             category=CATEGORY,
         )
 
+    @expose("/file/<int:file_id>")
+    def sent_file(self, file_id):
+        """A file waiting with its submission, as a download (never inline)."""
+        row = db.session.scalar(
+            select(SubmissionFile).where(
+                SubmissionFile.id == file_id,
+                policy.scope(SubmissionFile, current_user),
+            )
+        )
+        if row is None or row.state != uploads.PENDING or not row.stored_name:
+            abort(404)
+        path = uploads.path_of(row)
+        if not path.is_file():
+            abort(404)
+        return file_views.send_attachment(
+            path, row.name, row.content_type, private=True
+        )
+
     @action("approve", _l("Approve"), _l("Process the selected held submissions?"))
     def action_approve(self, ids):
         done = 0
@@ -274,6 +357,8 @@ class SubmissionView(SecuredModelView):
                 outcome = services.approve(submission, current_user)
             except ServiceError as exc:
                 db.session.rollback()
+                services.record_failure(submission_id, exc.message)
+                db.session.commit()
                 flash(exc.message, "error")
                 return
             db.session.commit()

@@ -1,8 +1,10 @@
 """What a form field can hold, and how a submitted value is checked and stored.
 
-A field names a contact field ("email", "billing.locality") or a custom field
-("custom:<id>"). Each submitted value is checked the way the record's own
-forms check it, so a web form never stores what the record would refuse.
+A field names a contact field ("email", "billing.locality"), a custom field
+("custom:<id>") or a file upload ("file:<n>", whose files go to the contact's
+file box; see crm/webforms/uploads.py). Each submitted value is checked the
+way the record's own forms check it, so a web form never stores what the
+record would refuse.
 """
 
 import re
@@ -23,6 +25,9 @@ from crm.customfields.models import CustomField
 from crm.extensions import db
 
 CUSTOM = "custom:"
+FILE = "file:"
+# How many file fields one form may have ("file:1" to "file:5").
+FILE_SLOTS = 5
 
 
 @dataclass(frozen=True)
@@ -81,8 +86,14 @@ def custom_field_of(key: str) -> CustomField | None:
     return field
 
 
+def is_file(key) -> bool:
+    """Whether ``key`` names one of the file fields ("file:1" ... "file:5")."""
+    number = key[len(FILE) :] if isinstance(key, str) and key.startswith(FILE) else ""
+    return number.isdigit() and len(number) == 1 and 1 <= int(number) <= FILE_SLOTS
+
+
 def key_choices() -> list[tuple[str, str]]:
-    """Every field a form may show: contact fields, then custom fields."""
+    """Every field a form may show: contact fields, custom fields, file uploads."""
     choices = [(f.key, str(f.label)) for f in CONTACT_FIELDS.values()]
     rows = db.session.scalars(
         select(CustomField)
@@ -92,18 +103,27 @@ def key_choices() -> list[tuple[str, str]]:
     choices += [
         (f"{CUSTOM}{f.id}", _("Custom: %(label)s", label=f.label)) for f in rows
     ]
+    choices += [
+        (f"{FILE}{n}", _("File upload %(number)s", number=n))
+        for n in range(1, FILE_SLOTS + 1)
+    ]
     return choices
 
 
 def default_label(key: str) -> str:
     if key in CONTACT_FIELDS:
         return str(CONTACT_FIELDS[key].label)
+    if is_file(key):
+        number = int(key[len(FILE) :])
+        return _("File") if number == 1 else _("File %(number)s", number=number)
     custom = custom_field_of(key)
     return custom.label if custom else key
 
 
 def input_kind(key: str) -> tuple[str, list[str]]:
     """How the public page renders a field: (kind, options)."""
+    if is_file(key):
+        return "file", []
     if key in CONTACT_FIELDS:
         field = CONTACT_FIELDS[key]
         if field.kind == "choice":

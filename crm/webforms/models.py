@@ -28,6 +28,10 @@ def new_slug() -> str:
 DUPLICATE_RULES = ("email", "email_name", "email_name_company", "none")
 EXITS = ("message", "redirect")
 SUBMISSION_STATES = ("queued", "processing", "processed", "held", "discarded")
+# A file sent with a submission: waiting on disk for the submission to be
+# processed, in the contact's file box, or not kept (a discarded or spam
+# submission).
+SENT_FILE_STATES = ("pending", "filed", "dropped")
 
 webform_tags = Table(
     "webform_tags",
@@ -99,8 +103,8 @@ class WebFormField(db.Model):
     form_id: Mapped[int] = mapped_column(
         ForeignKey("webforms.id", ondelete="CASCADE"), index=True
     )
-    # A contact field ("email", "given_name", "billing.locality") or
-    # "custom:<id>" for a custom field.
+    # A contact field ("email", "given_name", "billing.locality"),
+    # "custom:<id>" for a custom field or "file:<n>" for a file upload.
     key: Mapped[str] = mapped_column(String(40))
     label: Mapped[str] = mapped_column(String(120), default="")
     required: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -109,6 +113,8 @@ class WebFormField(db.Model):
     fixed_value: Mapped[str] = mapped_column(String(255), default="")
     # False: a submission only fills the value when the contact has none.
     overwrite: Mapped[bool] = mapped_column(Boolean, default=False)
+    # File fields only: the visitor may send several files at once.
+    multiple: Mapped[bool] = mapped_column(Boolean, default=False)
 
     form = relationship("WebForm", back_populates="fields")
 
@@ -132,6 +138,8 @@ class Submission(db.Model):
     )
     state: Mapped[str] = mapped_column(String(10), default="processed", index=True)
     hold_reason: Mapped[str] = mapped_column(String(40), default="")
+    # Why processing failed, in words (a file box too full for its files...).
+    hold_detail: Mapped[str] = mapped_column(Text, default="")
     # The submitted values by field key, as typed.
     data = mapped_column(JSON, nullable=False, default=dict)
     email: Mapped[str] = mapped_column(String(254), default="")
@@ -146,9 +154,49 @@ class Submission(db.Model):
 
     form = relationship("WebForm")
     contact = relationship("Contact")
+    files = relationship(
+        "SubmissionFile",
+        back_populates="submission",
+        cascade="all, delete-orphan",
+        order_by="SubmissionFile.id",
+    )
 
     def __str__(self) -> str:
         return f"{self.form} #{self.id}"
+
+
+class SubmissionFile(db.Model):
+    """A file that came with a submission.
+
+    Until the submission is processed its bytes wait on disk under
+    ``stored_name`` (a generated name); processing moves them into the
+    contact's file box, discarding the submission deletes them.
+    """
+
+    __tablename__ = "webform_submission_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("webform_submissions.id", ondelete="CASCADE"), index=True
+    )
+    field_key: Mapped[str] = mapped_column(String(40))
+    # The sent name made safe to show; metadata only, never a path.
+    name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    # Decided from the bytes (empty when they were not kept).
+    content_type: Mapped[str] = mapped_column(String(100), default="")
+    state: Mapped[str] = mapped_column(String(10), default="pending")
+    stored_name: Mapped[str | None] = mapped_column(String(64), unique=True)
+    contact_file_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contact_files.id", ondelete="SET NULL")
+    )
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    submission = relationship("Submission", back_populates="files")
+    contact_file = relationship("ContactFile")
+
+    def __str__(self) -> str:
+        return self.name or ""
 
 
 class ProductCheckout(db.Model):

@@ -3,11 +3,12 @@
 A submission is checked completely before anything is written; then, in the
 caller's one transaction, it creates or updates the contact by the form's
 duplicate rule, marks the e-mail's status as a sign-up, applies the form's
-tags, keeps a Submission row with its source, records the "form_submitted"
-event (which campaign goals and score rules hear), credits a referral
-partner and tells the tracking code who the visitor is. Suspect submissions
-are kept as held rows and change no contact until an administrator approves.
-Mail to the notified user and the double opt-in link go out after the commit.
+tags, puts the files sent into the contact's file box, keeps a Submission
+row with its source, records the "form_submitted" event (which campaign
+goals and score rules hear), credits a referral partner and tells the
+tracking code who the visitor is. Suspect submissions are kept as held rows
+and change no contact until an administrator approves. Mail to the notified
+user and the double opt-in link go out after the commit.
 """
 
 import logging
@@ -36,7 +37,7 @@ from crm.partners import services as partners
 from crm.partners import tracking as links
 from crm.tags import services as tags
 from crm.webforms import fields as catalogue
-from crm.webforms import spam
+from crm.webforms import spam, uploads
 from crm.webforms.models import (
     DUPLICATE_RULES,
     EXITS,
@@ -56,16 +57,28 @@ HOLD_REASONS = {
     "too_fast": _l("filled in too fast"),
     "rate_limit": _l("too many submissions"),
     "invalid": _l("no longer valid when processed"),
+    "failed": _l("could not be processed"),
 }
 
 
 def _describe(event):
     data = event.data or {}
     how = _("New contact") if data.get("new") else _("Existing contact updated")
+    parts = [Markup("{}").format(how)]
     source = data.get("utm", {}).get("utm_source") if data.get("utm") else None
     if source:
-        return Markup("{} · {}: {}").format(how, _("Source"), source)
-    return Markup("{}").format(how)
+        parts.append(Markup("{}: {}").format(_("Source"), source))
+    if data.get("files"):
+        parts.append(
+            Markup("{}: {}").format(_("Files"), ", ".join(map(str, data["files"])))
+        )
+    if data.get("files_not_kept"):
+        parts.append(
+            Markup("{}: {}").format(
+                _("Files not kept"), ", ".join(map(str, data["files_not_kept"]))
+            )
+        )
+    return Markup(" · ").join(parts)
 
 
 kinds.register("form_submitted", _l("Web form submitted"), "form", _describe)
@@ -147,8 +160,10 @@ def _check_fields(form: WebForm) -> None:
     seen = set()
     for position, row in enumerate(form.fields, start=1):
         row.key = (row.key or "").strip()
-        if row.key not in catalogue.CONTACT_FIELDS and (
-            catalogue.custom_field_of(row.key) is None
+        if (
+            row.key not in catalogue.CONTACT_FIELDS
+            and not catalogue.is_file(row.key)
+            and catalogue.custom_field_of(row.key) is None
         ):
             raise ServiceError(_("Choose the contact field of every row."), "fields")
         if row.key in seen:
@@ -163,6 +178,7 @@ def _check_fields(form: WebForm) -> None:
         row.label = (row.label or "").strip() or catalogue.default_label(row.key)
         row.fixed_value = (row.fixed_value or "").strip()
         row.position = row.position or position
+        _check_file_settings(row)
         if row.hidden:
             if not row.fixed_value:
                 raise ServiceError(
@@ -181,6 +197,45 @@ def _check_fields(form: WebForm) -> None:
             ),
             "duplicate_rule",
         )
+
+
+def _check_file_settings(row) -> None:
+    """A file field is filled by the visitor and only adds files; refuse the
+    settings that cannot apply to it (or that apply to file fields only)."""
+    if not catalogue.is_file(row.key):
+        if row.multiple:
+            raise ServiceError(
+                _(
+                    "Several files applies to file fields only: untick it for "
+                    "%(label)s.",
+                    label=row.label,
+                ),
+                "fields",
+            )
+        return
+    if row.hidden or row.fixed_value:
+        raise ServiceError(
+            _(
+                "The file field %(label)s cannot be hidden or have a fixed value: "
+                "visitors choose its files.",
+                label=row.label,
+            ),
+            "fields",
+        )
+    if row.overwrite:
+        raise ServiceError(
+            _(
+                "The files of %(label)s are added to the file box and never "
+                "overwrite anything: untick May overwrite.",
+                label=row.label,
+            ),
+            "fields",
+        )
+
+
+def has_files(form: WebForm) -> bool:
+    """Whether the form has a file field (its page then posts multipart)."""
+    return any(catalogue.is_file(row.key) for row in form.fields)
 
 
 def active_form(slug) -> WebForm | None:
@@ -227,13 +282,21 @@ def clean_visitor_id(raw) -> str:
     return text if VISITOR_ID.match(text) else ""
 
 
-def check_values(form: WebForm, values: dict) -> tuple[dict, dict, dict]:
+def check_values(form: WebForm, values: dict, files=None) -> tuple[dict, dict, dict]:
     """(checked values, typed values, errors by field key) for a submission.
 
-    Hidden fields take their fixed value whatever was posted.
+    Hidden fields take their fixed value whatever was posted. ``files`` are
+    the files sent, by field key (uploads.Sent); only their sizes are looked
+    at here, nothing is stored.
     """
     checked, typed, errors = {}, {}, {}
     for row in form.fields:
+        if catalogue.is_file(row.key):
+            try:
+                checked[row.key] = uploads.check(row, (files or {}).get(row.key, []))
+            except ServiceError as exc:
+                errors[row.key] = exc.message
+            continue
         raw = row.fixed_value if row.hidden else values.get(row.key)
         if isinstance(raw, list) and catalogue.input_kind(row.key)[0] != "multi":
             raw = raw[0] if raw else None
@@ -244,16 +307,25 @@ def check_values(form: WebForm, values: dict) -> tuple[dict, dict, dict]:
             )
         except ServiceError as exc:
             errors[row.key] = exc.message
+    if not errors:
+        too_much = uploads.total_problem(form, checked)
+        if too_much:
+            errors[too_much[0]] = too_much[1]
     return checked, typed, errors
 
 
-def submit(form: WebForm, values: dict, meta: Meta) -> Outcome:
-    """Take one submission: refuse, answer with field errors, hold or process."""
+def submit(form: WebForm, values: dict, meta: Meta, files=None) -> Outcome:
+    """Take one submission: refuse, answer with field errors, hold or process.
+
+    The spam rules run before any file is stored: a submission held for its
+    honeypot or fill time keeps the files' names only, a queued one or one
+    held for the rate keeps their bytes as pending files.
+    """
     rate = spam.rate_state(form.id, meta.ip)
     if rate == "hard":
         log.warning("web form %s: submission from %s refused (rate)", form.id, meta.ip)
         return Outcome("refused")
-    checked, typed, errors = check_values(form, values)
+    checked, typed, errors = check_values(form, values, files)
     if errors:
         return Outcome("invalid", errors)
 
@@ -273,6 +345,10 @@ def submit(form: WebForm, values: dict, meta: Meta) -> Outcome:
     if reason:
         submission.state = "held"
         submission.hold_reason = reason
+        if reason in uploads.NO_BYTES_REASONS:
+            uploads.note_dropped(submission, form, checked)
+        else:
+            uploads.keep_pending(submission, form, checked)
         db.session.add(submission)
         db.session.flush()
         log.info("web form %s: submission %s held (%s)", form.id, submission.id, reason)
@@ -281,6 +357,7 @@ def submit(form: WebForm, values: dict, meta: Meta) -> Outcome:
     if spam.setting("WEBFORMS_PROCESS_LATER"):
         # No flush: the caller's commit writes the row; nothing needs its id.
         submission.state = "queued"
+        uploads.keep_pending(submission, form, checked)
         db.session.add(submission)
         return Outcome("queued", submission=submission)
 
@@ -306,6 +383,8 @@ def process(form: WebForm, checked: dict, submission: Submission) -> Outcome:
     custom = {}
     with db.session.no_autoflush:
         for row in form.fields:
+            if catalogue.is_file(row.key):
+                continue
             value = checked.get(row.key)
             overwrite = is_new or row.overwrite
             if row.key.startswith(catalogue.CUSTOM):
@@ -322,6 +401,7 @@ def process(form: WebForm, checked: dict, submission: Submission) -> Outcome:
     db.session.flush()
     if custom:
         customfields.set_values(contact, custom)
+    filed, not_kept = uploads.into_file_box(form, contact, submission, checked)
 
     after = []
     address = checked.get("email")
@@ -346,6 +426,8 @@ def process(form: WebForm, checked: dict, submission: Submission) -> Outcome:
             "utm": submission.utm or {},
             "ip": submission.ip,
             "page": submission.page_url,
+            **({"files": filed} if filed else {}),
+            **({"files_not_kept": not_kept} if not_kept else {}),
         },
     )
     partners.attribute(
@@ -464,17 +546,40 @@ def process_queued(limit: int = 100) -> int:
 
 
 def _process_claimed(submission: Submission) -> Outcome | None:
-    checked, _typed, errors = check_values(submission.form, submission.data or {})
+    checked, _typed, errors = _stored_values(submission)
+    if errors:
+        _hold(submission, "invalid", " ".join(errors.values()))
+        return None
     try:
-        if errors:
-            raise ServiceError(" ".join(errors.values()))
+        # A failure undoes the savepoint only: no contact, no file half-moved,
+        # and the pending files stay for a later approval.
         with db.session.begin_nested():
             return process(submission.form, checked, submission)
     except ServiceError as exc:
-        submission.state = "held"
-        submission.hold_reason = "invalid"
-        log.warning("queued submission %s held: %s", submission.id, exc.message)
+        _hold(submission, "failed", exc.message)
         return None
+
+
+def _stored_values(submission: Submission) -> tuple[dict, dict, dict]:
+    """check_values for a stored submission, with the files it keeps."""
+    form = submission.form
+    files = uploads.from_submission(submission) if has_files(form) else None
+    return check_values(form, submission.data or {}, files)
+
+
+def _hold(submission: Submission, reason: str, detail: str) -> None:
+    submission.state = "held"
+    submission.hold_reason = reason
+    submission.hold_detail = detail
+    log.warning("queued submission %s held (%s): %s", submission.id, reason, detail)
+
+
+def record_failure(submission_id: int, detail: str) -> None:
+    """Note on a held submission why its approval failed (after the rollback)."""
+    submission = db.session.get(Submission, submission_id)
+    if submission is not None and submission.state == "held":
+        submission.hold_detail = detail
+        db.session.flush()
 
 
 # Review of held submissions ---------------------------------------------------
@@ -485,7 +590,7 @@ def approve(submission: Submission, actor) -> Outcome:
     if submission.state != "held":
         raise ServiceError(_("Only held submissions can be approved."))
     form = submission.form
-    checked, _typed, errors = check_values(form, submission.data or {})
+    checked, _typed, errors = _stored_values(submission)
     if errors:
         raise ServiceError(
             _(
@@ -513,9 +618,11 @@ def approve(submission: Submission, actor) -> Outcome:
 
 
 def discard(submission: Submission, actor) -> None:
-    """Mark a held submission as spam; it never becomes a contact."""
+    """Mark a held submission as spam; it never becomes a contact, and the
+    bytes of its files are deleted once this is committed."""
     if submission.state != "held":
         raise ServiceError(_("Only held submissions can be discarded."))
+    uploads.drop(submission)
     submission.state = "discarded"
     submission.processed_at = utcnow()
     db.session.flush()

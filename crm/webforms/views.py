@@ -19,46 +19,70 @@ from flask import (
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from crm.core.errors import ServiceError
 from crm.core.security import allow_framing
+from crm.core.text import human_size
 from crm.extensions import csrf, db
+from crm.files import services as filebox
 from crm.partners import tracking as referral_cookie
 from crm.webforms import checkout as checkouts
 from crm.webforms import fields as catalogue
-from crm.webforms import services, spam
+from crm.webforms import services, spam, uploads
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("webforms", __name__)
 
 GENERAL = "_form"
+# What a form's own fields may take in a request, besides its files.
+FIELDS_BYTES = 1024 * 1024
 
 
 def _client_ip() -> str:
     return (request.remote_addr or "unknown")[:64]
 
 
-def _field_rows(form, values, errors):
+def _field_rows(form, values, errors, files_lost=False):
     rows = []
+    per_file, per_box = filebox.limits()
     for row in form.fields:
         if row.hidden:
             continue
         kind, options = catalogue.input_kind(row.key)
         value = values.get(row.key)
-        rows.append(
-            {
-                "name": row.key,
-                "id": "f-" + row.key.replace(":", "-").replace(".", "-"),
-                "label": row.label,
-                "required": row.required,
-                "kind": kind,
-                "options": options,
-                "value": value if kind == "multi" else (value or ""),
-                "error": errors.get(row.key),
-            }
-        )
+        shown = {
+            "name": row.key,
+            "id": "f-" + row.key.replace(":", "-").replace(".", "-"),
+            "label": row.label,
+            "required": row.required,
+            "kind": kind,
+            "options": options,
+            "value": value if kind == "multi" else (value or ""),
+            "error": errors.get(row.key),
+        }
+        if kind == "file":
+            shown["multiple"] = row.multiple
+            shown["limits"] = _(
+                "Up to %(per_file)s per file, %(per_box)s in all.",
+                per_file=human_size(per_file),
+                per_box=human_size(per_box),
+            )
+            shown["again"] = files_lost
+        rows.append(shown)
     return rows
+
+
+def request_limit(form) -> int:
+    """The largest request the form takes: its fields, plus room for as many
+    files as its file fields allow, never more than one file box."""
+    rows = uploads.file_rows(form)
+    if not rows:
+        return FIELDS_BYTES
+    per_file, per_box = filebox.limits()
+    room = sum(per_box if row.multiple else per_file for row in rows)
+    return min(room, per_box) + FIELDS_BYTES
 
 
 def _carried(source) -> dict:
@@ -77,8 +101,10 @@ def _carried(source) -> dict:
     return carried
 
 
-def _form_page(form, values=None, errors=None, status=200, carried=None):
-    embed = (request.values.get("embed") or request.values.get("_embed")) == "1"
+def _form_page(
+    form, values=None, errors=None, status=200, carried=None, files_lost=False
+):
+    embed = _embedded()
     errors = errors or {}
     hidden = dict(carried or {})
     if embed:
@@ -86,7 +112,8 @@ def _form_page(form, values=None, errors=None, status=200, carried=None):
     body = render_template(
         "webforms/form.html",
         form=form,
-        rows=_field_rows(form, values or {}, errors),
+        rows=_field_rows(form, values or {}, errors, files_lost),
+        multipart=services.has_files(form),
         general=errors.get(GENERAL)
         or [
             message
@@ -101,6 +128,14 @@ def _form_page(form, values=None, errors=None, status=200, carried=None):
         embed=embed,
     )
     return _framable(form, make_response(body, status))
+
+
+def _embedded() -> bool:
+    # A request too large to read has no form: only the query string tells.
+    try:
+        return (request.values.get("embed") or request.values.get("_embed")) == "1"
+    except RequestEntityTooLarge:
+        return request.args.get("embed") == "1"
 
 
 def _origins_of(url) -> list[str]:
@@ -132,7 +167,7 @@ def _posted() -> MultiDict:
 def _posted_values(form, posted) -> dict:
     values = {}
     for row in form.fields:
-        if row.hidden:
+        if row.hidden or catalogue.is_file(row.key):
             continue
         if catalogue.input_kind(row.key)[0] == "multi":
             values[row.key] = posted.getlist(row.key)
@@ -147,19 +182,48 @@ def show_form(slug):
     return _form_page(form, carried=_carried(request.args))
 
 
+def _posted_files(form) -> dict:
+    """The files posted for each file field (uploads.Sent), by field key."""
+    return {
+        row.key: uploads.from_request(request.files.getlist(row.key))
+        for row in uploads.file_rows(form)
+    }
+
+
+def _too_large_page(form):
+    """The form again, when the request was refused unread for its size."""
+    if services.has_files(form):
+        per_file, per_box = filebox.limits()
+        message = _(
+            "The files sent are larger than this form takes (up to %(per_file)s "
+            "per file, %(per_box)s in all); nothing was kept.",
+            per_file=human_size(per_file),
+            per_box=human_size(per_box),
+        )
+    else:
+        message = _("What you sent is larger than this form takes; nothing was kept.")
+    return _form_page(form, {}, {GENERAL: message}, 413, _carried(request.args))
+
+
 @csrf.exempt
 @bp.post("/f/<slug>")
 def submit_form(slug):
     form = services.active_form(slug) or abort(404)
-    posted = _posted()
+    request.max_content_length = request_limit(form)
+    try:
+        posted = _posted()
+        files = _posted_files(form)
+    except RequestEntityTooLarge:
+        return _too_large_page(form)
     values = _posted_values(form, posted)
     carried = _carried(posted)
+    files_lost = any(files.values())
     age = spam.token_age(posted.get(spam.TOKEN_FIELD), form.id)
     if age is None:
         message = _(
             "This form has expired. Please check your entries and send it again."
         )
-        return _form_page(form, values, {GENERAL: message}, 400, carried)
+        return _form_page(form, values, {GENERAL: message}, 400, carried, files_lost)
 
     meta = services.Meta(
         ip=_client_ip(),
@@ -174,25 +238,27 @@ def submit_form(slug):
     form_id = form.id
     answer = _Answer(form)
     try:
-        outcome = services.submit(form, values, meta)
+        outcome = services.submit(form, values, meta, files)
         if outcome.state in ("processed", "held", "queued"):
             db.session.commit()
         else:
             db.session.rollback()
     except ServiceError as exc:
+        # Everything of the submission goes, the bytes of its files too.
         db.session.rollback()
         form = db.session.get(type(form), form_id)
-        return _form_page(form, values, {GENERAL: exc.message}, 400, carried)
+        where = exc.field if exc.field in {r.key for r in form.fields} else GENERAL
+        return _form_page(form, values, {where: exc.message}, 400, carried, files_lost)
     except IntegrityError:
         db.session.rollback()
         log.warning("web form %s: submission collided with another", form_id)
         form = db.session.get(type(form), form_id)
         message = _("Your submission crossed with another one. Please send it again.")
-        return _form_page(form, values, {GENERAL: message}, 409, carried)
+        return _form_page(form, values, {GENERAL: message}, 409, carried, files_lost)
 
     if outcome.state == "invalid":
         form = db.session.get(type(form), form_id)
-        return _form_page(form, values, outcome.errors, 400, carried)
+        return _form_page(form, values, outcome.errors, 400, carried, files_lost)
     if outcome.state == "refused":
         response = make_response(
             render_template("webforms/refused.html", form=answer), 429

@@ -1,7 +1,7 @@
 """search text keeps the plus of E.164 numbers, so "+34" is a country code
 
 Revision ID: 0020_search_plus
-Revises: 0015_webforms
+Revises: 0017_webform_files
 
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020_search_plus"
-down_revision = "0015_webforms"
+down_revision = "0017_webform_files"
 branch_labels = None
 depends_on = None
 

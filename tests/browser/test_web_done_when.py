@@ -1,8 +1,9 @@
 """Issue 7 end to end, in real Chromium: a visitor reads a partner's link, a page
 of another local site that carries the tracking code and an embedded web form,
-fills the form in its frame, buys on the order page; a user then finds one
-contact with the visits, the submission, the paid order and its invoice, the
-referral, and a file uploaded to the file box."""
+fills the form in its frame (with a file for the file box), buys on the order
+page; a user then finds one contact with the visits, the submission, the paid
+order and its invoice, the referral, the file sent with the form and a file
+uploaded to the file box."""
 
 from decimal import Decimal
 
@@ -13,6 +14,11 @@ from tests.browser.pages import wait_for
 
 pytestmark = pytest.mark.browser
 
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06"
+    b"\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01"
+    b"\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
+)
 HOST_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Lamp news</title></head>
 <body><h1>Lamp news</h1>
@@ -25,6 +31,7 @@ def test_form_visits_purchase_referral_and_file_meet_on_one_contact(
     db, make_contact, live_server, other_site, new_page, sign_in, tmp_path
 ):
     from crm.contacts.models import Contact
+    from crm.files.models import ContactFile
     from crm.partners import services as partners
     from crm.partners.models import PartnerSettings, TrackingDestination
     from crm.sales.models import Order, Product
@@ -32,7 +39,7 @@ def test_form_visits_purchase_referral_and_file_meet_on_one_contact(
     from crm.tracking.models import PageView, TrackedSite
     from crm.webforms.models import Submission
     from tests.access_helpers import quick_user
-    from tests.webform_helpers import make_checkout, make_form
+    from tests.webform_helpers import DEFAULT_FIELDS, make_checkout, make_form
 
     site, state = other_site
     admin = quick_user(db, "admin@example.com", is_admin=True, name="Ada Admin")
@@ -44,7 +51,12 @@ def test_form_visits_purchase_referral_and_file_meet_on_one_contact(
     partners.create_partner(
         make_contact("Paula", "Partner"), "Paula1", status="active", track_days=30
     )
-    form = make_form(db, allowed_urls=site + "/", title="Lamp news by e-mail")
+    form = make_form(
+        db,
+        fields=DEFAULT_FIELDS + (("file:1", {"label": "Your lamp photo"}),),
+        allowed_urls=site + "/",
+        title="Lamp news by e-mail",
+    )
     lamp = Product(name="Desk lamp", price=Decimal("24.50"), currency="USD")
     db.session.add(lamp)
     db.session.commit()
@@ -66,6 +78,10 @@ def test_form_visits_purchase_referral_and_file_meet_on_one_contact(
     frame.locator("#f-email").fill("bea@example.com")
     frame.locator("#f-given_name").fill("Bea")
     frame.locator("#f-family_name").fill("Buyer")
+    photo = tmp_path / "my lamp.png"
+    photo.write_bytes(PNG)
+    assert "per file" in frame.locator("#f-file-1-limits").inner_text()
+    frame.locator("#f-file-1").set_input_files(str(photo))
     frame.locator("#webform-submit").click()
     frame.locator("#webform-thanks").wait_for()
 
@@ -102,6 +118,14 @@ def test_form_visits_purchase_referral_and_file_meet_on_one_contact(
     order = db.session.scalars(select(Order)).one()
     assert (submission.contact_id, order.contact_id) == (bea.id, bea.id)
     assert order.status == "paid"
+    photo_row = db.session.scalars(
+        select(ContactFile).where(ContactFile.contact_id == bea.id)
+    ).one()
+    assert (photo_row.name, photo_row.source, photo_row.size) == (
+        "my lamp.png",
+        "form",
+        len(PNG),
+    )
 
     user = new_page()
     sign_in(user, live_server, admin.email)
@@ -126,10 +150,14 @@ def test_form_visits_purchase_referral_and_file_meet_on_one_contact(
     user.wait_for_selector("#referrals")
     assert "Paula1" in user.inner_text("#referrals")
 
+    user.goto(f"{record}&tab=files")
+    sent = user.locator("#file-list tbody tr", has_text="my lamp.png")
+    assert "Web form: Newsletter" in sent.locator(".file-source").inner_text()
+    assert sent.locator(".file-type").inner_text() == "image/png"
     contract = tmp_path / "signed contract.pdf"
     contract.write_bytes(b"%PDF-1.4\n% a signed contract\n")
-    user.goto(f"{record}&tab=files")
     user.set_input_files("#files", str(contract))
     user.click("#upload-button")
-    user.wait_for_selector("#file-list tbody tr")
+    user.wait_for_selector("#file-list tbody tr >> text=signed contract.pdf")
     assert "signed contract.pdf" in user.inner_text("#file-list")
+    assert "my lamp.png" in user.inner_text("#file-list")
