@@ -5,11 +5,14 @@
   "use strict";
 
   document.addEventListener("click", function (event) {
-    var target = event.target.closest("[data-crm-prevent], [data-crm-action], [data-crm-confirm], a[href='#']");
+    var target = event.target.closest("[data-crm-prevent], [data-crm-action], [data-crm-confirm], [data-crm-add-inline], a[href='#']");
     if (!target) {
       return;
     }
-    if (target.hasAttribute("data-crm-action")) {
+    if (target.hasAttribute("data-crm-add-inline")) {
+      event.preventDefault();
+      window.faForm.addInlineField(target, target.getAttribute("data-crm-add-inline"));
+    } else if (target.hasAttribute("data-crm-action")) {
       event.preventDefault();
       window.modelActions.execute(target.getAttribute("data-crm-action"));
     } else if (target.hasAttribute("data-crm-confirm")) {
