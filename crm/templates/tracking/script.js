@@ -87,8 +87,14 @@
     }
   }
 
+  // Forms embedded on the page wait for this (the tag is often async).
+  function announce(id) {
+    w.crmVisitorId = id;
+    d.dispatchEvent(new CustomEvent("crm:visitor", { detail: id }));
+  }
+
   if (declined() || !consented()) {
-    w.crmVisitorId = null;
+    announce(null);
     return;
   }
 
@@ -97,7 +103,7 @@
     visitor = randomId();
   }
   keep(visitor);
-  w.crmVisitorId = visitor;
+  announce(visitor);
 
   var view = randomId();
   var identity = takeIdentity();
