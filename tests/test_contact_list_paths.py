@@ -56,6 +56,22 @@ def test_one_tag_lists_its_contacts_newest_first(db, web, login_as, people):
     assert "3 contacts" in page
 
 
+def test_a_tag_name_typed_into_the_tag_box_filters_by_that_tag(
+    db, web, login_as, people
+):
+    login_as("user")
+    _tag(db, [people[0], people[2]], "VIP")
+    _tag(db, [people[1]], "Cold lead")
+    ids, page = shown(web, flt0_tags_any_of="vip")
+    assert ids == [people[2].id, people[0].id]
+    assert "Invalid Filter Value" not in page
+    ids, _ = shown(web, flt0_tags_any_of="VIP,Cold lead")
+    assert ids == [people[2].id, people[1].id, people[0].id]
+    # A name no tag has is refused, as a bad id is.
+    _ids, page = shown(web, flt0_tags_any_of="No such tag")
+    assert "Invalid Filter Value" in page
+
+
 def test_tag_and_search_together_keep_both_conditions(db, web, login_as, people):
     login_as("user")
     vip = _tag(db, [people[0], people[2], people[3]], "VIP")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import aliased
 
 from crm.auth.models import User
 from crm.contacts.models import Contact
+from crm.core.text import fold
 from crm.extensions import db
 from crm.tags.models import ContactTag, Tag
 
@@ -38,7 +39,19 @@ def _tag_options():
 
 
 def _ids(value: str) -> list[int]:
-    return [int(v) for v in str(value).split(",") if v.strip().isdigit()]
+    """Tag ids from the filter's value: ids, or names typed into the box.
+
+    The tag box lets a user type a name and press Enter instead of picking
+    it from the list; such a name is read as the tag it names (in any case).
+    An unknown name matches nothing, so the filter is refused as invalid.
+    """
+    parts = [part.strip() for part in str(value).split(",") if part.strip()]
+    ids = [int(part) for part in parts if part.isdigit()]
+    names = {fold(part) for part in parts if not part.isdigit()}
+    if names:
+        by_name = {fold(name): int(tag_id) for tag_id, name in _tag_options()}
+        ids += [by_name[name] for name in names if name in by_name]
+    return ids
 
 
 def join_tag(query, tag_id: int):
