@@ -42,7 +42,7 @@ def ensure_form() -> WebForm:
         slug=FORM_SLUG,
         title="Get our newsletter",
         intro="One e-mail a month about lamps, light and tidy desks.",
-        thank_you="Thank you! Your first e-mail is on its way.",
+        thank_you="Thank you for signing up to our newsletter.",
         min_fill_seconds=2,
     )
     for position, (key, required) in enumerate(
