@@ -622,6 +622,16 @@ def discard(submission: Submission, actor) -> None:
     bytes of its files are deleted once this is committed."""
     if submission.state != "held":
         raise ServiceError(_("Only held submissions can be discarded."))
+    # A reviewer who approved or discarded it meanwhile has taken it: the row
+    # is claimed in the database, not on what this session read earlier.
+    taken = db.session.execute(
+        db.update(Submission)
+        .where(Submission.id == submission.id, Submission.state == "held")
+        .values(state="discarded")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not taken:
+        raise ServiceError(_("Only held submissions can be discarded."))
     uploads.drop(submission)
     submission.state = "discarded"
     submission.processed_at = utcnow()
