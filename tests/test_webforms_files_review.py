@@ -100,3 +100,45 @@ def test_a_review_that_crossed_another_one_changes_nothing(
     else:
         assert (sent.state, sent.stored_name) == ("dropped", None)
     assert (on_disk(), count(Contact), count(ContactFile)) == after_first
+
+
+# Crafted requests ---------------------------------------------------------------
+
+
+def test_a_field_of_several_files_takes_the_number_it_shows_and_no_more(client, db):
+    form = make_form(db, fields=WITH_PAPERS)
+    page = client.get(f"/f/{form.slug}").get_data(as_text=True)
+    many = [(f"p{i}.txt", b"paper %d" % i) for i in range(uploads.MAX_FILES + 1)]
+
+    response = submit(client, form, {**JANE, "file:1": files(*many)})
+    just_enough = submit(
+        client, form, {**JANE, "file:1": files(*many[: uploads.MAX_FILES])}
+    )
+
+    assert f"Up to {uploads.MAX_FILES} files," in page
+    assert response.status_code == 400
+    assert (
+        f"Papers takes up to {uploads.MAX_FILES} files; choose fewer."
+        in response.get_data(as_text=True)
+    )
+    assert just_enough.status_code == 200
+    assert count(ContactFile) == uploads.MAX_FILES == len(on_disk())
+    assert count(Submission) == 1
+
+
+@pytest.mark.parametrize("kind", ["text", "file"])
+def test_a_request_of_hundreds_of_parts_is_refused_unread(client, db, kind):
+    form = make_form(db, fields=WITH_CV)
+    junk = (
+        {f"x{i}": "x" for i in range(300)}
+        if kind == "text"
+        else {f"x{i}": files((f"x{i}.txt", b"x")) for i in range(300)}
+    )
+
+    response = submit(client, form, {**JANE, "file:1": files(("cv.pdf", PDF)), **junk})
+
+    assert response.status_code == 413
+    assert "larger than this form takes; nothing was kept." in response.get_data(
+        as_text=True
+    )
+    assert (count(Contact), count(Submission), on_disk()) == (0, 0, [])

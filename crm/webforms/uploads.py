@@ -34,6 +34,8 @@ FILED = "filed"
 DROPPED = "dropped"
 # Spam reasons that keep no bytes: what a bot posts never reaches the disk.
 NO_BYTES_REASONS = ("honeypot", "too_fast")
+# How many files a field of several files takes from one submission.
+MAX_FILES = 10
 
 
 @dataclass
@@ -124,6 +126,15 @@ def check(row, sent: list[Sent]) -> list[Sent]:
     if len(sent) > 1 and not row.multiple:
         raise ServiceError(
             _("%(label)s takes one file; choose only one.", label=row.label), row.key
+        )
+    if len(sent) > MAX_FILES:
+        raise ServiceError(
+            _(
+                "%(label)s takes up to %(count)s files; choose fewer.",
+                label=row.label,
+                count=MAX_FILES,
+            ),
+            row.key,
         )
     per_file, _per_box = filebox.limits()
     for one in sent:
