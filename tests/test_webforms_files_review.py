@@ -11,7 +11,7 @@ from crm.core.errors import ServiceError
 from crm.extensions import db as database
 from crm.files.models import ContactFile
 from crm.webforms import services, uploads
-from crm.webforms.models import Submission, SubmissionFile
+from crm.webforms.models import Submission, SubmissionFile, WebForm
 from tests.webform_helpers import make_form, submit
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -142,3 +142,53 @@ def test_a_request_of_hundreds_of_parts_is_refused_unread(client, db, kind):
         as_text=True
     )
     assert (count(Contact), count(Submission), on_disk()) == (0, 0, [])
+
+
+# A careless administrator -------------------------------------------------------
+
+
+def _drop_field(form_id, key):
+    form = database.session.get(WebForm, form_id)
+    form.fields = [row for row in form.fields if row.key != key]
+    services.check_form(form)
+    database.session.commit()
+
+
+@pytest.mark.parametrize("how", ["approved", "queued"])
+def test_files_waiting_for_a_field_taken_off_the_form_still_reach_the_file_box(
+    app, client, db, how
+):
+    form = make_form(db, fields=WITH_CV + (("file:2", {"label": "Photo"}),))
+    data = {
+        **JANE,
+        "file:1": files(("cv.pdf", PDF)),
+        "file:2": files(("me.pdf", PDF + b"%photo\n")),
+    }
+    if how == "approved":
+        held = rate_held(app, client, form, data)
+    else:
+        app.config["WEBFORMS_PROCESS_LATER"] = True
+        assert submit(client, form, data).status_code == 200
+        held = database.session.scalars(select(Submission)).one()
+    assert len(on_disk()) == 2
+    held_id = held.id
+    # Meanwhile the administrator takes the photo field off the form.
+    _drop_field(form.id, "file:2")
+
+    if how == "approved":
+        services.approve(database.session.get(Submission, held_id), None)
+        database.session.commit()
+    else:
+        assert services.process_queued() == 1
+
+    database.session.expire_all()
+    submission = database.session.get(Submission, held_id)
+    kept = database.session.scalars(select(ContactFile).order_by(ContactFile.id))
+    kept = kept.all()
+    assert submission.state == "processed"
+    assert sorted(f.name for f in kept) == ["cv.pdf", "me.pdf"]
+    assert [(f.state, f.stored_name) for f in submission.files] == [
+        ("filed", None),
+        ("filed", None),
+    ]
+    assert on_disk() == sorted(f.stored_name for f in kept)

@@ -235,35 +235,43 @@ def into_file_box(form, contact, submission, checked) -> tuple[list, list]:
     the box refuses (full, too large, empty) raises ServiceError naming its
     field, and the caller's rollback undoes every file of the submission.
     """
+    keys = [row.key for row in file_rows(form)]
+    sent = [(key, one) for key in keys for one in checked.get(key) or ()]
+    # Files waiting for a field taken off the form since are the visitor's
+    # too: they go to the box rather than stay on disk for nothing.
+    sent += [
+        (record.field_key, Sent(record.name, record.size, pending=record))
+        for record in submission.files
+        if record.state == PENDING and record.field_key not in keys
+    ]
     kept, not_kept = [], []
-    for row in file_rows(form):
-        for one in checked.get(row.key) or ():
-            if not one.kept:
-                not_kept.append(one.name)
-                continue
-            with one.open() as stream:
-                try:
-                    added = filebox.add_file(
-                        contact,
-                        name=one.name,
-                        stream=stream,
-                        source=FORM,
-                        source_name=form.name,
-                    )
-                except filebox.FileRefused as exc:
-                    raise ServiceError(exc.message, row.key) from None
-            record = one.pending
-            if record is None:
-                record = SubmissionFile(field_key=row.key, name=one.name)
-                submission.files.append(record)
-            else:
-                filebox.remove_when_committed([path_of(record)])
-            record.size = added.size
-            record.content_type = added.content_type
-            record.state = FILED
-            record.stored_name = None
-            record.contact_file_id = added.id
-            kept.append(added.name)
+    for key, one in sent:
+        if not one.kept:
+            not_kept.append(one.name)
+            continue
+        with one.open() as stream:
+            try:
+                added = filebox.add_file(
+                    contact,
+                    name=one.name,
+                    stream=stream,
+                    source=FORM,
+                    source_name=form.name,
+                )
+            except filebox.FileRefused as exc:
+                raise ServiceError(exc.message, key) from None
+        record = one.pending
+        if record is None:
+            record = SubmissionFile(field_key=key, name=one.name)
+            submission.files.append(record)
+        else:
+            filebox.remove_when_committed([path_of(record)])
+        record.size = added.size
+        record.content_type = added.content_type
+        record.state = FILED
+        record.stored_name = None
+        record.contact_file_id = added.id
+        kept.append(added.name)
     return kept, not_kept
 
 
