@@ -2,6 +2,7 @@
 names, and what a visitor or a careless administrator can leave behind."""
 
 import io
+import threading
 
 import pytest
 from sqlalchemy import func, select
@@ -9,10 +10,11 @@ from sqlalchemy import func, select
 from crm.contacts.models import Contact
 from crm.core.errors import ServiceError
 from crm.extensions import db as database
+from crm.files import services as filebox
 from crm.files.models import ContactFile
 from crm.webforms import services, uploads
 from crm.webforms.models import Submission, SubmissionFile, WebForm
-from tests.webform_helpers import make_form, submit
+from tests.webform_helpers import make_form, submit, token_of
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 JANE = {"email": "jane@example.com", "given_name": "Jane", "family_name": "Doe"}
@@ -38,8 +40,6 @@ def files(*pairs):
 
 
 def on_disk():
-    from crm.files import services as filebox
-
     folder = filebox.files_dir()
     return sorted(
         str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file()
@@ -192,3 +192,64 @@ def test_files_waiting_for_a_field_taken_off_the_form_still_reach_the_file_box(
         ("filed", None),
     ]
     assert on_disk() == sorted(f.stored_name for f in kept)
+
+
+# Several submissions for one contact at once -------------------------------------
+
+
+def test_submissions_crossing_for_one_contact_never_overfill_the_box_on_postgresql(
+    app, client, db, make_contact, monkeypatch
+):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time; the row lock is PostgreSQL's")
+    app.config.update(FILE_MAX_BYTES=1000, FILEBOX_MAX_BYTES=1000)
+    make_contact("Jane", "Doe", email="jane@example.com")
+    form = make_form(db, fields=WITH_CV)
+    tokens = [token_of(client, form) for _ in range(2)]
+    # Each submission waits for the other once it has read how full the box is
+    # (or gives up waiting when the other is held back by the contact's lock).
+    meeting = threading.Barrier(2)
+    original = filebox.copy_limited
+
+    def copy_after_meeting(stream, target, cap):
+        try:
+            meeting.wait(timeout=3)
+        except threading.BrokenBarrierError:
+            pass
+        return original(stream, target, cap)
+
+    monkeypatch.setattr(filebox, "copy_limited", copy_after_meeting)
+    answers = []
+
+    def send(token, name):
+        response = app.test_client().post(
+            f"/f/{form.slug}",
+            data={
+                "_token": token,
+                "email": "jane@example.com",
+                "file:1": files((name, b"c" * 600)),
+            },
+        )
+        answers.append((response.status_code, response.get_data(as_text=True)))
+
+    threads = [
+        threading.Thread(target=send, args=(token, f"cv{i}.txt"))
+        for i, token in enumerate(tokens)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    database.session.expire_all()
+    # One is kept; the other is told, in words, that it was not.
+    assert sorted(code for code, _page in answers)[0] == 200
+    refused = [(code, page) for code, page in answers if code != 200]
+    assert len(refused) == 1 and refused[0][0] in (400, 409)
+    assert (
+        "cv1.txt does not fit in this file box" in refused[0][1]
+        or "cv0.txt does not fit in this file box" in refused[0][1]
+        or "Your submission crossed with another one." in refused[0][1]
+    )
+    assert count(ContactFile) == 1 and len(on_disk()) == 1
+    assert database.session.scalar(select(func.sum(ContactFile.size))) == 600

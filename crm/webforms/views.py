@@ -18,6 +18,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -273,7 +274,8 @@ def submit_form(slug):
         form = db.session.get(type(form), form_id)
         where = exc.field if exc.field in {r.key for r in form.fields} else GENERAL
         return _form_page(form, values, {where: exc.message}, 400, carried, files_lost)
-    except IntegrityError:
+    except (IntegrityError, StaleDataError):
+        # Another submission for the same contact was committed meanwhile.
         db.session.rollback()
         log.warning("web form %s: submission collided with another", form_id)
         form = db.session.get(type(form), form_id)
