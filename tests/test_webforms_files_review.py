@@ -253,3 +253,31 @@ def test_submissions_crossing_for_one_contact_never_overfill_the_box_on_postgres
     )
     assert count(ContactFile) == 1 and len(on_disk()) == 1
     assert database.session.scalar(select(func.sum(ContactFile.size))) == 600
+
+
+# Odd names --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sent", "shown"),
+    [
+        ("   ", "file"),
+        (" . ", "file"),
+        ("..", "file"),
+        ("../../app.cfg", "app.cfg"),
+        ("..\\..\\x.txt", "x.txt"),
+        ("cv\x00.pdf", "cv.pdf"),
+        ("cv\u202efdp.exe", "cvfdp.exe"),
+    ],
+)
+def test_a_file_with_an_odd_name_is_kept_under_a_safe_one_never_dropped(
+    client, db, sent, shown
+):
+    form = make_form(db, fields=WITH_PAPERS)
+
+    response = submit(client, form, {**JANE, "file:1": files((sent, PDF))})
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    kept = database.session.scalars(select(ContactFile)).one()
+    assert (kept.name, kept.size) == (shown, len(PDF))
+    assert on_disk() == [kept.stored_name]

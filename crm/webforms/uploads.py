@@ -97,12 +97,16 @@ def from_request(storages) -> list[Sent]:
     """The files of one field of a multipart request (werkzeug FileStorage)."""
     sent = []
     for storage in storages:
-        if storage is None or not (storage.filename or "").strip():
+        if storage is None:
             continue
         stream = storage.stream
         stream.seek(0, 2)
         size = stream.tell()
         stream.seek(0)
+        # A browser sends a nameless empty part for a file input left empty;
+        # a file with a blank name but bytes is still a file.
+        if not storage.filename and size == 0:
+            continue
         sent.append(Sent(filebox.display_name(storage.filename), size, upload=stream))
     return sent
 
