@@ -197,11 +197,9 @@ def test_files_waiting_for_a_field_taken_off_the_form_still_reach_the_file_box(
 # Several submissions for one contact at once -------------------------------------
 
 
-def test_submissions_crossing_for_one_contact_never_overfill_the_box_on_postgresql(
+def test_submissions_crossing_for_one_contact_never_overfill_the_box(
     app, client, db, make_contact, monkeypatch
 ):
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite runs one writer at a time; the row lock is PostgreSQL's")
     app.config.update(FILE_MAX_BYTES=1000, FILEBOX_MAX_BYTES=1000)
     make_contact("Jane", "Doe", email="jane@example.com")
     form = make_form(db, fields=WITH_CV)
