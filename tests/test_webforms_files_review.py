@@ -279,3 +279,59 @@ def test_a_file_with_an_odd_name_is_kept_under_a_safe_one_never_dropped(
     kept = database.session.scalars(select(ContactFile)).one()
     assert (kept.name, kept.size) == (shown, len(PDF))
     assert on_disk() == [kept.stored_name]
+
+
+# The public POST's own rules ------------------------------------------------------
+
+
+@pytest.mark.parametrize("token", [None, "forged", "other form"])
+def test_a_post_without_a_good_token_keeps_no_file_and_opens_no_session(
+    client, db, token
+):
+    form = make_form(db, fields=WITH_CV)
+    other = make_form(db, name="Other", fields=WITH_CV)
+    body = {**JANE, "file:1": files(("cv.pdf", PDF))}
+    if token == "forged":
+        body["_token"] = "eyJmIjoxLCJ0IjoxfQ.forged"
+    elif token == "other form":
+        body["_token"] = token_of(client, other)
+
+    response = client.post(f"/f/{form.slug}", data=body)
+
+    assert response.status_code == 400
+    assert "This form has expired." in response.get_data(as_text=True)
+    assert response.headers.getlist("Set-Cookie") == []
+    assert (count(Contact), count(Submission), on_disk()) == (0, 0, [])
+
+
+# A pending file gone from the disk ------------------------------------------------
+
+
+def test_a_pending_file_gone_from_the_disk_is_a_logged_404_and_a_refused_approval(
+    app, web, db, admin_user, caplog
+):
+    form = make_form(db, fields=WITH_CV)
+    held = rate_held(app, web.client, form, {**JANE, "file:1": files(("cv.pdf", PDF))})
+    waiting = held.files[0]
+    uploads.path_of(waiting).unlink()
+    web.login(admin_user.email)
+
+    download = web.get(f"/admin/webform_submission/file/{waiting.id}")
+    logged = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    approval = web.post(
+        "/admin/webform_submission/action/",
+        {"action": "approve", "rowid": str(held.id)},
+        follow_redirects=True,
+    )
+
+    assert download.status_code == 404
+    assert len(logged) == 1
+    assert f"pending file {waiting.id}" in logged[0]
+    assert waiting.stored_name in logged[0]
+    assert "cv.pdf that came with this submission is missing" in approval.get_data(
+        as_text=True
+    )
+    database.session.expire_all()
+    held = database.session.get(Submission, held.id)
+    assert held.state == "held" and "is missing" in held.hold_detail
+    assert (count(Contact), count(ContactFile), on_disk()) == (0, 0, [])

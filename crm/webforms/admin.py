@@ -1,5 +1,7 @@
 """Admin screens: web forms with their fields, submissions and held ones, checkouts."""
 
+import logging
+
 from flask import abort, flash, url_for
 from flask_admin import expose
 from flask_admin.actions import action
@@ -27,6 +29,8 @@ from crm.webforms.models import (
     WebForm,
     WebFormField,
 )
+
+log = logging.getLogger(__name__)
 
 CATEGORY = _l("Marketing")
 
@@ -343,6 +347,12 @@ class SubmissionView(SecuredModelView):
             abort(404)
         path = uploads.path_of(row)
         if not path.is_file():
+            log.error(
+                "pending file %s of submission %s has no bytes (%s)",
+                row.id,
+                row.submission_id,
+                row.stored_name,
+            )
             abort(404)
         return file_views.send_attachment(
             path, row.name, row.content_type, private=True
