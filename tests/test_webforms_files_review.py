@@ -335,3 +335,57 @@ def test_a_pending_file_gone_from_the_disk_is_a_logged_404_and_a_refused_approva
     held = database.session.get(Submission, held.id)
     assert held.state == "held" and "is missing" in held.hold_detail
     assert (count(Contact), count(ContactFile), on_disk()) == (0, 0, [])
+
+
+# The queue when a contact changed under it -------------------------------------------
+
+
+def test_a_queued_submission_whose_contact_changed_meanwhile_waits_for_the_next_run(
+    app, client, db, make_contact, monkeypatch
+):
+    from crm.contacts import services as contacts
+
+    app.config["WEBFORMS_PROCESS_LATER"] = True
+    make_contact("Jane", "Doe", email="jane@example.com")
+    form = make_form(db, fields=WITH_CV)
+    for email in ("jane@example.com", "john@example.com"):
+        data = {"email": email, "given_name": "J", "file:1": files(("cv.pdf", PDF))}
+        assert submit(client, form, data).status_code == 200
+    original = contacts.prepare
+
+    def someone_edits_jane_first(contact, actor=None, **options):
+        # A user saved Jane's record after this run read it.
+        if contact.id is not None:
+            database.session.execute(
+                Contact.__table__.update()
+                .where(Contact.id == contact.id)
+                .values(version=Contact.version + 1)
+            )
+        return original(contact, actor, **options)
+
+    monkeypatch.setattr(contacts, "prepare", someone_edits_jane_first)
+
+    assert services.process_queued() == 1
+
+    database.session.expire_all()
+    states = dict(
+        database.session.execute(select(Submission.email, Submission.state)).all()
+    )
+    assert states == {"jane@example.com": "queued", "john@example.com": "processed"}
+    # Jane's file still waits; John's moved into his box; nothing else written.
+    waiting = database.session.scalars(
+        select(SubmissionFile).where(SubmissionFile.state == "pending")
+    ).one()
+    assert waiting.submission.email == "jane@example.com"
+    assert [f for f in on_disk() if f.startswith("pending/")] == [
+        f"pending/{waiting.stored_name}"
+    ]
+    assert count(ContactFile) == 1 and len(on_disk()) == 2
+
+    monkeypatch.setattr(contacts, "prepare", original)
+    assert services.process_queued() == 1
+    database.session.expire_all()
+    assert {s.state for s in database.session.scalars(select(Submission))} == {
+        "processed"
+    }
+    assert count(ContactFile) == 2 and len(on_disk()) == 2

@@ -20,7 +20,9 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.exc import StaleDataError
 
 from crm.activity import kinds
 from crm.activity import services as activity
@@ -537,8 +539,15 @@ def process_queued(limit: int = 100) -> int:
             db.session.rollback()
             continue
         submission = db.session.get(Submission, submission_id)
-        outcome = _process_claimed(submission)
-        db.session.commit()
+        try:
+            outcome = _process_claimed(submission)
+            db.session.commit()
+        except (IntegrityError, StaleDataError):
+            # Its contact changed (or one was created) meanwhile: the claim
+            # is undone with the rest, and the next run takes it again.
+            db.session.rollback()
+            log.warning("queued submission %s crossed another change", submission_id)
+            continue
         if outcome is not None:
             run_after_commit(outcome.after_commit)
         done += 1
