@@ -389,3 +389,46 @@ def test_a_queued_submission_whose_contact_changed_meanwhile_waits_for_the_next_
         "processed"
     }
     assert count(ContactFile) == 2 and len(on_disk()) == 2
+
+
+def test_an_approval_that_crossed_an_edit_of_the_contact_says_so_and_keeps_the_files(
+    app, web, db, admin_user, make_contact, monkeypatch
+):
+    from crm.contacts import services as contacts
+
+    make_contact("Jane", "Doe", email="jane@example.com")
+    form = make_form(db, fields=WITH_CV)
+    held = rate_held(
+        app,
+        web.client,
+        form,
+        {"email": "jane@example.com", "file:1": files(("cv.pdf", PDF))},
+    )
+    before = on_disk()
+    original = contacts.prepare
+
+    def someone_edits_jane_first(contact, actor=None, **options):
+        database.session.execute(
+            Contact.__table__.update()
+            .where(Contact.id == contact.id)
+            .values(version=Contact.version + 1)
+        )
+        return original(contact, actor, **options)
+
+    monkeypatch.setattr(contacts, "prepare", someone_edits_jane_first)
+    web.login(admin_user.email)
+
+    response = web.post(
+        "/admin/webform_submission/action/",
+        {"action": "approve", "rowid": str(held.id)},
+        follow_redirects=True,
+    )
+
+    assert response.status_code == 200
+    assert (
+        f"Submission {held.id} crossed a change to its contact; nothing was done. "
+        "Approve it again." in response.get_data(as_text=True)
+    )
+    database.session.expire_all()
+    assert database.session.get(Submission, held.id).state == "held"
+    assert (count(ContactFile), on_disk()) == (0, before)

@@ -238,6 +238,7 @@ def into_file_box(form, contact, submission, checked) -> tuple[list, list]:
     Private, uploaded by nobody, with the form's name as their source. A file
     the box refuses (full, too large, empty) raises ServiceError naming its
     field, and the caller's rollback undoes every file of the submission.
+    Pending files of a field the form no longer has are added too.
     """
     keys = [row.key for row in file_rows(form)]
     sent = [(key, one) for key in keys for one in checked.get(key) or ()]
