@@ -432,3 +432,30 @@ def test_an_approval_that_crossed_an_edit_of_the_contact_says_so_and_keeps_the_f
     database.session.expire_all()
     assert database.session.get(Submission, held.id).state == "held"
     assert (count(ContactFile), on_disk()) == (0, before)
+
+
+def test_a_list_box_with_every_option_chosen_still_posts_with_the_files(client, db):
+    from crm.customfields.models import CustomField, CustomHeader, CustomTab
+
+    options = [f"Topic {n}" for n in range(40)]
+    tab = CustomTab(name="Extra")
+    header = CustomHeader(tab=tab, name="Facts")
+    topics = CustomField(
+        header=header,
+        label="Topics",
+        field_name="Topics",
+        field_type="list_box",
+        options="\n".join(options),
+    )
+    db.session.add_all([tab, header, topics])
+    db.session.commit()
+    form = make_form(db, fields=WITH_CV + ((f"custom:{topics.id}", {}),))
+
+    response = submit(
+        client,
+        form,
+        {**JANE, "file:1": files(("cv.pdf", PDF)), f"custom:{topics.id}": options},
+    )
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert count(ContactFile) == 1

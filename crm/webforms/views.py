@@ -99,12 +99,17 @@ def request_limit(form) -> int:
 
 
 def parts_limit(form) -> int:
-    """The most parts a posting of the form has: its fields, as many files as
-    its file fields take, and the page's own hidden inputs."""
-    files = sum(
-        uploads.MAX_FILES if row.multiple else 1 for row in uploads.file_rows(form)
-    )
-    return len(form.fields) + files + EXTRA_PARTS
+    """The most parts a posting of the form has: one per field, one per
+    option of a list box, as many files as its file fields take, and the
+    page's own hidden inputs."""
+    parts = EXTRA_PARTS
+    for row in form.fields:
+        kind, options = catalogue.input_kind(row.key)
+        if kind == "file":
+            parts += uploads.MAX_FILES if row.multiple else 1
+        else:
+            parts += len(options) if kind == "multi" else 1
+    return parts
 
 
 def _carried(source) -> dict:
