@@ -169,7 +169,9 @@ def test_the_page_posts_multipart_with_the_limits_next_to_the_file_field(
     photo = re.search(r'<input type="file"[^>]*name="file:2"[^>]*>', page).group(0)
     assert " multiple" in papers and " multiple" not in photo
     limits = re.search(r'id="f-file-1-limits">([^<]*)<', page).group(1)
-    assert limits.strip() == "Up to 2 MB per file, 50 MB in all."
+    assert limits.strip() == "Up to 10 files, 2 MB per file, 50 MB in all."
+    one = re.search(r'id="f-file-2-limits">([^<]*)<', page).group(1)
+    assert one.strip() == "Up to 2 MB per file, 50 MB in all."
     assert "multipart" not in other and 'type="file"' not in other
 
 

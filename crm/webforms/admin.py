@@ -1,5 +1,7 @@
 """Admin screens: web forms with their fields, submissions and held ones, checkouts."""
 
+import logging
+
 from flask import abort, flash, url_for
 from flask_admin import expose
 from flask_admin.actions import action
@@ -8,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 from wtforms import SelectChoice, SelectField
 from wtforms.validators import Optional
 
@@ -27,6 +30,8 @@ from crm.webforms.models import (
     WebForm,
     WebFormField,
 )
+
+log = logging.getLogger(__name__)
 
 CATEGORY = _l("Marketing")
 
@@ -343,6 +348,12 @@ class SubmissionView(SecuredModelView):
             abort(404)
         path = uploads.path_of(row)
         if not path.is_file():
+            log.error(
+                "pending file %s of submission %s has no bytes (%s)",
+                row.id,
+                row.submission_id,
+                row.stored_name,
+            )
             abort(404)
         return file_views.send_attachment(
             path, row.name, row.content_type, private=True
@@ -355,13 +366,25 @@ class SubmissionView(SecuredModelView):
             submission = db.session.get(Submission, submission_id)
             try:
                 outcome = services.approve(submission, current_user)
+                db.session.commit()
             except ServiceError as exc:
                 db.session.rollback()
                 services.record_failure(submission_id, exc.message)
                 db.session.commit()
                 flash(exc.message, "error")
                 return
-            db.session.commit()
+            except StaleDataError:
+                # Someone saved the matched contact meanwhile; all is undone.
+                db.session.rollback()
+                flash(
+                    _(
+                        "Submission %(id)s crossed a change to its contact; nothing "
+                        "was done. Approve it again.",
+                        id=submission_id,
+                    ),
+                    "error",
+                )
+                return
             services.run_after_commit(outcome.after_commit)
             done += 1
         flash(_("%(count)s submission(s) approved.", count=done), "success")

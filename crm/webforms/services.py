@@ -20,7 +20,9 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.exc import StaleDataError
 
 from crm.activity import kinds
 from crm.activity import services as activity
@@ -537,8 +539,15 @@ def process_queued(limit: int = 100) -> int:
             db.session.rollback()
             continue
         submission = db.session.get(Submission, submission_id)
-        outcome = _process_claimed(submission)
-        db.session.commit()
+        try:
+            outcome = _process_claimed(submission)
+            db.session.commit()
+        except (IntegrityError, StaleDataError):
+            # Its contact changed (or one was created) meanwhile: the claim
+            # is undone with the rest, and the next run takes it again.
+            db.session.rollback()
+            log.warning("queued submission %s crossed another change", submission_id)
+            continue
         if outcome is not None:
             run_after_commit(outcome.after_commit)
         done += 1
@@ -621,6 +630,16 @@ def discard(submission: Submission, actor) -> None:
     """Mark a held submission as spam; it never becomes a contact, and the
     bytes of its files are deleted once this is committed."""
     if submission.state != "held":
+        raise ServiceError(_("Only held submissions can be discarded."))
+    # A reviewer who approved or discarded it meanwhile has taken it: the row
+    # is claimed in the database, not on what this session read earlier.
+    taken = db.session.execute(
+        db.update(Submission)
+        .where(Submission.id == submission.id, Submission.state == "held")
+        .values(state="discarded")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not taken:
         raise ServiceError(_("Only held submissions can be discarded."))
     uploads.drop(submission)
     submission.state = "discarded"

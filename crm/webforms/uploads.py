@@ -34,6 +34,8 @@ FILED = "filed"
 DROPPED = "dropped"
 # Spam reasons that keep no bytes: what a bot posts never reaches the disk.
 NO_BYTES_REASONS = ("honeypot", "too_fast")
+# How many files a field of several files takes from one submission.
+MAX_FILES = 10
 
 
 @dataclass
@@ -95,12 +97,16 @@ def from_request(storages) -> list[Sent]:
     """The files of one field of a multipart request (werkzeug FileStorage)."""
     sent = []
     for storage in storages:
-        if storage is None or not (storage.filename or "").strip():
+        if storage is None:
             continue
         stream = storage.stream
         stream.seek(0, 2)
         size = stream.tell()
         stream.seek(0)
+        # A browser sends a nameless empty part for a file input left empty;
+        # a file with a blank name but bytes is still a file.
+        if not storage.filename and size == 0:
+            continue
         sent.append(Sent(filebox.display_name(storage.filename), size, upload=stream))
     return sent
 
@@ -124,6 +130,15 @@ def check(row, sent: list[Sent]) -> list[Sent]:
     if len(sent) > 1 and not row.multiple:
         raise ServiceError(
             _("%(label)s takes one file; choose only one.", label=row.label), row.key
+        )
+    if len(sent) > MAX_FILES:
+        raise ServiceError(
+            _(
+                "%(label)s takes up to %(count)s files; choose fewer.",
+                label=row.label,
+                count=MAX_FILES,
+            ),
+            row.key,
         )
     per_file, _per_box = filebox.limits()
     for one in sent:
@@ -223,36 +238,45 @@ def into_file_box(form, contact, submission, checked) -> tuple[list, list]:
     Private, uploaded by nobody, with the form's name as their source. A file
     the box refuses (full, too large, empty) raises ServiceError naming its
     field, and the caller's rollback undoes every file of the submission.
+    Pending files of a field the form no longer has are added too.
     """
+    keys = [row.key for row in file_rows(form)]
+    sent = [(key, one) for key in keys for one in checked.get(key) or ()]
+    # Files waiting for a field taken off the form since are the visitor's
+    # too: they go to the box rather than stay on disk for nothing.
+    sent += [
+        (record.field_key, Sent(record.name, record.size, pending=record))
+        for record in submission.files
+        if record.state == PENDING and record.field_key not in keys
+    ]
     kept, not_kept = [], []
-    for row in file_rows(form):
-        for one in checked.get(row.key) or ():
-            if not one.kept:
-                not_kept.append(one.name)
-                continue
-            with one.open() as stream:
-                try:
-                    added = filebox.add_file(
-                        contact,
-                        name=one.name,
-                        stream=stream,
-                        source=FORM,
-                        source_name=form.name,
-                    )
-                except filebox.FileRefused as exc:
-                    raise ServiceError(exc.message, row.key) from None
-            record = one.pending
-            if record is None:
-                record = SubmissionFile(field_key=row.key, name=one.name)
-                submission.files.append(record)
-            else:
-                filebox.remove_when_committed([path_of(record)])
-            record.size = added.size
-            record.content_type = added.content_type
-            record.state = FILED
-            record.stored_name = None
-            record.contact_file_id = added.id
-            kept.append(added.name)
+    for key, one in sent:
+        if not one.kept:
+            not_kept.append(one.name)
+            continue
+        with one.open() as stream:
+            try:
+                added = filebox.add_file(
+                    contact,
+                    name=one.name,
+                    stream=stream,
+                    source=FORM,
+                    source_name=form.name,
+                )
+            except filebox.FileRefused as exc:
+                raise ServiceError(exc.message, key) from None
+        record = one.pending
+        if record is None:
+            record = SubmissionFile(field_key=key, name=one.name)
+            submission.files.append(record)
+        else:
+            filebox.remove_when_committed([path_of(record)])
+        record.size = added.size
+        record.content_type = added.content_type
+        record.state = FILED
+        record.stored_name = None
+        record.contact_file_id = added.id
+        kept.append(added.name)
     return kept, not_kept
 
 

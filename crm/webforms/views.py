@@ -18,6 +18,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -38,6 +39,9 @@ bp = Blueprint("webforms", __name__)
 GENERAL = "_form"
 # What a form's own fields may take in a request, besides its files.
 FIELDS_BYTES = 1024 * 1024
+# Parts of a posted form besides its fields and files: the token, the
+# honeypot, the carried visitor, page and UTM values, the embed flag.
+EXTRA_PARTS = 20
 
 
 def _client_ip() -> str:
@@ -64,10 +68,19 @@ def _field_rows(form, values, errors, files_lost=False):
         }
         if kind == "file":
             shown["multiple"] = row.multiple
-            shown["limits"] = _(
-                "Up to %(per_file)s per file, %(per_box)s in all.",
-                per_file=human_size(per_file),
-                per_box=human_size(per_box),
+            shown["limits"] = (
+                _(
+                    "Up to %(count)s files, %(per_file)s per file, %(per_box)s in all.",
+                    count=uploads.MAX_FILES,
+                    per_file=human_size(per_file),
+                    per_box=human_size(per_box),
+                )
+                if row.multiple
+                else _(
+                    "Up to %(per_file)s per file, %(per_box)s in all.",
+                    per_file=human_size(per_file),
+                    per_box=human_size(per_box),
+                )
             )
             shown["again"] = files_lost
         rows.append(shown)
@@ -83,6 +96,20 @@ def request_limit(form) -> int:
     per_file, per_box = filebox.limits()
     room = sum(per_box if row.multiple else per_file for row in rows)
     return min(room, per_box) + FIELDS_BYTES
+
+
+def parts_limit(form) -> int:
+    """The most parts a posting of the form has: one per field, one per
+    option of a list box, as many files as its file fields take, and the
+    page's own hidden inputs."""
+    parts = EXTRA_PARTS
+    for row in form.fields:
+        kind, options = catalogue.input_kind(row.key)
+        if kind == "file":
+            parts += uploads.MAX_FILES if row.multiple else 1
+        else:
+            parts += len(options) if kind == "multi" else 1
+    return parts
 
 
 def _carried(source) -> dict:
@@ -191,8 +218,10 @@ def _posted_files(form) -> dict:
 
 
 def _too_large_page(form):
-    """The form again, when the request was refused unread for its size."""
-    if services.has_files(form):
+    """The form again, when the request was refused unread for its size (or
+    for more parts than the form has)."""
+    too_many_parts = (request.content_length or 0) <= request.max_content_length
+    if services.has_files(form) and not too_many_parts:
         per_file, per_box = filebox.limits()
         message = _(
             "The files sent are larger than this form takes (up to %(per_file)s "
@@ -210,6 +239,7 @@ def _too_large_page(form):
 def submit_form(slug):
     form = services.active_form(slug) or abort(404)
     request.max_content_length = request_limit(form)
+    request.max_form_parts = parts_limit(form)
     try:
         posted = _posted()
         files = _posted_files(form)
@@ -249,7 +279,8 @@ def submit_form(slug):
         form = db.session.get(type(form), form_id)
         where = exc.field if exc.field in {r.key for r in form.fields} else GENERAL
         return _form_page(form, values, {where: exc.message}, 400, carried, files_lost)
-    except IntegrityError:
+    except (IntegrityError, StaleDataError):
+        # Another submission for the same contact was committed meanwhile.
         db.session.rollback()
         log.warning("web form %s: submission collided with another", form_id)
         form = db.session.get(type(form), form_id)
