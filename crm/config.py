@@ -76,6 +76,9 @@ DEFAULTS = {
     # True: the public form only checks and queues a submission, and
     # ``flask webforms process`` turns the queue into contacts.
     "WEBFORMS_PROCESS_LATER": False,
+    # Bytes that files of submissions held by the rate limits may take on disk
+    # in all; past it a held submission keeps only its files' names.
+    "WEBFORMS_HELD_FILES_MAX_BYTES": 500 * 1024 * 1024,
     # argon2id parameters: "rfc9106-low-memory" (RFC 9106's second choice, 64 MiB)
     # or "rfc9106-high-memory" (2 GiB). "cheapest" exists for test suites only.
     "PASSWORD_HASH_PROFILE": "rfc9106-low-memory",
@@ -122,6 +125,7 @@ _INT_KEYS = {
     "WEBFORMS_HARD_LIMIT_PER_ADDRESS",
     "WEBFORMS_SOFT_LIMIT_PER_FORM",
     "WEBFORMS_HARD_LIMIT_PER_FORM",
+    "WEBFORMS_HELD_FILES_MAX_BYTES",
 }
 
 

@@ -580,6 +580,29 @@ def test_an_approval_that_does_not_fit_says_why_and_keeps_the_files(
     assert on_disk() == before and len(_pending()) == 1 and count(ContactFile) == 1
 
 
+def test_held_files_past_the_overall_cap_keep_only_their_names(app, client, db):
+    app.config.update(WEBFORMS_HELD_FILES_MAX_BYTES=len(PDF) + 10)
+    form = make_form(db, fields=WITH_CV)
+    app.config.update(WEBFORMS_SOFT_LIMIT_PER_ADDRESS=0)
+    first = submit(client, form, {**JANE, "file:1": files(("a.pdf", PDF))})
+    second = submit(
+        client,
+        form,
+        {**JANE, "email": "joe@example.com", "file:1": files(("b.pdf", PDF))},
+    )
+    app.config.update(WEBFORMS_SOFT_LIMIT_PER_ADDRESS=5)
+    assert (first.status_code, second.status_code) == (200, 200)
+
+    kept = db.session.scalars(select(SubmissionFile).order_by(SubmissionFile.id)).all()
+    assert [(f.name, f.state) for f in kept] == [
+        ("a.pdf", "pending"),
+        ("b.pdf", "dropped"),
+    ]
+    assert on_disk() == [f"pending/{kept[0].stored_name}"]
+    held = db.session.scalars(select(Submission).where(Submission.state == "held"))
+    assert len(held.all()) == 2
+
+
 def test_discarding_a_held_submission_deletes_its_files(app, web, db, admin_user):
     form = make_form(db, fields=WITH_PAPERS)
     held = _rate_held(

@@ -347,7 +347,9 @@ def submit(form: WebForm, values: dict, meta: Meta, files=None) -> Outcome:
     if reason:
         submission.state = "held"
         submission.hold_reason = reason
-        if reason in uploads.NO_BYTES_REASONS:
+        if reason in uploads.NO_BYTES_REASONS or not uploads.room_for_held(
+            form, checked, spam.setting("WEBFORMS_HELD_FILES_MAX_BYTES")
+        ):
             uploads.note_dropped(submission, form, checked)
         else:
             uploads.keep_pending(submission, form, checked)

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask_babel import gettext as _
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from crm.core.errors import ServiceError
 from crm.core.text import human_size
+from crm.extensions import db
 from crm.files import services as filebox
 from crm.files.models import FORM
 from crm.webforms import fields as catalogue
@@ -219,6 +220,35 @@ def keep_pending(submission: Submission, form: WebForm, checked: dict) -> None:
                 size,
                 stored,
             )
+
+
+def room_for_held(form: WebForm, checked: dict, limit: int) -> bool:
+    """Whether a held submission's files fit beside the other held ones.
+
+    Rate-held submissions wait for a person; their bytes wait with them.
+    Without a cap, one address could fill the disk at the rate limit.
+    """
+    sent = sum(
+        one.size for row in file_rows(form) for one in checked.get(row.key) or ()
+    )
+    if not sent:
+        return True
+    waiting = db.session.scalar(
+        select(func.coalesce(func.sum(SubmissionFile.size), 0))
+        .join(Submission, Submission.id == SubmissionFile.submission_id)
+        .where(SubmissionFile.state == PENDING, Submission.state == "held")
+    )
+    if waiting + sent <= limit:
+        return True
+    log.warning(
+        "web form %s: held files take %s bytes; %s more would pass the %s allowed,"
+        " so only their names are kept",
+        form.id,
+        waiting,
+        sent,
+        limit,
+    )
+    return False
 
 
 def note_dropped(submission: Submission, form: WebForm, checked: dict) -> None:
