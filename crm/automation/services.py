@@ -277,6 +277,8 @@ def resend(run: StepRun, actor=None, now=None) -> None:
     run.status = SCHEDULED
     run.due_at = now or utcnow()
     run.finished_at = None
+    # A new message: the one sent before is not the one to reuse.
+    run.result_ref = None
     run.reason = _("Resend requested by %(user)s", user=_actor_name(actor))
     db.session.flush()
     logger.info("step run %s resent by %s", run.id, _actor_name(actor))
