@@ -15,6 +15,7 @@ import cProfile
 import io
 import pstats
 import time
+from collections import Counter
 
 from common import on_path
 
@@ -47,10 +48,12 @@ def run(url: str, steps: int, batch: int, top: int) -> None:
             step, rate = _seed(db, steps, "email", None)
             _release(db, step, rate)
 
-            statements = []
-            event.listen(
-                db.engine, "before_cursor_execute", lambda *a: statements.append(1)
-            )
+            statements = Counter()
+
+            def count(conn, cursor, statement, *args):
+                statements[" ".join(statement.split())[:90]] += 1
+
+            event.listen(db.engine, "before_cursor_execute", count)
             profile = cProfile.Profile()
             wall, cpu = time.perf_counter(), time.process_time()
             profile.enable()
@@ -69,8 +72,10 @@ def run(url: str, steps: int, batch: int, top: int) -> None:
     print(
         f"{url.split(':')[0]}: {steps} steps {counts}, received {received}; "
         f"{wall / steps * 1000:.1f} ms wall and {cpu / steps * 1000:.1f} ms CPU "
-        f"a step, {len(statements) / steps:.1f} statements a step"
+        f"a step, {statements.total() / steps:.1f} statements a step"
     )
+    for statement, n in statements.most_common(top // 3):
+        print(f"{n / steps:6.2f} a step  {statement}")
     out = io.StringIO()
     pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(top)
     print(out.getvalue())

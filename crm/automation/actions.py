@@ -116,7 +116,8 @@ def _email_content(contact, settings) -> tuple[str, str, int | None]:
         if template is None:
             raise ServiceError(_("The step's e-mail template no longer exists."))
         subject, html = template.subject, template.html
-    context = merge.context_for(contact)
+    # Reading the contact's fields costs queries; text without any needs none.
+    context = merge.context_for(contact) if merge.has_fields(subject + html) else {}
     return (
         merge.render(subject, context, html=False),
         merge.render(html, context, html=True),

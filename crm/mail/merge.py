@@ -129,6 +129,11 @@ def sample_context() -> dict:
     return {"contact": blank, "owner": dict.fromkeys(OWNER_FIELDS, ""), "linked": blank}
 
 
+def has_fields(source: str) -> bool:
+    """Whether ``source`` may hold a merge field or template syntax at all."""
+    return "{" in (source or "") or "~" in (source or "")
+
+
 def render(source: str, context: dict, *, html: bool) -> str:
     """Render ``source`` with ``context``; unknown fields raise MergeError."""
     env = _html_env if html else _text_env

@@ -813,9 +813,9 @@ class _SentMarker:
 
     On PostgreSQL the update goes through a second connection, so the
     batch's transaction keeps its locks on the status rows while it sends;
-    ``synchronous_commit`` is off for that small transaction: the commit
-    survives the worker being killed, and only a crash of the database
-    server itself could lose the last few. SQLite has one writer, which the
+    ``synchronous_commit`` is off for those small transactions: such a
+    commit survives the worker being killed, and only a crash of the
+    database server itself could lose the last few. SQLite has one writer, which the
     batch's transaction does not hold while it sends, so the update commits
     on the session's own connection.
     """
@@ -825,7 +825,11 @@ class _SentMarker:
         self.recorded = set()
         self.connection = None
         if durable and db.engine.dialect.name == "postgresql":
-            self.connection = db.engine.connect()
+            # Autocommit: each update is its own transaction, one round trip.
+            self.connection = db.engine.connect().execution_options(
+                isolation_level="AUTOCOMMIT"
+            )
+            self.connection.execute(text("SET synchronous_commit TO off"))
 
     def sent(self, one: Prepared) -> None:
         if not self.durable:
@@ -839,13 +843,13 @@ class _SentMarker:
             db.session.execute(statement)
             db.session.commit()
         else:
-            with self.connection.begin():
-                self.connection.execute(text("SET LOCAL synchronous_commit TO off"))
-                self.connection.execute(statement)
+            self.connection.execute(statement)
         self.recorded.add(one.id)
 
     def close(self) -> None:
         if self.connection is not None:
+            # The connection goes back to the pool: other work commits safely.
+            self.connection.execute(text("RESET synchronous_commit"))
             self.connection.close()
 
 
