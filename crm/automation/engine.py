@@ -382,7 +382,9 @@ def _prepare_mails(mails, chunk: _Chunk, now) -> list:
         prepared = mail.prepare_many([item for _run, item in mails])
         pending = []
         for (run, _item), one in zip(mails, prepared, strict=True):
-            if one.state == "queued":
+            if one.state == "queued" or one.delivered:
+                # Delivered by an attempt that died before recording it: its
+                # history event and last_sent_at are still to be written.
                 run.result_ref = f"message:{one.id}"
                 pending.append((run.id, one))
             else:
