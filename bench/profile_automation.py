@@ -22,7 +22,7 @@ from common import on_path
 on_path()
 
 
-def run(url: str, steps: int, batch: int, top: int) -> None:
+def run(url: str, steps: int, batch: int, top: int, sort: str) -> None:
     from sqlalchemy import event
 
     from bench_automation import SmtpProcess, _database, _release, _seed
@@ -77,7 +77,7 @@ def run(url: str, steps: int, batch: int, top: int) -> None:
     for statement, n in statements.most_common(top // 3):
         print(f"{n / steps:6.2f} a step  {statement}")
     out = io.StringIO()
-    pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(top)
+    pstats.Stats(profile, stream=out).sort_stats(sort).print_stats(top)
     print(out.getvalue())
 
 
@@ -87,8 +87,9 @@ def main():
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--top", type=int, default=45)
+    parser.add_argument("--sort", default="cumulative")
     args = parser.parse_args()
-    run(args.database_url, args.steps, args.batch, args.top)
+    run(args.database_url, args.steps, args.batch, args.top, args.sort)
 
 
 if __name__ == "__main__":
