@@ -143,3 +143,30 @@ def test_a_worker_killed_mid_send_repeats_at_most_one_message_with_its_id(
         .group_by(StepAttempt.run_id)
     ).all()
     assert len(done) == 4 and {n for _run, n in done} == {1}
+
+
+def test_a_row_whose_bookkeeping_raises_fails_alone_and_is_not_mailed_twice(
+    db, contacts, smtp_server, monkeypatch
+):
+    real = services.schedule_next
+    doomed = contacts[3].id
+
+    def schedule_next(enrollment, now=None, **options):
+        if enrollment.contact_id == doomed:
+            raise RuntimeError("the next step cannot be planned")
+        return real(enrollment, now, **options)
+
+    monkeypatch.setattr(services, "schedule_next", schedule_next)
+    ids = engine.claim(10, "w1", T0)
+    assert engine.dispatch_batch(ids, "w1", T0) == {DONE: 3, SKIPPED: 1, "retry": 1}
+    assert len(smtp_server.wait_for(4)) == 4
+    run = _run_of(db, contacts[3])
+    assert run.status == SCHEDULED and run.reason == "RuntimeError"
+
+    monkeypatch.undo()
+    assert engine.drain("w1", now=T0 + timedelta(minutes=2)) == {DONE: 1}
+    assert len(smtp_server.messages) == 4
+    events = db.session.scalars(
+        select(ActivityEvent.contact_id).where(ActivityEvent.kind == "email_sent")
+    ).all()
+    assert sorted(events) == sorted(c.id for i, c in enumerate(contacts) if i != 2)

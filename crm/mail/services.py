@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from crm.activity import services as activity
+from crm.activity.models import ActivityEvent
 from crm.contacts.models import ContactEmail
 from crm.core.db import utcnow
 from crm.core.errors import ServiceError
@@ -853,6 +854,29 @@ class _SentMarker:
             self.connection.close()
 
 
+def _not_yet_recorded(delivered, queued) -> list[Prepared]:
+    """Leave out messages an earlier attempt delivered and already recorded.
+
+    A message sent by an earlier attempt whose worker died has no history
+    event yet; one whose attempt failed later, in the step's own
+    bookkeeping, has: it must not get a second.
+    """
+    handed = {id(one) for one in queued}
+    earlier = [one.id for one in delivered if id(one) not in handed]
+    if not earlier:
+        return delivered
+    recorded = set(
+        db.session.scalars(
+            select(ActivityEvent.ref_id).where(
+                ActivityEvent.kind == "email_sent",
+                ActivityEvent.ref_type == "message",
+                ActivityEvent.ref_id.in_(earlier),
+            )
+        )
+    )
+    return [one for one in delivered if one.id not in recorded]
+
+
 def _record_outcomes(prepared, queued, found, how: str, recorded) -> None:
     """Write what came of a delivered batch: states, last_sent_at, events."""
     table = Message.__table__
@@ -881,7 +905,7 @@ def _record_outcomes(prepared, queued, found, how: str, recorded) -> None:
             ],
         )
 
-    delivered = [one for one in prepared if one.delivered]
+    delivered = _not_yet_recorded([one for one in prepared if one.delivered], queued)
     if delivered:
         status = EmailAddressStatus.__table__
         db.session.execute(
