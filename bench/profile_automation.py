@@ -23,9 +23,9 @@ on_path()
 
 
 def run(url: str, steps: int, batch: int, top: int, sort: str) -> None:
+    from bench_automation import SmtpProcess, _database, _release, _seed
     from sqlalchemy import event
 
-    from bench_automation import SmtpProcess, _database, _release, _seed
     from crm import create_app
     from crm.automation import engine
     from crm.extensions import db
