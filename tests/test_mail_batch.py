@@ -242,3 +242,17 @@ def test_an_opt_out_waits_while_the_batch_sends_on_postgresql(
     with db.engine.connect() as other:
         other.execute(opt_out)
         other.commit()
+
+
+def test_a_header_the_direct_builder_cannot_write_goes_through_email_message(
+    db, people, smtp_server
+):
+    headers = {KEY: "key-café", "X-Campaign": "Año nuevo"}
+    [result] = services.send_many([_item(people["ann"], headers=headers)])
+    db.session.commit()
+
+    [received] = smtp_server.wait_for(1)
+    assert result.state == "sent" and received.defects == []
+    assert received[KEY] == "key-café" and received["X-Campaign"] == "Año nuevo"
+    assert received["Message-ID"] == result.message_id_header
+    assert received["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"

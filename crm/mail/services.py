@@ -754,7 +754,7 @@ def deliver_many(prepared, *, durable: bool = False) -> list[Prepared]:
 
     With ``durable`` each message is recorded as sent in a commit of its
     own the moment the server accepts it, so a worker killed during the
-    batch sends at most that one message again (see ``_commit_sent``).
+    batch sends at most that one message again (see ``_SentMarker``).
     """
     how = transport.mode()
     queued = [one for one in prepared if one.state == "queued"]
@@ -816,9 +816,10 @@ class _SentMarker:
     batch's transaction keeps its locks on the status rows while it sends;
     ``synchronous_commit`` is off for those small transactions: such a
     commit survives the worker being killed, and only a crash of the
-    database server itself could lose the last few. SQLite has one writer, which the
-    batch's transaction does not hold while it sends, so the update commits
-    on the session's own connection.
+    database server itself could lose the last few (those messages would
+    then be sent again, never lost). SQLite has one writer at a time, so a
+    second connection would wait for this one: the update commits on the
+    session's own connection, together with what the caller wrote so far.
     """
 
     def __init__(self, durable: bool):
@@ -849,9 +850,11 @@ class _SentMarker:
 
     def close(self) -> None:
         if self.connection is not None:
-            # The connection goes back to the pool: other work commits safely.
-            self.connection.execute(text("RESET synchronous_commit"))
-            self.connection.close()
+            try:
+                # Back in the pool, the connection commits safely again.
+                self.connection.execute(text("RESET synchronous_commit"))
+            finally:
+                self.connection.close()
 
 
 def _not_yet_recorded(delivered, queued) -> list[Prepared]:
