@@ -2,8 +2,9 @@
 
 ``smtp_server`` yields a server with ``.url`` (for CRM_MAIL_URL),
 ``.messages`` (parsed EmailMessage objects, in arrival order),
-``.wait_for(n)`` and ``.refuse_with`` (an SMTP reply such as
-"550 5.1.1 No such user" that the server then gives to every DATA).
+``.wait_for(n)``, ``.refuse_with`` (an SMTP reply such as
+"550 5.1.1 No such user" that the server then gives to every DATA) and
+``.refuse_for`` (recipient address -> reply, for the DATA of that one).
 """
 
 import email
@@ -22,6 +23,9 @@ class _Handler:
     async def handle_DATA(self, smtp_server, session, envelope):
         if self.server.refuse_with:
             return self.server.refuse_with
+        for recipient in envelope.rcpt_tos:
+            if recipient in self.server.refuse_for:
+                return self.server.refuse_for[recipient]
         message = email.message_from_bytes(envelope.content, policy=policy.default)
         with self.server.arrived:
             self.server.envelopes.append(envelope)
@@ -41,6 +45,7 @@ class SmtpServer:
         self.messages = []
         self.envelopes = []
         self.refuse_with = None
+        self.refuse_for = {}
         self.arrived = threading.Condition()
         self.port = _free_port()
         self.controller = Controller(
@@ -71,6 +76,7 @@ class SmtpServer:
             self.messages.clear()
             self.envelopes.clear()
         self.refuse_with = None
+        self.refuse_for = {}
 
 
 @pytest.fixture(scope="session")

@@ -116,7 +116,8 @@ def _email_content(contact, settings) -> tuple[str, str, int | None]:
         if template is None:
             raise ServiceError(_("The step's e-mail template no longer exists."))
         subject, html = template.subject, template.html
-    context = merge.context_for(contact)
+    # Reading the contact's fields costs queries; text without any needs none.
+    context = merge.context_for(contact) if merge.has_fields(subject + html) else {}
     return (
         merge.render(subject, context, html=False),
         merge.render(html, context, html=True),
@@ -124,28 +125,56 @@ def _email_content(contact, settings) -> tuple[str, str, int | None]:
     )
 
 
-@action("send_email")
-def send_email(run, contact, settings, now) -> Outcome:
-    # The one send function checks consent at the moment of sending.
-    from crm.mail.services import MailRefused, send_message
+def email_item(run, contact, settings):
+    """The e-mail a send step makes for ``contact``, or the Outcome that ends it.
+
+    A run that an earlier attempt had prepared a message for (its worker
+    died) names that message, so it is reused rather than made twice.
+    """
+    from crm.mail.services import Outgoing
 
     address = contact.primary_email
     if not address:
         return Outcome(SKIPPED, _("The contact has no e-mail address."))
     subject, html, template_id = _email_content(contact, settings)
-    try:
-        message = send_message(
-            contact_id=contact.id,
-            address=address,
-            subject=subject,
-            html=html,
-            purpose="marketing",
-            template_id=template_id,
-            headers={KEY_HEADER: run.idempotency_key},
-        )
-    except MailRefused as exc:
-        return Outcome(SKIPPED, str(exc), stop=True)
-    return Outcome(DONE, _("E-mail sent."), ref=f"message:{message.id}")
+    reuse = None
+    if (run.result_ref or "").startswith("message:"):
+        reuse = int(run.result_ref.partition(":")[2])
+    return Outgoing(
+        contact_id=contact.id,
+        address=address,
+        subject=subject,
+        html=html,
+        purpose="marketing",
+        template_id=template_id,
+        headers={KEY_HEADER: run.idempotency_key},
+        reuse_id=reuse,
+    )
+
+
+def email_outcome(prepared) -> Outcome:
+    """What a prepared and delivered e-mail means for its step.
+
+    A refusal (consent, read at send time) skips the step and stops the
+    sequence; a transport failure raises, so the step is tried again.
+    """
+    if prepared.delivered:
+        return Outcome(DONE, _("E-mail sent."), ref=f"message:{prepared.id}")
+    if prepared.state == "refused":
+        return Outcome(SKIPPED, prepared.error, stop=True)
+    raise ServiceError(prepared.error)
+
+
+@action("send_email")
+def send_email(run, contact, settings, now) -> Outcome:
+    # The one send function checks consent at the moment of sending.
+    from crm.mail.services import send_many
+
+    item = email_item(run, contact, settings)
+    if isinstance(item, Outcome):
+        return item
+    [prepared] = send_many([item])
+    return email_outcome(prepared)
 
 
 def _tag(settings):

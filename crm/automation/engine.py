@@ -9,9 +9,12 @@ runs one claimed row in its own transaction and records the attempt;
 ``dispatch_batch`` runs a claimed batch in chunks of ``COMMIT_EVERY`` rows,
 one transaction per chunk (each row in its own savepoint), with the rows
 loaded together, the attempts written in one INSERT and the e-mails of the
-whole batch sent over one SMTP connection. A row that sent an e-mail commits
-at once, so a killed worker leaves at most the one message it was sending
-to go out again.
+whole batch sent over one SMTP connection. The e-mails of a chunk go
+through the mail domain's batch send: their message rows are written and
+committed before the first is handed to SMTP, and each is marked sent in a
+small commit of its own as the server accepts it, so a killed worker leaves
+at most the one message it was sending to go out again, and a reaped run
+reuses its message rather than making a second.
 """
 
 import logging
@@ -28,7 +31,6 @@ from crm.automation.models import (
     CANCELLED,
     CLAIMED,
     COMPLETED,
-    DONE,
     EXPIRED,
     FAILED,
     PAUSED,
@@ -45,10 +47,8 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 RETRY_DELAY = timedelta(minutes=1)
 CLAIM_TIMEOUT = timedelta(minutes=5)
-#: Rows run in one transaction. A worker killed mid-chunk loses the chunk's
-#: database work, so its e-mails already handed to SMTP are sent again when
-#: the rows are reaped: at most this many repeats, each with the same key.
-COMMIT_EVERY = 20
+#: Rows run in one transaction (and their e-mails sent as one batch).
+COMMIT_EVERY = 100
 
 
 def claim(batch: int, worker_id: str, now=None) -> list[int]:
@@ -160,46 +160,24 @@ def _take(run_id: int, worker_id: str, now) -> bool:
 
 def dispatch(run_id: int, worker_id: str, now=None) -> str | None:
     """Run one claimed row and commit; the outcome, or None if no longer ours."""
-    now = now or utcnow()
-    if not _take(run_id, worker_id, now):
-        db.session.rollback()
-        return None
-    run = db.session.get(
-        StepRun,
-        run_id,
-        populate_existing=True,
-        options=[
-            joinedload(StepRun.enrollment),
-            joinedload(StepRun.contact),
-            joinedload(StepRun.step).joinedload(Step.sequence),
-        ],
-    )
+    counts: dict[str, int] = {}
+    from crm.mail import transport
 
-    attempt = StepAttempt(run_id=run.id, worker=worker_id, started_at=now)
-    try:
-        outcome, detail = _run(run, now)
-    except Exception as exc:
-        db.session.rollback()
-        logger.exception("step run %s failed on %s", run_id, worker_id)
-        return _failed(run_id, worker_id, now, exc)
-
-    attempt.outcome = outcome
-    attempt.detail = detail
-    attempt.finished_at = utcnow()
-    db.session.add(attempt)
-    db.session.commit()
-    logger.info(
-        "step run %s (%s) %s by %s: %s",
-        run_id,
-        run.idempotency_key,
-        outcome,
-        worker_id,
-        detail,
-    )
-    return outcome
+    with transport.kept_open():
+        _dispatch_chunk([run_id], worker_id, now or utcnow(), counts)
+    counts.pop("lost", None)
+    return next(iter(counts), None)
 
 
 def _run(run: StepRun, now) -> tuple[str, str]:
+    ended = _cut_short(run, now)
+    if ended is not None:
+        return ended
+    return _complete(run, actions.execute(run, run.contact, now), now)
+
+
+def _cut_short(run: StepRun, now) -> tuple[str, str] | None:
+    """End a run that must not act: its sequence stopped, or it is too late."""
     enrollment = run.enrollment
     if enrollment.status not in (ACTIVE, COMPLETED):
         reason = (
@@ -220,14 +198,19 @@ def _run(run: StepRun, now) -> tuple[str, str]:
         _finish(run, EXPIRED, _("%(minutes)s minutes late", minutes=minutes), now)
         services.schedule_next(enrollment, now)
         return EXPIRED, run.reason
+    return None
 
-    outcome = actions.execute(run, run.contact, now)
+
+def _complete(
+    run: StepRun, outcome: actions.Outcome, now, runs=None
+) -> tuple[str, str]:
+    """Record what the step did and move the contact on (or out)."""
     run.result_ref = outcome.ref
     _finish(run, outcome.status, outcome.detail, now)
     if outcome.stop:
-        services.remove(enrollment, reason=outcome.detail, now=now)
+        services.remove(run.enrollment, reason=outcome.detail, now=now)
     else:
-        services.schedule_next(enrollment, now)
+        services.schedule_next(run.enrollment, now, runs=runs)
     return outcome.status, outcome.detail
 
 
@@ -235,7 +218,8 @@ def _finish(run: StepRun, status: str, reason: str, now) -> None:
     run.status = status
     run.reason = (reason or "")[:255]
     run.finished_at = now
-    db.session.flush()
+    if not db.session.info.get(services.DEFER_FLUSH):
+        db.session.flush()
 
 
 def _failed(run_id: int, worker_id: str, now, exc) -> str:
@@ -302,54 +286,202 @@ def _load(run_ids) -> list[StepRun]:
 
 def _dispatch_chunk(run_ids, worker_id: str, now, counts: dict) -> None:
     taken = _take_many(run_ids, worker_id, now)
-    if len(taken) < len(run_ids):
-        # Reaped and handed to another worker meanwhile: no longer ours.
-        counts["lost"] = counts.get("lost", 0) + len(run_ids) - len(taken)
+    _count_lost(counts, len(run_ids) - len(taken))
     if not taken:
         db.session.rollback()
         return
 
-    attempts, failures, done = [], [], []
+    chunk = _Chunk(worker_id, now)
+    mails = []
     for run in _load(taken):
         savepoint = db.session.begin_nested()
         try:
-            outcome, detail = _run(run, now)
+            ended = _cut_short(run, now)
+            if ended is None and run.step.action_kind == "send_email":
+                ended = _email_or_end(run, mails, now)
+            elif ended is None:
+                ended = _complete(run, actions.execute(run, run.contact, now), now)
             savepoint.commit()
         except Exception as exc:
             savepoint.rollback()
             logger.exception("step run %s failed on %s", run.id, worker_id)
-            failures.append((run.id, exc))
+            chunk.failures.append((run.id, exc))
             continue
-        mailed = run.step.action_kind == "send_email" and outcome == DONE
-        attempts.append(
+        if ended is not None:
+            chunk.done(run, *ended)
+
+    prepared = _prepare_mails(mails, chunk, now)
+    chunk.write_attempts()
+    # The message rows are in the database before any is handed to SMTP: a
+    # worker killed while sending leaves them for the run's next attempt.
+    db.session.commit()
+    if prepared:
+        _deliver_mails(prepared, chunk, now)
+    chunk.finish(counts)
+
+
+class _Chunk:
+    """The attempts, outcomes and failures of the rows of one chunk."""
+
+    def __init__(self, worker_id: str, now):
+        self.worker_id, self.now = worker_id, now
+        self.attempts, self.failures, self.outcomes = [], [], []
+        self.lost = 0
+
+    def done(self, run: StepRun, outcome: str, detail: str) -> None:
+        self.attempts.append(
             {
                 "run_id": run.id,
-                "worker": worker_id,
-                "started_at": now,
+                "worker": self.worker_id,
+                "started_at": self.now,
                 "finished_at": utcnow(),
                 "outcome": outcome,
                 "detail": detail or "",
             }
         )
-        done.append((run.id, run.idempotency_key, outcome, detail))
-        if mailed:
-            # The SMTP server has the message: record that at once, so a
-            # worker killed later in the chunk sends none of it again.
-            db.session.execute(insert(StepAttempt), attempts)
-            db.session.commit()
-            attempts = []
-    if attempts:
-        db.session.execute(insert(StepAttempt), attempts)
+        self.outcomes.append((run.id, run.idempotency_key, outcome, detail))
+
+    def write_attempts(self) -> None:
+        if self.attempts:
+            db.session.execute(insert(StepAttempt), self.attempts)
+            self.attempts = []
+
+    def finish(self, counts: dict) -> None:
+        for run_id, key, outcome, detail in self.outcomes:
+            logger.info(
+                "step run %s (%s) %s by %s: %s",
+                run_id,
+                key,
+                outcome,
+                self.worker_id,
+                detail,
+            )
+            counts[outcome] = counts.get(outcome, 0) + 1
+        _count_lost(counts, self.lost)
+        for run_id, exc in self.failures:
+            outcome = _failed(run_id, self.worker_id, self.now, exc)
+            counts[outcome] = counts.get(outcome, 0) + 1
+
+
+def _count_lost(counts: dict, n: int) -> None:
+    if n:
+        # Reaped and handed to another worker meanwhile: no longer ours.
+        counts["lost"] = counts.get("lost", 0) + n
+
+
+def _email_or_end(run: StepRun, mails: list, now) -> tuple[str, str] | None:
+    """Queue the run's e-mail for the chunk's batch, or end the run without one."""
+    item = actions.email_item(run, run.contact, run.step.action or {})
+    if isinstance(item, actions.Outcome):
+        return _complete(run, item, now)
+    mails.append((run, item))
+    return None
+
+
+def _prepare_mails(mails, chunk: _Chunk, now) -> list:
+    """Write the message rows of the chunk's e-mails; end the refused runs.
+
+    Each run keeps a reference to its message, so a later attempt at the
+    same run (after a kill) reuses it: same Message-ID, same key.
+    """
+    from crm.mail import services as mail
+
+    if not mails:
+        return []
+    savepoint = db.session.begin_nested()
+    try:
+        prepared = mail.prepare_many([item for _run, item in mails])
+        pending = []
+        for (run, _item), one in zip(mails, prepared, strict=True):
+            if one.state == "queued" or one.delivered:
+                # Delivered by an attempt that died before recording it: its
+                # history event and last_sent_at are still to be written.
+                run.result_ref = f"message:{one.id}"
+                pending.append((run.id, one))
+            else:
+                chunk.done(run, *_complete(run, actions.email_outcome(one), now))
+        db.session.flush()
+        savepoint.commit()
+    except Exception as exc:
+        savepoint.rollback()
+        logger.exception("e-mails of a chunk failed on %s", chunk.worker_id)
+        chunk.failures += [(run.id, exc) for run, _item in mails]
+        return []
+    return pending
+
+
+def _deliver_mails(pending, chunk: _Chunk, now) -> None:
+    """Send the chunk's prepared e-mails, then record each run's outcome.
+
+    Each message accepted by the server is recorded as sent in a commit of
+    its own, so a worker killed here sends at most one message again (the
+    one between the server's reply and that commit), with the same
+    Message-ID and key; exactly once would need the receiver's help.
+    """
+    from crm.mail import services as mail
+
+    ours = set(_take_many([run_id for run_id, _one in pending], chunk.worker_id, now))
+    chunk.lost += len(pending) - len(ours)
+    pending = [(run_id, one) for run_id, one in pending if run_id in ours]
+    mail.deliver_many([one for _run_id, one in pending], durable=True)
+
+    # Sending may have committed (SQLite): take the rows again, load them anew.
+    ours = set(_take_many([run_id for run_id, _one in pending], chunk.worker_id, now))
+    chunk.lost += len(pending) - len(ours)
+    results = {run_id: one for run_id, one in pending}
+    runs = []
+    for run in _load(sorted(ours)):
+        try:
+            runs.append((run, actions.email_outcome(results[run.id])))
+        except actions.ServiceError as exc:
+            chunk.failures.append((run.id, exc))
+    if not _complete_together(runs, chunk, now):
+        _complete_one_by_one(runs, chunk, now)
+    chunk.write_attempts()
     db.session.commit()
 
-    for run_id, key, outcome, detail in done:
-        logger.info(
-            "step run %s (%s) %s by %s: %s", run_id, key, outcome, worker_id, detail
-        )
-        counts[outcome] = counts.get(outcome, 0) + 1
-    for run_id, exc in failures:
-        outcome = _failed(run_id, worker_id, now, exc)
-        counts[outcome] = counts.get(outcome, 0) + 1
+
+def _complete_together(runs, chunk: _Chunk, now) -> bool:
+    """Record the outcomes of many runs with one flush; False if one raised.
+
+    The runs of the enrollments are read in one query and the changes
+    flushed together, instead of a query and two updates per row.
+    """
+    savepoint = db.session.begin_nested()
+    db.session.info[services.DEFER_FLUSH] = True
+    try:
+        plans = services.runs_by_enrollment({run.enrollment for run, _o in runs})
+        with db.session.no_autoflush:
+            ended = [
+                (run, _complete(run, outcome, now, plans[run.enrollment_id]))
+                for run, outcome in runs
+            ]
+        db.session.flush()
+        savepoint.commit()
+    except Exception:
+        savepoint.rollback()
+        logger.warning("worker %s: completing row by row", chunk.worker_id)
+        return False
+    finally:
+        db.session.info.pop(services.DEFER_FLUSH, None)
+    for run, (outcome, detail) in ended:
+        chunk.done(run, outcome, detail)
+    return True
+
+
+def _complete_one_by_one(runs, chunk: _Chunk, now) -> None:
+    """Each run's outcome in a savepoint of its own: one that raises fails alone."""
+    for run, outcome in runs:
+        savepoint = db.session.begin_nested()
+        try:
+            ended = _complete(run, outcome, now)
+            savepoint.commit()
+        except Exception as exc:
+            savepoint.rollback()
+            logger.exception("step run %s failed on %s", run.id, chunk.worker_id)
+            chunk.failures.append((run.id, exc))
+            continue
+        chunk.done(run, *ended)
 
 
 def dispatch_batch(

@@ -296,6 +296,8 @@ def resend(run: StepRun, actor=None, now=None) -> None:
     run.status = SCHEDULED
     run.due_at = now or utcnow()
     run.finished_at = None
+    # A new message under a new key: the one sent before is not the one to
+    # reuse, nor a repeat for a receiver to drop.
     run.result_ref = None
     run.idempotency_key = _resend_key(run.idempotency_key)
     run.reason = _("Resend requested by %(user)s", user=_actor_name(actor))
@@ -347,19 +349,37 @@ def _drop_plans(enrollment: Enrollment) -> None:
     db.session.flush()
 
 
-def schedule_next(enrollment: Enrollment, now=None, *, catch_up=False):
+#: Set in ``session.info`` by a batch that flushes its rows' changes together.
+DEFER_FLUSH = "crm_automation_defer_flush"
+
+
+def runs_by_enrollment(enrollments) -> dict[int, dict[int, StepRun]]:
+    """``_runs_by_step`` for many enrollments in one query."""
+    current = {e.id: e.occurrence for e in enrollments}
+    found = {enrollment_id: {} for enrollment_id in current}
+    rows = db.session.scalars(
+        select(StepRun).where(StepRun.enrollment_id.in_(sorted(current)))
+    )
+    for run in rows:
+        if run.occurrence == current[run.enrollment_id]:
+            found[run.enrollment_id][run.step_id] = run
+    return found
+
+
+def schedule_next(enrollment: Enrollment, now=None, *, catch_up=False, runs=None):
     """Plan the contact's next step, or complete the sequence when none is left.
 
     Steps whose timer can no longer fire are recorded as skipped and the
     contact moves past them. With ``catch_up`` (a live sequence was edited) a
     missing step is timed from when the one before it finished: due within
-    the last seven days it runs now, older it is skipped.
+    the last seven days it runs now, older it is skipped. A batch passes the
+    enrollment's ``runs`` by step id, read for all its rows at once.
     """
     now = now or utcnow()
     if enrollment.status != ACTIVE:
         return None
     contact = enrollment.contact
-    runs = _runs_by_step(enrollment)
+    runs = _runs_by_step(enrollment) if runs is None else runs
     base = now if not catch_up else enrollment.started_at
 
     for step in enrollment.sequence.steps:
@@ -396,7 +416,8 @@ def schedule_next(enrollment: Enrollment, now=None, *, catch_up=False):
 
     enrollment.status = COMPLETED
     enrollment.updated_at = now
-    db.session.flush()
+    if not db.session.info.get(DEFER_FLUSH):
+        db.session.flush()
     logger.info(
         "contact %s completed sequence %s",
         enrollment.contact_id,

@@ -6,6 +6,7 @@ Two spellings are accepted: Keap's ``~Contact.FirstName~`` and
 unknown field is an error, both when a template is saved and when it is sent.
 """
 
+import functools
 import re
 
 import nh3
@@ -129,11 +130,22 @@ def sample_context() -> dict:
     return {"contact": blank, "owner": dict.fromkeys(OWNER_FIELDS, ""), "linked": blank}
 
 
+def has_fields(source: str) -> bool:
+    """Whether ``source`` may hold a merge field or template syntax at all."""
+    return "{" in (source or "") or "~" in (source or "")
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(source: str, html: bool):
+    """The compiled template of ``source``: a batch renders the same one often."""
+    env = _html_env if html else _text_env
+    return env.from_string(_from_tilde(source))
+
+
 def render(source: str, context: dict, *, html: bool) -> str:
     """Render ``source`` with ``context``; unknown fields raise MergeError."""
-    env = _html_env if html else _text_env
     try:
-        return env.from_string(_from_tilde(source)).render(**context)
+        return _compiled(source, html).render(**context)
     except UndefinedError as exc:
         raise MergeError(
             _("Unknown merge field: %(problem)s", problem=_undefined_name(exc))

@@ -5,20 +5,25 @@ CRM user), which reads the address's status at the moment of sending and
 refuses what the status forbids. Services flush; the caller commits.
 """
 
+import binascii
 import logging
 import mimetypes
 import uuid
+from dataclasses import dataclass, field
+from email.header import Header
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr, formatdate, make_msgid
 from html.parser import HTMLParser
 from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from crm.activity import services as activity
+from crm.activity.models import ActivityEvent
 from crm.contacts.models import ContactEmail
 from crm.core.db import utcnow
 from crm.core.errors import ServiceError
@@ -334,21 +339,25 @@ def html_to_text(html: str) -> str:
     return "\n".join(line for line in lines if line).strip()
 
 
-def _refusal(row: EmailAddressStatus, purpose: str) -> MailRefused:
+def _refusal(address: str, status: str, purpose: str) -> MailRefused | None:
+    """The refusal the status of ``address`` gives mail of ``purpose``, if any."""
+    if statuses.may_receive(status, purpose):
+        return None
+    logger.info("refused %s mail to %s (%s)", purpose, address, status)
     if purpose == statuses.MARKETING:
         return MailRefused(
             _(
                 "Not sent: %(address)s is %(status)s and may not receive "
                 "marketing e-mail.",
-                address=row.address,
-                status=statuses.label(row.status),
+                address=address,
+                status=statuses.label(status),
             )
         )
     return MailRefused(
         _(
             "Not sent: %(address)s is %(status)s and may not receive any e-mail.",
-            address=row.address,
-            status=statuses.label(row.status),
+            address=address,
+            status=statuses.label(status),
         )
     )
 
@@ -380,9 +389,9 @@ def send_message(
         raise ValueError(f"unknown purpose {purpose!r}")
     how = transport.mode()
     row = status_for(address, lock=True)
-    if not statuses.may_receive(row.status, purpose):
-        logger.info("refused %s mail to %s (%s)", purpose, row.address, row.status)
-        raise _refusal(row, purpose)
+    refusal = _refusal(row.address, row.status, purpose)
+    if refusal is not None:
+        raise refusal
     files = _check_attachments(attachments)
 
     message = Message(
@@ -397,7 +406,12 @@ def send_message(
     )
     db.session.add(message)
     db.session.flush()
-    _compose_body(message, merge.sanitise(html), text, track=track)
+    message.html, message.text, urls = _tracked_body(
+        message.id, purpose, merge.sanitise(html), text, track=track
+    )
+    for position, url in enumerate(urls, start=1):
+        message.links.append(MessageLink(url=url, position=position))
+    message.message_id_header = new_message_id()
     email = _build(message, files, headers)
     _store_attachments(message, files)
     _deliver(message, email, how)
@@ -424,15 +438,20 @@ def send_message(
     return message
 
 
-def _compose_body(message: Message, html: str, text, *, track: bool) -> None:
+def _tracked_body(
+    message_id: int, purpose: str, html: str, text, *, track: bool
+) -> tuple[str, str, list[str]]:
+    """HTML and plain text as sent, and the original URLs of the tracked links.
+
+    Links point at signed click URLs and a pixel is added when ``track``;
+    marketing mail gets an unsubscribe link in both parts.
+    """
     urls = []
     if track:
-        html, urls = tracking.rewrite_links(html, message.id)
-    for position, url in enumerate(urls, start=1):
-        message.links.append(MessageLink(url=url, position=position))
+        html, urls = tracking.rewrite_links(html, message_id)
     plain = text if text is not None else html_to_text(html)
-    if message.purpose == statuses.MARKETING:
-        unsubscribe = tracking.unsubscribe_url(message.id)
+    if purpose == statuses.MARKETING:
+        unsubscribe = tracking.unsubscribe_url(message_id)
         html += (
             '<p style="font-size:small">'
             + f'<a href="{unsubscribe}">'
@@ -442,29 +461,42 @@ def _compose_body(message: Message, html: str, text, *, track: bool) -> None:
         plain += "\n\n" + _("Unsubscribe: %(url)s", url=unsubscribe)
     if track:
         html += (
-            f'<img src="{tracking.pixel_url(message.id)}" width="1" height="1" alt="">'
+            f'<img src="{tracking.pixel_url(message_id)}" width="1" height="1" alt="">'
         )
-    message.html = html
-    message.text = plain
+    return html, plain, urls
 
 
-def _build(message: Message, files, headers) -> EmailMessage:
-    email = EmailMessage()
-    sender = transport.sender()
-    email["From"] = sender
-    email["To"] = message.address
+def new_message_id() -> str:
+    """A fresh Message-ID header value in the sender's domain."""
+    domain = transport.sender().rpartition("@")[2].strip(">") or "localhost"
+    return make_msgid(domain=domain)
+
+
+def _header_pairs(message, headers) -> list[tuple[str, str]]:
+    """The headers of a contact's message, in order, the same for both builders.
+
+    ``message`` is a Message row or a ``Prepared`` one; the List-Unsubscribe
+    pair (RFC 8058 one-click) goes on marketing mail.
+    """
+    pairs = [("From", transport.sender()), ("To", message.address)]
     if message.cc:
-        email["Cc"] = message.cc
-    email["Subject"] = message.subject
-    domain = sender.rpartition("@")[2].strip(">") or "localhost"
-    email["Message-ID"] = make_msgid(domain=domain)
-    email["X-CRM-Message"] = str(message.id)
+        pairs.append(("Cc", message.cc))
+    pairs += [
+        ("Subject", message.subject),
+        ("Message-ID", message.message_id_header),
+        ("X-CRM-Message", str(message.id)),
+    ]
     if message.purpose == statuses.MARKETING:
-        email["List-Unsubscribe"] = f"<{tracking.unsubscribe_url(message.id)}>"
-        email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    for name, value in (headers or {}).items():
+        pairs.append(("List-Unsubscribe", f"<{tracking.unsubscribe_url(message.id)}>"))
+        pairs.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+    pairs += [(name, str(value)) for name, value in (headers or {}).items()]
+    return pairs
+
+
+def _build(message, files, headers) -> EmailMessage:
+    email = EmailMessage()
+    for name, value in _header_pairs(message, headers):
         email[name] = value
-    message.message_id_header = email["Message-ID"]
     email.set_content(message.text)
     if message.html:
         email.add_alternative(message.html, subtype="html")
@@ -506,6 +538,463 @@ def _deliver(message: Message, email: EmailMessage, how: str) -> None:
     message.state = "sent"
     message.sent_at = utcnow()
     db.session.flush()
+
+
+# Sending in batches.
+@dataclass
+class Outgoing:
+    """One e-mail for ``send_many``: what ``send_message`` takes, for one contact.
+
+    ``reuse_id`` names the message an earlier attempt at this same send
+    prepared (a step whose worker died): that message is sent again with
+    its own Message-ID, or not at all when it already went out.
+    """
+
+    contact_id: int | None
+    address: str
+    subject: str
+    html: str
+    purpose: str
+    text: str | None = None
+    actor_id: int | None = None
+    template_id: int | None = None
+    headers: dict | None = None
+    track: bool = True
+    reuse_id: int | None = None
+
+
+@dataclass
+class Prepared:
+    """An item of a batch after ``prepare_many``: its message row, or why not.
+
+    ``state`` is "queued" (to send), "sent" or "outbox" (an earlier attempt
+    delivered it), "refused" or "failed"; ``error`` says why for the last two.
+    """
+
+    item: Outgoing
+    id: int | None = None
+    state: str = "queued"
+    error: str = ""
+    address: str = ""
+    key: str = ""
+    subject: str = ""
+    purpose: str = ""
+    html: str = ""
+    text: str = ""
+    message_id_header: str = ""
+    cc: str = ""
+    sent_at: object = None
+    links: list = field(default_factory=list)
+
+    @property
+    def delivered(self) -> bool:
+        return self.state in ("sent", "outbox")
+
+
+def _ensure_statuses(keys) -> None:
+    """Create the missing status rows of ``keys`` as non-marketable, in one INSERT."""
+    if not keys:
+        return
+    table = EmailAddressStatus.__table__
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    now = utcnow()
+    db.session.execute(
+        dialect.insert(table).on_conflict_do_nothing(index_elements=["address"]),
+        [
+            {
+                "address": key,
+                "status": statuses.NON_MARKETABLE,
+                "reason": "",
+                "changed_at": now,
+                "soft_bounces": 0,
+                "hard_bounces": 0,
+            }
+            for key in sorted(keys)
+        ],
+    )
+
+
+def _statuses_of(keys, *, lock: bool) -> dict[str, tuple[int, str]]:
+    """(id, status) per address, read in one query; ``lock`` locks the rows.
+
+    The rows are locked in address order, so two batches sharing addresses
+    wait for each other instead of deadlocking. SQLite has no row locks: a
+    writing transaction holds the whole database instead.
+    """
+    table = EmailAddressStatus.__table__
+    query = (
+        select(table.c.address, table.c.id, table.c.status)
+        .where(table.c.address.in_(sorted(keys)))
+        .order_by(table.c.address)
+    )
+    if lock:
+        query = query.with_for_update()
+    return {address: (i, status) for address, i, status in db.session.execute(query)}
+
+
+def prepare_many(items) -> list[Prepared]:
+    """Check consent and write the message rows of a batch, before any is sent.
+
+    The same rules as ``send_message``: the address's status is read now and
+    an item it forbids comes back "refused" with the same sentence; the
+    others get a queued Message row (one INSERT for the batch), their tracked
+    links (one INSERT) and a Message-ID. An item naming an earlier message
+    reuses it. Flushes; the caller commits, so that a worker killed during
+    the sends finds the rows again.
+    """
+    prepared = [Prepared(item=item, key=normalise(item.address)) for item in items]
+    for one in prepared:
+        if one.item.purpose not in statuses.PURPOSES:
+            raise ValueError(f"unknown purpose {one.item.purpose!r}")
+    _reuse([one for one in prepared if one.item.reuse_id])
+    _ensure_statuses({one.key for one in prepared})
+    found = _statuses_of({one.key for one in prepared}, lock=True)
+    for one in prepared:
+        if one.state != "queued":
+            continue  # sent by the earlier attempt: consent no longer matters
+        refusal = _refusal(one.key, found[one.key][1], one.item.purpose)
+        if refusal is not None:
+            one.state, one.error = "refused", str(refusal)
+
+    fresh = [one for one in prepared if one.state == "queued" and one.id is None]
+    if fresh:
+        _insert_messages(fresh)
+    return prepared
+
+
+def _reuse(prepared) -> None:
+    """Fill items from the messages an earlier attempt prepared for them."""
+    if not prepared:
+        return
+    table = Message.__table__
+    rows = {
+        row.id: row
+        for row in db.session.execute(
+            select(table).where(table.c.id.in_([p.item.reuse_id for p in prepared]))
+        )
+    }
+    for one in prepared:
+        row = rows.get(one.item.reuse_id)
+        if row is None:
+            continue  # deleted meanwhile: a new message is made
+        one.id, one.state, one.sent_at = row.id, row.state, row.sent_at
+        if one.state == "failed":
+            one.state = "queued"
+        one.address, one.cc, one.subject = row.address, row.cc, row.subject
+        one.purpose, one.html, one.text = row.purpose, row.html, row.text
+        one.message_id_header = row.message_id_header
+
+
+def _insert_messages(prepared) -> None:
+    table = Message.__table__
+    now = utcnow()
+    for one in prepared:
+        one.address = one.item.address.strip()
+        one.subject = one_line(one.item.subject)[:255]
+        one.purpose = one.item.purpose
+        one.message_id_header = new_message_id()
+    ids = db.session.execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True),
+        [
+            {
+                "contact_id": one.item.contact_id,
+                "address": one.address,
+                "cc": "",
+                "subject": one.subject,
+                "purpose": one.purpose,
+                "state": "queued",
+                "error": "",
+                "html": "",
+                "text": "",
+                "template_id": one.item.template_id,
+                "actor_id": one.item.actor_id,
+                "message_id_header": one.message_id_header,
+                "created_at": now,
+                "open_count": 0,
+                "click_count": 0,
+            }
+            for one in prepared
+        ],
+    ).scalars()
+    for one, message_id in zip(prepared, ids, strict=True):
+        one.id = message_id
+        one.html, one.text, one.links = _tracked_body(
+            message_id,
+            one.purpose,
+            merge.sanitise(one.item.html),
+            one.item.text,
+            track=one.item.track,
+        )
+
+    # The bodies hold their message's id (signed links), so they follow.
+    db.session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(html=bindparam("b_html"), text=bindparam("b_text")),
+        [{"b_id": one.id, "b_html": one.html, "b_text": one.text} for one in prepared],
+    )
+    links = [
+        {"message_id": one.id, "url": url, "position": position}
+        for one in prepared
+        for position, url in enumerate(one.links, start=1)
+    ]
+    if links:
+        db.session.execute(insert(MessageLink.__table__), links)
+
+
+def deliver_many(prepared, *, durable: bool = False) -> list[Prepared]:
+    """Send the queued items of ``prepare_many`` over one SMTP connection.
+
+    Consent is read again at the moment of sending, the batch's status rows
+    locked in one query: an item the status now forbids is "refused" and its
+    message row removed. Each message is handed to the server with its
+    Message-ID and headers; a transport failure marks that message failed
+    and the next one is tried. Sent messages get ``last_sent_at`` on their
+    address and an "email_sent" event; the caller commits.
+
+    With ``durable`` each message is recorded as sent in a commit of its
+    own the moment the server accepts it, so a worker killed during the
+    batch sends at most that one message again (see ``_SentMarker``).
+    """
+    how = transport.mode()
+    queued = [one for one in prepared if one.state == "queued"]
+    found = _statuses_of({one.key for one in prepared}, lock=True)
+    withdrawn = []
+    for one in queued:
+        status = found.get(one.key, (None, statuses.NON_MARKETABLE))[1]
+        refusal = _refusal(one.key, status, one.purpose)
+        if refusal is not None:
+            one.state, one.error = "refused", str(refusal)
+            withdrawn.append(one.id)
+    if withdrawn:
+        db.session.execute(delete(Message).where(Message.id.in_(withdrawn)))
+
+    marker = _SentMarker(durable)
+    try:
+        with transport.kept_open():
+            for one in queued:
+                if one.state == "queued":
+                    _hand_over(one, how, marker)
+    finally:
+        marker.close()
+    _record_outcomes(prepared, queued, found, how, marker.recorded)
+    return prepared
+
+
+def send_many(items) -> list[Prepared]:
+    """Send a batch of e-mails with the rules of ``send_message``; one result each.
+
+    ``prepare_many`` and ``deliver_many`` in one unit of work, for callers
+    that need no commit before the sends. Refusals and transport failures
+    come back per item (``state`` and ``error``) instead of being raised.
+    """
+    return deliver_many(prepare_many(items))
+
+
+def _hand_over(one: Prepared, how: str, marker) -> None:
+    if how == "outbox":
+        one.state, one.sent_at = "outbox", utcnow()
+        return
+    headers = one.item.headers
+    try:
+        data = _raw_message(one, headers)
+        if data is None:
+            transport.deliver(_build(one, (), headers))
+        else:
+            transport.deliver_bytes(transport.sender(), [one.address], data)
+    except transport.TransportError as exc:
+        one.state, one.error = "failed", exc.message
+        return
+    one.state, one.sent_at = "sent", utcnow()
+    marker.sent(one)
+
+
+class _SentMarker:
+    """Records sent messages at once, each in a commit of its own (``durable``).
+
+    On PostgreSQL the update goes through a second connection, so the
+    batch's transaction keeps its locks on the status rows while it sends;
+    ``synchronous_commit`` is off for those small transactions: such a
+    commit survives the worker being killed, and only a crash of the
+    database server itself could lose the last few (those messages would
+    then be sent again, never lost). SQLite has one writer at a time, so a
+    second connection would wait for this one: the update commits on the
+    session's own connection, together with what the caller wrote so far.
+    """
+
+    def __init__(self, durable: bool):
+        self.durable = durable
+        self.recorded = set()
+        self.connection = None
+        if durable and db.engine.dialect.name == "postgresql":
+            # Autocommit: each update is its own transaction, one round trip.
+            self.connection = db.engine.connect().execution_options(
+                isolation_level="AUTOCOMMIT"
+            )
+            self.connection.execute(text("SET synchronous_commit TO off"))
+
+    def sent(self, one: Prepared) -> None:
+        if not self.durable:
+            return
+        statement = (
+            update(Message)
+            .where(Message.id == one.id)
+            .values(state=one.state, sent_at=one.sent_at, error="")
+        )
+        if self.connection is None:
+            db.session.execute(statement)
+            db.session.commit()
+        else:
+            self.connection.execute(statement)
+        self.recorded.add(one.id)
+
+    def close(self) -> None:
+        if self.connection is not None:
+            try:
+                # Back in the pool, the connection commits safely again.
+                self.connection.execute(text("RESET synchronous_commit"))
+            finally:
+                self.connection.close()
+
+
+def _not_yet_recorded(delivered, queued) -> list[Prepared]:
+    """Leave out messages an earlier attempt delivered and already recorded.
+
+    A message sent by an earlier attempt whose worker died has no history
+    event yet; one whose attempt failed later, in the step's own
+    bookkeeping, has: it must not get a second.
+    """
+    handed = {id(one) for one in queued}
+    earlier = [one.id for one in delivered if id(one) not in handed]
+    if not earlier:
+        return delivered
+    recorded = set(
+        db.session.scalars(
+            select(ActivityEvent.ref_id).where(
+                ActivityEvent.kind == "email_sent",
+                ActivityEvent.ref_type == "message",
+                ActivityEvent.ref_id.in_(earlier),
+            )
+        )
+    )
+    return [one for one in delivered if one.id not in recorded]
+
+
+def _record_outcomes(prepared, queued, found, how: str, recorded) -> None:
+    """Write what came of a delivered batch: states, last_sent_at, events."""
+    table = Message.__table__
+    changed = [
+        one
+        for one in queued
+        if one.state in ("sent", "outbox", "failed") and one.id not in recorded
+    ]
+    if changed:
+        db.session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(
+                state=bindparam("b_state"),
+                sent_at=bindparam("b_sent_at"),
+                error=bindparam("b_error"),
+            ),
+            [
+                {
+                    "b_id": one.id,
+                    "b_state": one.state,
+                    "b_sent_at": one.sent_at,
+                    "b_error": one.error,
+                }
+                for one in changed
+            ],
+        )
+
+    delivered = _not_yet_recorded([one for one in prepared if one.delivered], queued)
+    if delivered:
+        status = EmailAddressStatus.__table__
+        db.session.execute(
+            update(status)
+            .where(status.c.id == bindparam("b_id"))
+            .values(last_sent_at=bindparam("b_at")),
+            [
+                {"b_id": found[one.key][0], "b_at": one.sent_at}
+                for one in delivered
+                if one.key in found
+            ],
+        )
+        activity.record_rows(
+            [
+                {
+                    "contact_id": one.item.contact_id,
+                    "kind": "email_sent",
+                    "subject": one.subject,
+                    "actor_id": one.item.actor_id,
+                    "ref": ("message", one.id),
+                    "target": f"message:{one.id}",
+                    "data": {
+                        "address": one.address,
+                        "purpose": one.purpose,
+                        "state": how,
+                    },
+                }
+                for one in delivered
+                if one.item.contact_id is not None
+            ]
+        )
+    counts = {}
+    for one in prepared:
+        counts[one.state] = counts.get(one.state, 0) + 1
+    logger.info(
+        "mail batch of %s: %s",
+        len(prepared),
+        ", ".join(f"{n} {state}" for state, n in sorted(counts.items())),
+    )
+    for one in prepared:
+        if one.state == "failed":
+            logger.warning("mail %s to %s failed: %s", one.id, one.address, one.error)
+
+
+def _raw_message(one: Prepared, headers) -> bytes | None:
+    """The message as RFC 5322 bytes, built directly: text and HTML alternatives.
+
+    Much cheaper than ``EmailMessage`` with its header policy, for the common
+    case of ASCII addresses and header values; the subject may be any text
+    (RFC 2047 encoded). Returns None when a value needs the full builder.
+    """
+    lines = []
+    for name, value in _header_pairs(one, headers):
+        if "\r" in value or "\n" in value:
+            return None
+        if not value.isascii():
+            if name != "Subject":
+                return None
+            value = Header(value, "utf-8").encode()
+        lines.append(f"{name}: {value}")
+    boundary = f"=_crm_{uuid.uuid4().hex}"
+    lines += [
+        f"Date: {formatdate(usegmt=True)}",
+        "MIME-Version: 1.0",
+        f'Content-Type: multipart/alternative; boundary="{boundary}"',
+        "",
+        f"--{boundary}",
+        'Content-Type: text/plain; charset="utf-8"',
+        "Content-Transfer-Encoding: quoted-printable",
+        "",
+        _quoted_printable(one.text),
+        f"--{boundary}",
+        'Content-Type: text/html; charset="utf-8"',
+        "Content-Transfer-Encoding: quoted-printable",
+        "",
+        _quoted_printable(one.html),
+        f"--{boundary}--",
+        "",
+    ]
+    return "\r\n".join(lines).encode("ascii")
+
+
+def _quoted_printable(body: str) -> str:
+    normal = "\n".join(body.splitlines())
+    encoded = binascii.b2a_qp(normal.encode("utf-8"), istext=True)
+    return encoded.decode("ascii").replace("\n", "\r\n")
 
 
 def notify_user(user, subject: str, text: str) -> Message:

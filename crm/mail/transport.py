@@ -142,28 +142,37 @@ def _open(settings: SmtpSettings):
     return client
 
 
-def _send_kept(holder: list, settings: SmtpSettings, message: EmailMessage) -> None:
+def _send_kept(holder: list, settings: SmtpSettings, send) -> None:
     if holder:
         try:
-            holder[0].send_message(message)
+            send(holder[0])
             return
         except smtplib.SMTPServerDisconnected:
             # Dropped while idle (the server's timeout): nothing was sent.
             holder.pop().close()
     holder.append(_open(settings))
-    holder[0].send_message(message)
+    send(holder[0])
 
 
 def deliver(message: EmailMessage) -> None:
     """Send ``message`` through the configured server or raise TransportError."""
+    _deliver_with(lambda client: client.send_message(message))
+
+
+def deliver_bytes(sender: str, recipients: list[str], data: bytes) -> None:
+    """Send a message already encoded as RFC 5322 bytes (CRLF line ends)."""
+    _deliver_with(lambda client: client.sendmail(sender, recipients, data))
+
+
+def _deliver_with(send) -> None:
     settings = _settings()
     holder = _kept.get()
     try:
         if holder is not None:
-            _send_kept(holder, settings, message)
+            _send_kept(holder, settings, send)
         else:
             with _open(settings) as client:
-                client.send_message(message)
+                send(client)
     except smtplib.SMTPRecipientsRefused as exc:
         code, reply = next(iter(exc.recipients.values()))
         raise _refused(settings, code, reply) from exc

@@ -1,0 +1,172 @@
+"""E-mail steps sent in batches: refusals, failures and a worker killed mid-send."""
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from crm.activity.models import ActivityEvent
+from crm.automation import engine, services
+from crm.automation.actions import KEY_HEADER
+from crm.automation.models import (
+    DONE,
+    REMOVED,
+    SCHEDULED,
+    SKIPPED,
+    StepAttempt,
+    StepRun,
+)
+from crm.mail import services as mail
+from crm.mail.models import Message
+from tests.automation_helpers import make_sequence, utc
+
+T0 = utc(2026, 5, 4, 10, 0)
+
+
+@pytest.fixture
+def app_config(app_config, smtp_server):
+    return {**app_config, "MAIL_URL": smtp_server.url, "MAIL_FROM": "crm@example.com"}
+
+
+@pytest.fixture
+def contacts(db, make_contact):
+    """Five contacts in a one-e-mail sequence; all but the third opted in."""
+    sequence = make_sequence(
+        db,
+        steps=[("none", None, "send_email", {"subject": "Hi", "html": "<p>Hi</p>"})],
+    )
+    found = []
+    for i in range(5):
+        contact = make_contact(f"C{i}", email=f"c{i}@example.com")
+        if i != 2:
+            mail.opt_in(f"c{i}@example.com", reason="signed up")
+        services.start(contact, sequence, now=T0)
+        found.append(contact)
+    db.session.commit()
+    return found
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing after it runs, no handler catches it."""
+
+
+def _run_of(db, contact):
+    return db.session.scalar(select(StepRun).where(StepRun.contact_id == contact.id))
+
+
+def test_a_refused_address_in_the_middle_of_a_chunk_skips_only_its_run(
+    db, contacts, smtp_server
+):
+    ids = engine.claim(10, "w1", T0)
+    assert engine.dispatch_batch(ids, "w1", T0) == {DONE: 4, SKIPPED: 1}
+
+    assert len(smtp_server.wait_for(4)) == 4
+    refused = _run_of(db, contacts[2])
+    assert refused.status == SKIPPED and "c2@example.com" in refused.reason
+    assert refused.enrollment.status == REMOVED
+    assert db.session.scalar(select(func.count()).select_from(Message)) == 4
+    sent = db.session.scalars(select(StepRun).where(StepRun.status == DONE)).all()
+    assert {r.result_ref for r in sent} == {
+        f"message:{m}" for m in db.session.scalars(select(Message.id))
+    }
+
+
+def test_a_transport_failure_retries_the_run_with_the_same_message(
+    db, contacts, smtp_server
+):
+    smtp_server.refuse_for["c1@example.com"] = "451 4.3.0 Try later"
+    ids = engine.claim(10, "w1", T0)
+    assert engine.dispatch_batch(ids, "w1", T0) == {DONE: 3, SKIPPED: 1, "retry": 1}
+
+    run = _run_of(db, contacts[1])
+    assert run.status == SCHEDULED and "Try later" in run.reason
+    failed = db.session.get(Message, int(run.result_ref.partition(":")[2]))
+    assert failed.state == "failed"
+
+    smtp_server.refuse_for.clear()
+    later = T0 + timedelta(minutes=2)
+    assert engine.drain("w1", now=later) == {DONE: 1}
+    retried = smtp_server.wait_for(4)[-1]
+    assert retried["To"] == "c1@example.com"
+    assert retried["Message-ID"] == failed.message_id_header
+    db.session.refresh(failed)
+    assert failed.state == "sent"
+    assert db.session.scalar(select(func.count()).select_from(Message)) == 4
+
+
+def test_a_worker_killed_mid_send_repeats_at_most_one_message_with_its_id(
+    db, contacts, smtp_server, monkeypatch
+):
+    marked = []
+    real_sent = mail._SentMarker.sent
+
+    def killed_after_the_second_reply(marker, one):
+        # The server accepted the second message; the worker dies before
+        # recording it.
+        if len(marked) == 1:
+            raise Killed
+        real_sent(marker, one)
+        marked.append(one.id)
+
+    monkeypatch.setattr(mail._SentMarker, "sent", killed_after_the_second_reply)
+    ids = engine.claim(10, "w1", T0)
+    with pytest.raises(Killed):
+        engine.dispatch_batch(ids, "w1", T0)
+    db.session.rollback()
+    monkeypatch.undo()
+    assert len(smtp_server.wait_for(2)) == 2
+
+    # The reaper gives the dead worker's rows back; another worker runs them.
+    later = T0 + engine.CLAIM_TIMEOUT + timedelta(seconds=1)
+    assert engine.reap(now=later) == 4
+    assert engine.drain("w2", now=later) == {DONE: 4}
+
+    received = smtp_server.wait_for(5)
+    keys = Counter(m[KEY_HEADER] for m in received)
+    assert len(keys) == 4 and sorted(keys.values()) == [1, 1, 1, 2]
+    [(repeated, _n)] = [(k, n) for k, n in keys.items() if n == 2]
+    copies = [m["Message-ID"] for m in received if m[KEY_HEADER] == repeated]
+    assert copies[0] == copies[1]
+
+    # One message, one "email_sent" event and one done attempt per run.
+    messages = db.session.scalars(select(Message)).all()
+    assert len(messages) == 4 and {m.state for m in messages} == {"sent"}
+    assert {m.message_id_header for m in messages} >= set(copies)
+    events = db.session.scalars(
+        select(ActivityEvent.target).where(ActivityEvent.kind == "email_sent")
+    ).all()
+    assert sorted(events) == sorted(f"message:{m.id}" for m in messages)
+    done = db.session.execute(
+        select(StepAttempt.run_id, func.count())
+        .where(StepAttempt.outcome == DONE)
+        .group_by(StepAttempt.run_id)
+    ).all()
+    assert len(done) == 4 and {n for _run, n in done} == {1}
+
+
+def test_a_row_whose_bookkeeping_raises_fails_alone_and_is_not_mailed_twice(
+    db, contacts, smtp_server, monkeypatch
+):
+    real = services.schedule_next
+    doomed = contacts[3].id
+
+    def schedule_next(enrollment, now=None, **options):
+        if enrollment.contact_id == doomed:
+            raise RuntimeError("the next step cannot be planned")
+        return real(enrollment, now, **options)
+
+    monkeypatch.setattr(services, "schedule_next", schedule_next)
+    ids = engine.claim(10, "w1", T0)
+    assert engine.dispatch_batch(ids, "w1", T0) == {DONE: 3, SKIPPED: 1, "retry": 1}
+    assert len(smtp_server.wait_for(4)) == 4
+    run = _run_of(db, contacts[3])
+    assert run.status == SCHEDULED and run.reason == "RuntimeError"
+
+    monkeypatch.undo()
+    assert engine.drain("w1", now=T0 + timedelta(minutes=2)) == {DONE: 1}
+    assert len(smtp_server.messages) == 4
+    events = db.session.scalars(
+        select(ActivityEvent.contact_id).where(ActivityEvent.kind == "email_sent")
+    ).all()
+    assert sorted(events) == sorted(c.id for i, c in enumerate(contacts) if i != 2)
