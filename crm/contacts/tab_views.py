@@ -115,9 +115,14 @@ class ContactTabView(SecuredModelView):
     def is_visible(self):
         return False
 
+    read_only_message = _l("You may view this contact but not change it.")
+
     def get_one(self, id):
         contact_id = as_id(id)
         return None if contact_id is None else super().get_one(contact_id)
+
+    def read_only_url(self, model) -> str:
+        return record_url(model.id, self.tab_key)
 
     @expose("/")
     def index_view(self):
