@@ -22,6 +22,7 @@ from flask_admin.form import BaseForm, RenderTemplateWidget
 from flask_admin.model.fields import AjaxSelectField
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
@@ -47,7 +48,8 @@ from crm.tags.models import ContactTag, Tag
 log = logging.getLogger(__name__)
 
 LABELS = {
-    "prefix": _l("Title"),
+    # A person's title (Mr., Dr.), not the title of a task or an order.
+    "prefix": lazy_pgettext("person", "Title"),
     "given_name": _l("First name"),
     "middle_name": _l("Middle name"),
     "family_name": _l("Last name"),
