@@ -88,11 +88,16 @@ def test_non_admin_opening_a_campaign_editor_is_told_why(db, web, fast_user):
     campaign = make_campaign(db)
     user = fast_user("plain@example.com")
     assert web.login(user.email).status_code == 302
+    refused = "Your permissions do not let you change records in “Campaigns”."
 
     edit = web.get(f"/admin/campaign/edit/?id={campaign.id}")
     assert edit.status_code == 302
-    assert path_of(edit) == f"/admin/campaign-report/{campaign.id}"
-    assert flashes(web) == ["You may view this record but not change it."]
+    assert path_of(edit) == "/admin/campaign/"
+    assert flashes(web) == [refused]
+
+    missing = web.get("/admin/campaign/edit/?id=999")
+    assert path_of(missing) == "/admin/campaign/"
+    assert flashes(web) == [refused]
 
     create = web.get("/admin/campaign/new/")
     assert create.status_code == 302
@@ -102,21 +107,27 @@ def test_non_admin_opening_a_campaign_editor_is_told_why(db, web, fast_user):
 
     delete = web.post("/admin/campaign/delete/", {"id": str(campaign.id)})
     assert delete.status_code == 302
-    assert flashes(web) == ["You may view this record but not change it."]
+    assert flashes(web) == [refused]
     db.session.expire_all()
     assert db.session.get(type(campaign), campaign.id) is not None
 
 
-def test_screen_refused_without_a_row_names_the_screen(db, web, fast_user):
+@pytest.mark.parametrize(
+    "lang, message",
+    [
+        ("es", "Sus permisos no le permiten cambiar registros en «Campañas»."),
+    ],
+)
+def test_screen_refusal_is_translated(db, web, fast_user, lang, message):
+    campaign = make_campaign(db)
     user = fast_user("plain@example.com")
+    user.locale = lang
+    db.session.commit()
     assert web.login(user.email).status_code == 302
 
-    response = web.get("/admin/campaign/edit/?id=999")
+    web.get(f"/admin/campaign/edit/?id={campaign.id}")
 
-    assert response.status_code == 302
-    assert flashes(web) == [
-        "Your permissions do not let you change records in “Campaigns”."
-    ]
+    assert flashes(web) == [message]
 
 
 def test_spanish_refusal_is_translated(

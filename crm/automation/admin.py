@@ -203,9 +203,6 @@ class CampaignView(_AutomationView):
             Campaign, name=_l("Campaigns"), endpoint="campaign", category=CATEGORY
         )
 
-    def read_only_url(self, model) -> str:
-        return url_for("campaign_report.index", campaign_id=model.id)
-
     def on_model_change(self, form, model, is_created):
         from crm.automation import timers
 

@@ -367,16 +367,8 @@ class SecuredModelView(SecuredMixin, ModelView):
         if name not in ("edit_view", "delete_view"):
             return None
 
-        allowed = self.can_edit if name == "edit_view" else self.can_delete
-        args = request.args if name == "edit_view" else request.form
-        id = get_mdict_item_or_list(args, "id")
-        if id is not None and allowed and self.get_one_for(id, policy.EDIT):
-            return None
-        model = None if id is None else self.get_one_for(id, policy.VIEW)
-        if model is not None:
-            flash(str(self.read_only_message), "error")
-            return redirect(self.read_only_url(model))
-        if not allowed:
+        # The screen as a whole: the same answer for every id, seen or not.
+        if not (self.can_edit if name == "edit_view" else self.can_delete):
             flash(
                 _(
                     "Your permissions do not let you change records in “%(screen)s”.",
@@ -385,7 +377,17 @@ class SecuredModelView(SecuredMixin, ModelView):
                 "error",
             )
             return redirect(list_url)
-        return None
+
+        # One row the user may see but not change: open it read-only.
+        args = request.args if name == "edit_view" else request.form
+        id = get_mdict_item_or_list(args, "id")
+        if id is None or self.get_one_for(id, policy.EDIT) is not None:
+            return None
+        model = self.get_one_for(id, policy.VIEW)
+        if model is None:
+            return None
+        flash(str(self.read_only_message), "error")
+        return redirect(self.read_only_url(model))
 
     # Exports: audited, and cells a spreadsheet would evaluate are neutralised.
     def _handle_view(self, name, **kwargs):
