@@ -114,10 +114,10 @@ class ContactTabView(SecuredModelView):
     def __init__(self, endpoint: str, name, **kwargs):
         super().__init__(Contact, endpoint=endpoint, name=name, **kwargs)
 
+    read_only_message = _l("You may view this contact but not change it.")
+
     def is_visible(self):
         return False
-
-    read_only_message = _l("You may view this contact but not change it.")
 
     def get_one(self, id):
         contact_id = as_id(id)
