@@ -14,6 +14,7 @@ from sqlalchemy import select
 from crm.access import policy
 from crm.automation import campaigns, services, timers
 from crm.automation.models import (
+    CANCELLED,
     ENROLLMENT_STATUSES,
     FINISHED,
     PUBLISHED,
@@ -39,13 +40,13 @@ ENDPOINT = "contact_automation"
 HISTORY_DAYS = 30
 HISTORY_LIMIT = 25
 STATUS_LABELS = dict(ENROLLMENT_STATUSES) | dict(RUN_STATUSES)
+#: Runs the history lists: those that ran, and those cancelled before they did.
+ENDED = (*FINISHED, CANCELLED)
 
 
 def local_time(run: StepRun) -> str:
     """A run's time in the zone it was computed in, with UTC beside it."""
-    moment = (
-        run.finished_at if run.status in FINISHED and run.finished_at else run.due_at
-    )
+    moment = run.finished_at if run.status in ENDED and run.finished_at else run.due_at
     tz = timers.zone(run.zone)
     local = moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
     if tz.key == "UTC":
@@ -94,6 +95,7 @@ def render_sequences_tab(contact, tab_key):
             history=history,
             startable=startable,
             can_edit=_can_edit(contact),
+            can_build=policy.allowed(current_user, Sequence, policy.EDIT),
             endpoint=ENDPOINT,
             labels=STATUS_LABELS,
             stored_message=stored_message,
@@ -110,7 +112,7 @@ def render_campaigns_tab(contact, tab_key):
     history = _runs(
         contact,
         in_campaign,
-        StepRun.status.in_(FINISHED),
+        StepRun.status.in_(ENDED),
         StepRun.finished_at >= since,
         order=(StepRun.finished_at.desc(), StepRun.id.desc()),
         limit=HISTORY_LIMIT,

@@ -115,6 +115,7 @@ class ContactView(SecuredModelView):
     allow_export = True
     export_types = ("csv", "vcf")
     can_view_details = True
+    read_only_message = _l("You may view this contact but not change it.")
 
     def __init__(self, **kwargs):
         kwargs.setdefault("name", _l("Contacts"))

@@ -22,6 +22,7 @@ from flask_admin.form import BaseForm, RenderTemplateWidget
 from flask_admin.model.fields import AjaxSelectField
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
@@ -47,7 +48,8 @@ from crm.tags.models import ContactTag, Tag
 log = logging.getLogger(__name__)
 
 LABELS = {
-    "prefix": _l("Title"),
+    # A person's title (Mr., Dr.), not the title of a task or an order.
+    "prefix": lazy_pgettext("person", "Title"),
     "given_name": _l("First name"),
     "middle_name": _l("Middle name"),
     "family_name": _l("Last name"),
@@ -112,12 +114,17 @@ class ContactTabView(SecuredModelView):
     def __init__(self, endpoint: str, name, **kwargs):
         super().__init__(Contact, endpoint=endpoint, name=name, **kwargs)
 
+    read_only_message = _l("You may view this contact but not change it.")
+
     def is_visible(self):
         return False
 
     def get_one(self, id):
         contact_id = as_id(id)
         return None if contact_id is None else super().get_one(contact_id)
+
+    def read_only_url(self, model) -> str:
+        return record_url(model.id, self.tab_key)
 
     @expose("/")
     def index_view(self):

@@ -28,8 +28,11 @@ from flask_admin.contrib.sqla.fields import (
     QuerySelectMultipleField,
 )
 from flask_admin.contrib.sqla.typefmt import DEFAULT_FORMATTERS
+from flask_admin.helpers import get_redirect_target
+from flask_admin.model.helpers import get_mdict_item_or_list
 from flask_admin.model.typefmt import DETAIL_FORMATTERS
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, literal_column, select
 from sqlalchemy.exc import IntegrityError
@@ -240,7 +243,10 @@ class SecuredModelView(SecuredMixin, ModelView):
         )
 
     def get_one(self, id):
-        action = self.scope_action()
+        return self.get_one_for(id, self.scope_action())
+
+    def get_one_for(self, id, action):
+        """The row ``id`` if the user may ``action`` it, else None."""
         try:
             pk = self._get_model_pk()
             # PostgreSQL refuses to compare an integer key with text: convert
@@ -336,9 +342,58 @@ class SecuredModelView(SecuredMixin, ModelView):
         )
         return [row[0] for row in rows]
 
+    # Refusals: say why, and send a user who may look at the row to the row.
+    #: The sentence for a row the user may see but not change.
+    read_only_message = _l("You may view this record but not change it.")
+
+    def read_only_url(self, model) -> str:
+        """Where a user who may see ``model`` but not change it is sent."""
+        if self.can_view_details:
+            return self.get_url(".details_view", id=self.get_pk_value(model))
+        return self.get_save_return_url(model)
+
+    def _refusal(self, name):
+        """A redirect with the reason when the user may not open this screen."""
+        list_url = get_redirect_target() or self.get_url(".index_view")
+        if name == "create_view" and not self.can_create:
+            flash(
+                _(
+                    "Your permissions do not let you add records to “%(screen)s”.",
+                    screen=self.name,
+                ),
+                "error",
+            )
+            return redirect(list_url)
+        if name not in ("edit_view", "delete_view"):
+            return None
+
+        # The screen as a whole: the same answer for every id, seen or not.
+        if not (self.can_edit if name == "edit_view" else self.can_delete):
+            flash(
+                _(
+                    "Your permissions do not let you change records in “%(screen)s”.",
+                    screen=self.name,
+                ),
+                "error",
+            )
+            return redirect(list_url)
+
+        # One row the user may see but not change: open it read-only.
+        args = request.args if name == "edit_view" else request.form
+        id = get_mdict_item_or_list(args, "id")
+        if id is None or self.get_one_for(id, policy.EDIT) is not None:
+            return None
+        model = self.get_one_for(id, policy.VIEW)
+        if model is None:
+            return None
+        flash(str(self.read_only_message), "error")
+        return redirect(self.read_only_url(model))
+
     # Exports: audited, and cells a spreadsheet would evaluate are neutralised.
     def _handle_view(self, name, **kwargs):
         response = super()._handle_view(name, **kwargs)
+        if response is None:
+            response = self._refusal(name)
         if response is None and name == "export":
             after_this_request(self._audit_export)
         return response

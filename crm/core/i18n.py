@@ -4,6 +4,7 @@ from flask import current_app, request
 from flask_babel import get_locale
 from flask_login import current_user
 
+from crm.core.text import stored_message
 from crm.extensions import babel
 
 
@@ -31,6 +32,8 @@ def init_app(app) -> None:
         default_translation_directories=str(translations),
     )
     app.after_request(declare_language)
+    # Texts the system stored in English (reasons, import problems), read back.
+    app.add_template_global(stored_message, "stored_message")
 
 
 def declare_language(response):

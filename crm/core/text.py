@@ -23,8 +23,9 @@ def stored_message(text: str | None) -> str:
     applied." in the catalog's source language. Read back, the text is
     looked up in the reader's catalog: as it stands, or else as a message
     with values ("Tag %(name)s applied.") whose values are taken back out of
-    the text. Text that is no catalog entry (a user's words) comes back as
-    stored.
+    the text. A value named ``problem`` is itself such a message and is looked
+    up the same way. Text that is no catalog entry (a user's words) comes back
+    as stored.
     """
     if not text:
         return ""
@@ -37,7 +38,10 @@ def stored_message(text: str | None) -> str:
     for msgid, pattern in _patterns_of(id(catalog), catalog):
         found = pattern.fullmatch(text)
         if found:
-            return translations.gettext(msgid) % found.groupdict()
+            values = found.groupdict()
+            if "problem" in values:
+                values["problem"] = stored_message(values["problem"])
+            return translations.gettext(msgid) % values
     return text
 
 

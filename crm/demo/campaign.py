@@ -2,10 +2,12 @@
 
 The campaign's one goal is that tag; its sequence sends a welcome e-mail at
 once, a day later creates a task for the contact's owner and sends a second
-e-mail. It is built and published through the automation and mail domains'
-own models and services, and looked up by name so loading twice makes it
-once. The sample contacts' primary addresses are opted in to marketing with
-a stated reason, because consent is checked when each e-mail is sent.
+e-mail. Beside it, the stand-alone sequence "After a sales call" is there to
+be started by hand from a contact's Follow-up sequences tab. Both are built
+(and the campaign published) through the automation and mail domains' own
+models and services, and looked up by name so loading twice makes each once.
+The sample contacts' primary addresses are opted in to marketing with a
+stated reason, because consent is checked when each e-mail is sent.
 """
 
 import logging
@@ -34,6 +36,14 @@ WELCOME = (
     "<p>Hello ~Contact.FirstName~,</p><p>thank you for your interest. "
     "~Owner.Name~ will be in touch to help you get started.</p>",
 )
+AFTER_CALL = (
+    "Demo: After the call",
+    "Thank you for your time, ~Contact.FirstName~",
+    "<p>Hello ~Contact.FirstName~,</p><p>thank you for the call yesterday. "
+    "As promised, ~Owner.Name~ will send you the details this week; reply to "
+    "this e-mail with any question in the meantime.</p>",
+)
+SALES_CALL_SEQUENCE = "After a sales call"
 GETTING_STARTED = (
     "Demo: Getting started",
     "~Contact.FirstName~, three tips to get started",
@@ -118,6 +128,54 @@ def ensure_campaign() -> Campaign:
     campaigns.publish(campaign)
     log.info("demo campaign %s published", campaign.id)
     return campaign
+
+
+def ensure_sales_call_sequence() -> Sequence:
+    """The stand-alone demo sequence, started by hand from a contact's record.
+
+    A task for the owner at once, then a thank-you e-mail a day later. Built
+    when missing (looked up by name); the caller commits.
+    """
+    sequence = db.session.scalar(
+        select(Sequence).where(
+            Sequence.name == SALES_CALL_SEQUENCE, Sequence.campaign_id.is_(None)
+        )
+    )
+    if sequence is not None:
+        return sequence
+
+    thanks = ensure_template(*AFTER_CALL)
+    sequence = Sequence(name=SALES_CALL_SEQUENCE)
+    sequence.steps.extend(
+        [
+            Step(
+                position=1,
+                name="Owner writes up the call",
+                timer_kind="none",
+                action_kind="create_task",
+                action={
+                    "title": "Write up the call with ~Contact.FirstName~ "
+                    "~Contact.LastName~",
+                    "description": "Note what was agreed and send the details.",
+                    "task_type": "call",
+                    "priority": "essential",
+                    "due_in_days": 1,
+                },
+            ),
+            Step(
+                position=2,
+                name="Thank-you e-mail",
+                timer_kind="delay",
+                timer={"amount": 1, "unit": "days"},
+                action_kind="send_email",
+                action={"template_id": thanks.id},
+            ),
+        ]
+    )
+    db.session.add(sequence)
+    db.session.flush()
+    log.info("demo sequence %s created", sequence.id)
+    return sequence
 
 
 def opt_in_sample_contacts() -> int:

@@ -428,8 +428,9 @@ def load() -> LoadResult:
     ensure_shares(admin, accounts, team)
     demo_campaign.opt_in_sample_contacts()
     demo_campaign.ensure_campaign()
+    demo_campaign.ensure_sales_call_sequence()
     demo_web.ensure_pipeline()
-    demo_web.ensure_form()
+    demo_web.ensure_form(notify=admin)
     demo_web.ensure_order_page()
 
     result.contacts = db.session.scalar(select(func.count(Contact.id)))

@@ -32,10 +32,16 @@ def ensure_pipeline() -> None:
     opportunities.install_default_stages()
 
 
-def ensure_form() -> WebForm:
-    """The sign-up form, tagging visitors for the welcome campaign."""
+def ensure_form(notify=None) -> WebForm:
+    """The sign-up form, tagging visitors for the welcome campaign.
+
+    ``notify`` is told of each sign-up. Forms give their contacts no owner,
+    so only users who see every contact find the people who signed up.
+    """
     form = db.session.scalar(select(WebForm).where(WebForm.name == FORM))
     if form is not None:
+        if form.notify_user_id is None and notify is not None:
+            form.notify_user = notify
         return form
     form = WebForm(
         name=FORM,
@@ -44,6 +50,7 @@ def ensure_form() -> WebForm:
         intro="One e-mail a month about lamps, light and tidy desks.",
         thank_you="Thank you for signing up to our newsletter.",
         min_fill_seconds=2,
+        notify_user=notify,
     )
     for position, (key, required) in enumerate(
         (("email", True), ("given_name", False), ("family_name", False)), start=1

@@ -12,10 +12,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from crm.access import policy
 from crm.core.admin import SecuredView
 from crm.core.errors import ServiceError
+from crm.core.text import stored_message
 from crm.extensions import db
 from crm.imports import csvfile, engine, jobs, presets, reading
 from crm.imports.models import CHECKED, DONE, FAILED, RUNNING, UPLOADED, ImportJob
-from crm.imports.rows import date_format_label
+from crm.imports.rows import ERROR, date_format_label
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ class ImportView(SecuredView):
         flash(
             _(
                 "Dry run finished, nothing was written: %(summary)s.",
-                summary=result.summary(),
+                summary=result.shown_summary(),
             ),
             "info",
         )
@@ -146,7 +147,7 @@ class ImportView(SecuredView):
             date_format=options.get("date_format") or "%Y-%m-%d",
             date_formats=[(f, date_format_label(f)) for f in jobs.DATE_FORMATS],
             on_duplicate=options.get("on_duplicate") or "update",
-            problems=(job.problems or [])[:SHOWN_PROBLEMS],
+            problems=shown_problems((job.problems or [])[:SHOWN_PROBLEMS]),
             editable=job.state in (UPLOADED, CHECKED),
             states={"done": DONE, "failed": FAILED, "checked": CHECKED},
         )
@@ -186,6 +187,23 @@ class ImportView(SecuredView):
         data = jobs.progress(job)
         data["next"] = None if job.state == RUNNING else url_for(".job", job_id=job.id)
         return jsonify(data)
+
+
+def shown_problems(stored: list[dict]) -> list[dict]:
+    """Stored problems for the table, in the reader's language.
+
+    A row is imported or not as a whole: every problem of a row with an error
+    is marked "not imported", even a warning about one of its values.
+    """
+    failed = {p["row"] for p in stored if p["level"] == ERROR}
+    return [
+        {
+            **p,
+            "message": stored_message(p["message"]),
+            "row_failed": p["row"] in failed,
+        }
+        for p in stored
+    ]
 
 
 def _wants_json() -> bool:

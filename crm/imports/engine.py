@@ -41,7 +41,7 @@ from crm.core.errors import ServiceError
 from crm.core.text import digits, fold, normalize_email
 from crm.customfields.models import CustomField, CustomValue
 from crm.extensions import db
-from crm.imports import csvfile, presets, reading, vcard
+from crm.imports import csvfile, models, presets, reading, vcard
 from crm.imports.owners import OwnerResolver
 from crm.imports.reading import ReadError
 from crm.imports.rows import ERROR, ISO_DATE, WARNING, Problem, RowBuilder
@@ -100,9 +100,16 @@ class ImportResult:
             self.problems.append(problem)
 
     def summary(self) -> str:
+        """The counts in the fixed English form the CLI ends with."""
         return (
             f"created {self.created}, updated {self.updated}, "
             f"skipped {self.skipped}, failed {self.failed}"
+        )
+
+    def shown_summary(self) -> str:
+        """The counts in the reader's language."""
+        return models.shown_summary(
+            self.created, self.updated, self.skipped, self.failed
         )
 
     def counts(self) -> dict:

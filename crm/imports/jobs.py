@@ -18,6 +18,7 @@ from sqlalchemy import select
 from crm.access import policy
 from crm.core.db import utcnow
 from crm.core.errors import ServiceError
+from crm.core.text import stored_message
 from crm.extensions import db
 from crm.imports import engine, presets, reading
 from crm.imports.models import CHECKED, DONE, FAILED, RUNNING, UPLOADED, ImportJob
@@ -287,6 +288,6 @@ def progress(job: ImportJob) -> dict:
         "updated": job.updated,
         "skipped": job.skipped,
         "failed": job.failed,
-        "summary": job.summary(),
-        "message": job.message,
+        "summary": job.shown_summary(),
+        "message": stored_message(job.message),
     }

@@ -1,5 +1,6 @@
 """An import started from the admin screen, worked through in steps."""
 
+from flask_babel import gettext as _
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -71,10 +72,27 @@ class ImportJob(db.Model):
         return min(99, int(100 * self.done / self.total))
 
     def summary(self) -> str:
+        """The counts in the fixed English form of the log and the CLI."""
         return (
             f"created {self.created}, updated {self.updated}, "
             f"skipped {self.skipped}, failed {self.failed}"
         )
 
+    def shown_summary(self) -> str:
+        """The counts in the reader's language."""
+        return shown_summary(self.created, self.updated, self.skipped, self.failed)
+
     def __str__(self) -> str:
         return self.file_name or f"Import {self.id}"
+
+
+def shown_summary(created, updated, skipped, failed) -> str:
+    """Import counts as a sentence in the reader's language."""
+    return _(
+        "created %(created)s, updated %(updated)s, skipped %(skipped)s, "
+        "failed %(failed)s",
+        created=created,
+        updated=updated,
+        skipped=skipped,
+        failed=failed,
+    )

@@ -528,7 +528,7 @@ class RowBuilder:
         if addresses:
             data.addresses = self._addresses(addresses, labels, warn)
         if custom:
-            data.custom = self._custom(custom, values, labels)
+            data.custom = self._custom(custom, values, labels, warn)
 
         if not (
             data.emails
@@ -863,7 +863,8 @@ class RowBuilder:
             )
         return list(names)
 
-    def _custom(self, keys, values, labels) -> dict[int, str]:
+    def _custom(self, keys, values, labels, warn) -> dict[int, str]:
+        """The row's custom values; a value its field refuses is left out."""
         from crm.customfields.services import coerce_value
 
         stored = {}
@@ -872,19 +873,30 @@ class RowBuilder:
             field = self.custom_fields.get(int(key[7:]))
             if field is None:
                 continue
-            value = raw
-            if field.field_type == "date" and isinstance(raw, str):
-                try:
-                    value = parse_date(raw, self.date_format)
-                except ValueError as exc:
-                    raise RowError(labels[key], str(exc)) from None
             try:
+                value = raw
+                if field.field_type == "date" and isinstance(raw, str):
+                    value = parse_date(raw, self.date_format)
                 text = coerce_value(field, value)
+            except ValueError as exc:
+                warn(labels[key], _left_out(str(exc)))
+                continue
             except ServiceError as exc:
-                raise RowError(labels[key], exc.message) from None
+                # The field's message starts with its label, which the
+                # problem already names in its column.
+                problem = exc.message.removeprefix(f"{field.label}: ")
+                warn(labels[key], _left_out(problem))
+                continue
             if text is not None:
                 stored[field.id] = text
         return stored
+
+
+def _left_out(problem: str) -> str:
+    return _(
+        "%(problem)s This value was left out.",
+        problem=problem,
+    )
 
 
 @lru_cache(maxsize=4096)

@@ -25,7 +25,7 @@ from crm.core.errors import ServiceError
 from crm.extensions import db
 from crm.files import services as filebox
 from crm.links import services as links
-from crm.mail import merge, services, statuses, transport
+from crm.mail import bodies, merge, services, statuses, transport
 from crm.mail.forms import ComposeForm
 from crm.mail.models import EmailTemplate
 
@@ -147,12 +147,13 @@ class ComposeView(SecuredView):
         try:
             context = merge.context_for(contact, merge_with)
             subject = merge.render(form.subject.data, context, html=False)
-            html = merge.render(merge.sanitise(form.body.data), context, html=True)
+            html, text = self._bodies(form.body.data, context)
             message = services.send_message(
                 contact_id=contact.id,
                 address=to.address,
                 subject=subject,
                 html=html,
+                text=text,
                 purpose=form.purpose.data,
                 actor_id=current_user.id,
                 cc=[copied[1].address] if copied else (),
@@ -183,6 +184,18 @@ class ComposeView(SecuredView):
         else:
             flash(_("E-mail sent to %(to)s.", to=to.address), "success")
         return redirect(url_for("message.details_view", id=message.id))
+
+    @staticmethod
+    def _bodies(body, context) -> tuple[str, str | None]:
+        """The HTML part and the text part (None: taken from the HTML).
+
+        A body typed as plain text is sent as typed in the text part, and as
+        escaped paragraphs with its line breaks and links in the HTML part.
+        """
+        if bodies.is_html(body):
+            return merge.render(merge.sanitise(body), context, html=True), None
+        text = merge.render(bodies.plain(body), context, html=False)
+        return bodies.text_to_html(text), text
 
     def _keep_in_file_box(self, contact, files) -> list[str]:
         """Copy the sent attachments to the contact's file box; the reasons

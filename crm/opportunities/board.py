@@ -126,6 +126,9 @@ class PipelineView(SecuredView):
         back = url_for(
             "contact.details_view", id=opportunity.contact_id, tab="opportunities"
         )
+        if not request.form.get("stage_id"):
+            flash(_("Choose a stage to move to."), "error")
+            return redirect(back)
         stage = _stage(request.form.get("stage_id"))
         if stage is None:
             flash(_("That stage does not exist."), "error")

@@ -21,6 +21,10 @@ class ApplyTagForm(FlaskForm):
         for category, tags in services.grouped_tags(exclude_ids=set(applied_ids)):
             group = category if category is not None else str(_l("No category"))
             choices += [SelectChoice(str(t.id), t.name, optgroup=group) for t in tags]
+        # No tag is picked until the user picks one: applying a tag can start
+        # a campaign, so a careless click must not apply the first of the list.
+        if choices:
+            choices.insert(0, SelectChoice("", str(_l("Choose a tag"))))
         self.tag_id.choices = choices
         return self
 

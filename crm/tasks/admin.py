@@ -6,6 +6,7 @@ import logging
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.helpers import get_form_data
+from flask_babel import LazyString
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -35,6 +36,18 @@ from crm.tasks.views import MyTasksView, RemindersView
 log = logging.getLogger(__name__)
 
 SETTINGS = _l("Settings")
+
+
+def _zone_note() -> str:
+    return _(
+        "In %(zone)s, the time zone of the whole CRM (users have no time zone "
+        "of their own).",
+        zone=services.user_zone().key,
+    )
+
+
+#: The help under date-time fields, read per request (the zone is a setting).
+ZONE_NOTE = LazyString(_zone_note)
 
 
 def _choices(pairs):
@@ -188,7 +201,7 @@ class TaskView(_ContactRecordView):
         },
         "due_at": {
             "format": forms.DATETIME_FORMAT,
-            "description": _l("In your time zone."),
+            "description": ZONE_NOTE,
         },
     }
 
@@ -248,7 +261,7 @@ class AppointmentView(_ContactRecordView):
         },
         "starts_at": {
             "format": forms.DATETIME_FORMAT,
-            "description": _l("In your time zone."),
+            "description": ZONE_NOTE,
         },
         "ends_at": {"format": forms.DATETIME_FORMAT},
     }

@@ -2,7 +2,7 @@
 
 from flask import abort, flash, has_request_context, redirect, request, url_for
 from flask_admin import expose
-from flask_babel import LazyString
+from flask_babel import LazyString, lazy_pgettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -16,9 +16,10 @@ from crm.tasks import reminders, services
 from crm.tasks.models import PRIORITIES, Appointment, Task
 
 GROUPS = (
-    ("overdue", _l("Overdue")),
-    ("today", _l("Due today")),
-    ("upcoming", _l("Upcoming")),
+    # Headings over a count: Spanish needs a wording that fits one task or many.
+    ("overdue", lazy_pgettext("task group", "Overdue")),
+    ("today", lazy_pgettext("task group", "Due today")),
+    ("upcoming", lazy_pgettext("task group", "Upcoming")),
 )
 
 
