@@ -177,3 +177,16 @@ def test_the_count_is_driven_from_the_cheaper_side(db, crowd):
     assert _choice(db, owner, tag, 5) == "merge"
     assert _count(db, loner, tag, 5) == 2
     assert _count(db, owner, tag, 5) == 6
+
+
+def test_merged_counts_of_two_users_and_tags_keep_their_own_values(db, crowd, world):
+    owner, loner, crowd_tag = crowd
+    other = Tag(name="Few")
+    world["c1"].tag_links.append(ContactTag(tag=other))
+    db.session.commit()
+    # The same statement shape with other values: each count is its own.
+    assert _count(db, owner, crowd_tag, 5, "merge") == 6
+    assert _count(db, loner, crowd_tag, 5, "merge") == 2
+    assert _count(db, loner, crowd_tag, 1, "merge") == 2
+    assert _count(db, owner, other, 5, "merge") == 0
+    assert _count(db, world["u1"], other, 5, "merge") == 1

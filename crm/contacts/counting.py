@@ -15,14 +15,18 @@ runs out. Three ways to do it:
   matches (one seek each, given ``probe_match``); cheap when the user sees
   few contacts.
 
-Which one runs is chosen from a sample of each side: the first cap + 1 ids
-from the top, which give each side's size (exact when smaller than that)
-and its density among the contact ids. Every way counts the same set.
+Which one runs is chosen from a sample of each side, both read in one
+statement: its first cap + 1 ids, which give the side's size (exact when
+smaller than that) and its density among the contact ids. Every way counts
+the same set.
 """
+
+from dataclasses import dataclass
 
 from sqlalchemy import column, func, literal_column, select, union
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import TableClause
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from crm.contacts.models import Contact
 from crm.extensions import db
@@ -67,21 +71,13 @@ def choose(matches, streams, cap, can_look_up) -> str:
         # PostgreSQL hashes or sorts a whole INTERSECT; its planner drives
         # the probe form well enough.
         return "probe"
-    first = matches.limit(cap + 1).subquery()
-    if (
-        db.session.scalar(select(func.count(literal_column("*"))).select_from(first))
-        <= cap
-    ):
-        # At most the cap matches: testing each is never far off the best,
-        # and this count costs what the administrator's whole count does.
+    found, seen, top = _samples(matches, streams, cap)
+    if found.count <= cap:
+        # At most the cap matches: testing each is never far off the best.
         return "probe"
-    match_id = matches.selected_columns[0]
-    found, lowest = _sample(matches.order_by(match_id.desc()), cap)
-    top = db.session.scalar(select(func.max(Contact.id))) or 1
-    seen, seen_lowest = _sample(_newest_first(streams), cap)
 
-    match_size, match_density = _size(found, lowest, top, cap)
-    seen_size, seen_density = _size(seen, seen_lowest, top, cap)
+    match_size, match_density = found.size(top, cap)
+    seen_size, seen_density = seen.size(top, cap)
     expected = top * match_density * seen_density
     # The share of each side read before the cap is reached (all of it when
     # fewer visible matches than the cap are expected).
@@ -96,22 +92,40 @@ def choose(matches, streams, cap, can_look_up) -> str:
     return min(costs, key=costs.get)
 
 
-def _sample(ordered, cap) -> tuple[int, int]:
-    """How many of the first cap + 1 ids there are, and the lowest of them."""
-    first = ordered.limit(cap + 1).subquery()
-    idcol = first.c[0]
-    found, lowest = db.session.execute(
-        select(func.count(literal_column("*")), func.min(idcol))
+@dataclass(frozen=True, slots=True)
+class _Sample:
+    """The first cap + 1 ids of one side: how many, the lowest and highest."""
+
+    count: int
+    lowest: int | None
+    highest: int | None
+
+    def size(self, top, cap) -> tuple[float, float]:
+        """The side's size and its share of the contact ids (its density)."""
+        if self.count <= cap:
+            return self.count, self.count / top
+        density = self.count / max(1, self.highest - self.lowest + 1)
+        return density * top, density
+
+
+def _samples(matches, streams, cap) -> tuple[_Sample, _Sample, int]:
+    """Both samples and the highest contact id, in one statement.
+
+    The matches are read in their index's own order (the tag index and the
+    full-text index both give ids in order), the user's ids through the
+    merged union; each stops after cap + 1.
+    """
+    sides = _SampledSides(streams, matches, cap + 1)
+    row = db.session.execute(
+        select(
+            *(literal_column(f"{side}.{name}") for side in "mv" for name in _SUMMARY),
+            select(func.max(Contact.id)).scalar_subquery(),
+        ).select_from(sides)
     ).one()
-    return found, lowest or 0
+    return _Sample(*row[0:3]), _Sample(*row[3:6]), row[6] or 1
 
 
-def _size(found, lowest, top, cap) -> tuple[float, float]:
-    """A side's size and its share of the contact ids, from its sample."""
-    if found <= cap:
-        return found, found / top
-    density = found / max(1, top - lowest + 1)
-    return density * top, density
+_SUMMARY = ("n", "lo", "hi")
 
 
 def _newest_first(streams):
@@ -127,8 +141,14 @@ class _MergedIds(TableClause):
     INTERSECT tighter, so there the union is put in parentheses.
     """
 
-    # The statement holds the streams' own criteria: never reuse its SQL.
-    inherit_cache = False
+    # Its SQL is cached by the statements it holds (their structure, with
+    # their values as parameters) and the limit written into it.
+    inherit_cache = True
+    _cache_key_traversal = [
+        ("streams", InternalTraversal.dp_clauseelement_list),
+        ("matches", InternalTraversal.dp_clauseelement),
+        ("limit", InternalTraversal.dp_plain_obj),
+    ]
 
     def __init__(self, streams, matches, limit):
         super().__init__("merged", column("id"))
@@ -147,4 +167,36 @@ def _merged_ids(element, compiler, **kw):
     return (
         f"({union_sql} INTERSECT {matches_sql} "
         f"ORDER BY 1 DESC LIMIT {int(element.limit)}) AS merged"
+    )
+
+
+class _SampledSides(_MergedIds):
+    """``(count, min, max of matches' first n) AS m, (the same of the union) AS v``.
+
+    Written out rather than built from subqueries: SQLAlchemy's column
+    collections for the nested subqueries cost more than the statement.
+    """
+
+    inherit_cache = True
+
+
+@compiles(_SampledSides)
+def _sampled_sides(element, compiler, **kw):
+    kw["asfrom"] = True
+    union_sql = " UNION ".join(compiler.process(s, **kw) for s in element.streams)
+    matches_sql = compiler.process(element.matches, **kw)
+    match_id = element.matches.selected_columns[0].name
+    limit = int(element.limit)
+
+    def summary(ids_sql, name, alias):
+        return (
+            f"(SELECT count(*) AS n, min({name}) AS lo, max({name}) AS hi "
+            f"FROM ({ids_sql} LIMIT {limit})) AS {alias}"
+        )
+
+    return (
+        summary(matches_sql, match_id, "m")
+        + " JOIN "
+        + summary(f"{union_sql} ORDER BY 1 DESC", "id", "v")
+        + " ON 1 = 1"
     )
