@@ -190,3 +190,23 @@ def test_merged_counts_of_two_users_and_tags_keep_their_own_values(db, crowd, wo
     assert _count(db, loner, crowd_tag, 1, "merge") == 2
     assert _count(db, owner, other, 5, "merge") == 0
     assert _count(db, world["u1"], other, 5, "merge") == 1
+
+
+@pytest.mark.parametrize("who", ["u1", "u2", "u3", "manager"])
+def test_a_count_without_a_lookup_tests_the_first_matches_once(db, world, tagged, who):
+    # The path a search takes (no per-id lookup among the matches).
+    user = world[who]
+    matches = select(ContactTag.contact_id).where(ContactTag.tag_id == tagged.id)
+
+    def count(cap):
+        return counting.capped_count(
+            matches,
+            contact_id_streams(user, policy.VIEW),
+            lambda column: contact_criterion(user, policy.VIEW, contact_id=column),
+            cap,
+        )
+
+    expected = len(visible(db, user))
+    assert count(100) == expected
+    # More matches than the cap: the count goes on to the chosen way.
+    assert count(2) == min(expected, 3)

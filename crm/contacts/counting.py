@@ -23,7 +23,7 @@ the same set.
 
 from dataclasses import dataclass
 
-from sqlalchemy import column, func, literal_column, select, union
+from sqlalchemy import case, column, func, literal_column, select, union
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import TableClause
 from sqlalchemy.sql.visitors import InternalTraversal
@@ -48,6 +48,13 @@ def capped_count(matches, streams, rule_on, cap, probe_match=None, way=None) -> 
     when given, states "this id is among the matches" on a column. ``way``
     is chosen from samples of both sides unless given.
     """
+    if way is None and probe_match is None:
+        # A search: each match costs a read of the full-text index, so the
+        # first cap + 1 are read once, each tested as it comes; when that is
+        # all of them the count is done.
+        found, visible = _probed_first(matches, rule_on, cap)
+        if found <= cap:
+            return visible
     way = way or choose(matches, streams, cap, probe_match is not None)
     match_id = matches.selected_columns[0]
     if way == "merge":
@@ -63,6 +70,18 @@ def capped_count(matches, streams, rule_on, cap, probe_match=None, way=None) -> 
     return db.session.scalar(
         select(func.count(literal_column("*"))).select_from(counted.subquery())
     )
+
+
+def _probed_first(matches, rule_on, cap) -> tuple[int, int]:
+    """How many of the first cap + 1 matches there are, and how many are visible."""
+    first = matches.limit(cap + 1).subquery()
+    found, visible = db.session.execute(
+        select(
+            func.count(literal_column("*")),
+            func.coalesce(func.sum(case((rule_on(first.c[0]), 1), else_=0)), 0),
+        ).select_from(first)
+    ).one()
+    return found, visible
 
 
 def choose(matches, streams, cap, can_look_up) -> str:
