@@ -116,7 +116,7 @@ def _count(db, user, tag, cap, way=None, action=policy.VIEW):
     matches = select(ContactTag.contact_id).where(ContactTag.tag_id == tag.id)
     return counting.capped_count(
         matches,
-        contact_id_streams(user, action),
+        partial(contact_id_streams, user, action),
         lambda column: contact_criterion(user, action, contact_id=column),
         cap,
         probe_match=partial(_carries_tag, tag.id),
@@ -159,7 +159,7 @@ def crowd(db, make_contact, restricted):
 
 def _choice(db, user, tag, cap):
     matches = select(ContactTag.contact_id).where(ContactTag.tag_id == tag.id)
-    streams = contact_id_streams(user, policy.VIEW)
+    streams = partial(contact_id_streams, user, policy.VIEW)
     return counting.choose(matches, streams, cap, can_look_up=True)
 
 
@@ -201,7 +201,7 @@ def test_a_count_without_a_lookup_tests_the_first_matches_once(db, world, tagged
     def count(cap):
         return counting.capped_count(
             matches,
-            contact_id_streams(user, policy.VIEW),
+            partial(contact_id_streams, user, policy.VIEW),
             lambda column: contact_criterion(user, policy.VIEW, contact_id=column),
             cap,
         )

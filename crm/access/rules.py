@@ -159,12 +159,16 @@ def _rule_memo() -> dict:
 
 def _team_subqueries(user):
     """The user's teams, and the members of the teams the user manages."""
-    my_teams = select(TeamMember.team_id).where(TeamMember.user_id == user.id)
-    managed_teams = my_teams.where(TeamMember.is_manager.is_(True))
-    managed_owners = select(TeamMember.user_id).where(
-        TeamMember.team_id.in_(managed_teams)
-    )
-    return my_teams, managed_owners
+    memo = _rule_memo()
+    key = ("teams", user.id)
+    if key not in memo:
+        my_teams = select(TeamMember.team_id).where(TeamMember.user_id == user.id)
+        managed_teams = my_teams.where(TeamMember.is_manager.is_(True))
+        managed_owners = select(TeamMember.user_id).where(
+            TeamMember.team_id.in_(managed_teams)
+        )
+        memo[key] = (my_teams, managed_owners)
+    return memo[key]
 
 
 def _restricted_criterion(user, action, contact_id):

@@ -262,7 +262,10 @@ class ContactView(SecuredModelView):
     def _capped_count(self, query, search_term, filters):
         """The number of matching rows, exact up to the configured cap."""
         cap = current_app.config["LIST_COUNT_CAP"]
-        everything = isinstance(self._scope_on(), True_)
+        scope = self._scope_on()
+        if isinstance(scope, False_):
+            return {"value": 0, "capped": False}
+        everything = isinstance(scope, True_)
         if everything and not search_term and not filters:
             # A bare count(*), without even WHERE 1 = 1, is SQLite's fast path:
             # about 2 ms at 1M contacts instead of 12 ms.
@@ -282,12 +285,10 @@ class ContactView(SecuredModelView):
             if tag_id is not None:
                 ids = select(ContactTag.contact_id).where(ContactTag.tag_id == tag_id)
                 probe_match = partial(_carries_tag, tag_id)
-        streams = None
         if ids is not None and not everything:
-            streams = contact_id_streams(current_user, self.scope_action())
-        if streams is not None:
             # A restricted user: meet the matches and the user's own id lists
             # from whichever side is cheaper (see counting.py).
+            streams = partial(contact_id_streams, current_user, self.scope_action())
             total = counting.capped_count(
                 ids, streams, self._scope_on, cap, probe_match=probe_match
             )

@@ -42,8 +42,9 @@ VISIBLE_COST = 1.1
 def capped_count(matches, streams, rule_on, cap, probe_match=None, way=None) -> int:
     """How many of ``matches`` the user may see, counted up to ``cap`` + 1.
 
-    ``matches`` selects one column of contact ids; ``streams`` are the
-    user's id lists from ``rules.contact_id_streams``; ``rule_on(column)``
+    ``matches`` selects one column of contact ids; ``streams()`` gives the
+    user's id lists (``rules.contact_id_streams``), asked for only when the
+    count needs them; ``rule_on(column)``
     states the user's rule on a column of contact ids; ``probe_match(ids)``,
     when given, states "this id is among the matches" on a column. ``way``
     is chosen from samples of both sides unless given.
@@ -55,7 +56,10 @@ def capped_count(matches, streams, rule_on, cap, probe_match=None, way=None) -> 
         found, visible = _probed_first(matches, rule_on, cap)
         if found <= cap:
             return visible
-    way = way or choose(matches, streams, cap, probe_match is not None)
+    if way is None:
+        way = choose(matches, streams, cap, probe_match is not None)
+    if way != "probe":
+        streams = streams()
     match_id = matches.selected_columns[0]
     if way == "merge":
         merged = _MergedIds(streams, matches, cap + 1)
@@ -90,7 +94,7 @@ def choose(matches, streams, cap, can_look_up) -> str:
         # PostgreSQL hashes or sorts a whole INTERSECT; its planner drives
         # the probe form well enough.
         return "probe"
-    found, seen, top = _samples(matches, streams, cap)
+    found, seen, top = _samples(matches, streams(), cap)
     if found.count <= cap:
         # At most the cap matches: testing each is never far off the best.
         return "probe"
