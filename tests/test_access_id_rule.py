@@ -210,3 +210,21 @@ def test_a_count_without_a_lookup_tests_the_first_matches_once(db, world, tagged
     assert count(100) == expected
     # More matches than the cap: the count goes on to the chosen way.
     assert count(2) == min(expected, 3)
+
+
+@pytest.mark.parametrize("cap", [1, 2, 3, 4, 100])
+def test_a_probe_count_after_the_first_matches_counts_each_visible_one_once(
+    db, world, tagged, monkeypatch, cap
+):
+    # A search with more matches than the cap that is counted by probing:
+    # the probe goes on after the first cap + 1 already counted.
+    monkeypatch.setattr(counting, "choose", lambda *args, **kwargs: "probe")
+    user = world["u1"]
+    matches = select(ContactTag.contact_id).where(ContactTag.tag_id == tagged.id)
+    count = counting.capped_count(
+        matches,
+        partial(contact_id_streams, user, policy.VIEW),
+        lambda column: contact_criterion(user, policy.VIEW, contact_id=column),
+        cap,
+    )
+    assert count == min(len(visible(db, user)), cap + 1)

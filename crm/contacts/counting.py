@@ -44,23 +44,25 @@ def capped_count(matches, streams, rule_on, cap, probe_match=None, way=None) -> 
 
     ``matches`` selects one column of contact ids; ``streams()`` gives the
     user's id lists (``rules.contact_id_streams``), asked for only when the
-    count needs them; ``rule_on(column)``
-    states the user's rule on a column of contact ids; ``probe_match(ids)``,
-    when given, states "this id is among the matches" on a column. ``way``
-    is chosen from samples of both sides unless given.
+    count needs them; ``rule_on(column)`` states the user's rule on a column
+    of contact ids; ``probe_match(ids)``, when given, states "this id is
+    among the matches" on a column. ``way`` is chosen from samples of both
+    sides unless given.
     """
+    match_id = matches.selected_columns[0]
+    counted_before, after = 0, None
     if way is None and probe_match is None:
         # A search: each match costs a read of the full-text index, so the
         # first cap + 1 are read once, each tested as it comes; when that is
-        # all of them the count is done.
-        found, visible = _probed_first(matches, rule_on, cap)
+        # all of them the count is done, and a probe count goes on after them.
+        found, visible, highest = _probed_first(matches, rule_on, cap)
         if found <= cap:
             return visible
+        counted_before, after = visible, highest
     if way is None:
         way = choose(matches, streams, cap, probe_match is not None)
     if way != "probe":
         streams = streams()
-    match_id = matches.selected_columns[0]
     if way == "merge":
         merged = _MergedIds(streams, matches, cap + 1)
         return db.session.scalar(
@@ -70,22 +72,29 @@ def capped_count(matches, streams, rule_on, cap, probe_match=None, way=None) -> 
         visible = _newest_first(streams).subquery()
         counted = select(visible.c.id).where(probe_match(visible.c.id)).limit(cap + 1)
     else:
-        counted = matches.where(rule_on(match_id)).limit(cap + 1)
-    return db.session.scalar(
+        rest = matches.where(rule_on(match_id))
+        if after is not None:
+            rest = rest.where(match_id > after)
+        counted = rest.limit(cap + 1 - counted_before)
+    return counted_before + db.session.scalar(
         select(func.count(literal_column("*"))).select_from(counted.subquery())
     )
 
 
-def _probed_first(matches, rule_on, cap) -> tuple[int, int]:
-    """How many of the first cap + 1 matches there are, and how many are visible."""
-    first = matches.limit(cap + 1).subquery()
-    found, visible = db.session.execute(
-        select(
-            func.count(literal_column("*")),
-            func.coalesce(func.sum(case((rule_on(first.c[0]), 1), else_=0)), 0),
-        ).select_from(first)
-    ).one()
-    return found, visible
+def _probed_first(matches, rule_on, cap) -> tuple[int, int, int | None]:
+    """Of the first cap + 1 matches in id order: how many, how many are
+    visible, and the highest id among them."""
+    match_id = matches.selected_columns[0]
+    first = matches.order_by(match_id).limit(cap + 1).subquery()
+    return tuple(
+        db.session.execute(
+            select(
+                func.count(literal_column("*")),
+                func.coalesce(func.sum(case((rule_on(first.c[0]), 1), else_=0)), 0),
+                func.max(first.c[0]),
+            ).select_from(first)
+        ).one()
+    )
 
 
 def choose(matches, streams, cap, can_look_up) -> str:
