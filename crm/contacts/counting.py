@@ -22,6 +22,7 @@ the same set.
 """
 
 from dataclasses import dataclass
+from functools import cache
 
 from sqlalchemy import case, column, func, literal_column, select, union
 from sqlalchemy.ext.compiler import compiles
@@ -50,6 +51,7 @@ def capped_count(matches, streams, rule_on, cap, probe_match=None, way=None) -> 
     sides unless given.
     """
     match_id = matches.selected_columns[0]
+    streams = cache(streams)  # built at most once, when a way needs them
     counted_before, after = 0, None
     if way is None and probe_match is None:
         # A search: each match costs a read of the full-text index, so the
