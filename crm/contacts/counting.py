@@ -6,7 +6,7 @@ may see (``rules.contact_id_streams``). The count stops at the cap, so its
 cost is how many ids it reads before it has found the cap plus one, or
 runs out. Three ways to do it:
 
-- probe: read the matches newest first and test the rule on each (a few
+- probe: read the matches in id order and test the rule on each (a few
   index seeks per match); cheap when the matches are few.
 - merge: on SQLite, intersect the two id-ordered lists (``UNION`` of the
   user's index ranges, ``INTERSECT`` the matches, both read in id order
