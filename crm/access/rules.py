@@ -1,5 +1,6 @@
 """Row rules and action permissions for every model the screens reach."""
 
+from flask import g, has_app_context
 from sqlalchemy import column, exists, false, literal_column, or_, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import TableClause
@@ -126,18 +127,53 @@ def contact_criterion(user, action, contact_id=None):
     leaves out: at 1M contacts the row reads were most of a restricted
     user's capped count.
     """
-    if user.is_admin:
-        return true()
-    perms = services.permissions_for(user, "contacts")
-    scope = perms["view_scope"] if action == policy.VIEW else perms["edit_scope"]
-    if scope == ALL:
+    if _sees_every_contact(user, action):
         return true()
 
-    my_teams = select(TeamMember.team_id).where(TeamMember.user_id == user.id)
-    managed_teams = my_teams.where(TeamMember.is_manager.is_(True))
-    managed_owners = select(TeamMember.user_id).where(
-        TeamMember.team_id.in_(managed_teams)
-    )
+    # A list request asks for the same rule several times (its query, its
+    # count, the side panels); it is built once per request and user.
+    memo = _rule_memo()
+    key = (user.id, action, id(contact_id))
+    hit = memo.get(key)
+    if hit is not None and hit[0] is contact_id:
+        return hit[1]
+    criterion = _restricted_criterion(user, action, contact_id)
+    memo[key] = (contact_id, criterion)
+    return criterion
+
+
+def _sees_every_contact(user, action) -> bool:
+    if user.is_admin:
+        return True
+    perms = services.permissions_for(user, "contacts")
+    scope = perms["view_scope"] if action == policy.VIEW else perms["edit_scope"]
+    return scope == ALL
+
+
+def _rule_memo() -> dict:
+    if not has_app_context():
+        return {}
+    if "crm_contact_rules" not in g:
+        g.crm_contact_rules = {}
+    return g.crm_contact_rules
+
+
+def _team_subqueries(user):
+    """The user's teams, and the members of the teams the user manages."""
+    memo = _rule_memo()
+    key = ("teams", user.id)
+    if key not in memo:
+        my_teams = select(TeamMember.team_id).where(TeamMember.user_id == user.id)
+        managed_teams = my_teams.where(TeamMember.is_manager.is_(True))
+        managed_owners = select(TeamMember.user_id).where(
+            TeamMember.team_id.in_(managed_teams)
+        )
+        memo[key] = (my_teams, managed_owners)
+    return memo[key]
+
+
+def _restricted_criterion(user, action, contact_id):
+    my_teams, managed_owners = _team_subqueries(user)
 
     # A correlated EXISTS probes the (contact, principal) unique indexes row by
     # row, so a list page stops after its rows instead of first collecting
@@ -168,6 +204,37 @@ def contact_criterion(user, action, contact_id=None):
         granted(contact_id, ContactShare.team_id.in_(my_teams)),
         _owned(contact_id, lambda owner: owner.in_(managed_owners)),
     )
+
+
+def contact_id_streams(user, action):
+    """The same rule as ``contact_criterion``, as the ids it lets through.
+
+    One SELECT per way of seeing a contact (owning it, a direct grant, a
+    team grant, managing its owner), each an index range read in id order,
+    so SQLite can merge them (``UNION``) and intersect them with another id
+    list without sorting. Their union is exactly the set of contacts the
+    criterion selects. None when the user may act on every contact.
+    """
+    if _sees_every_contact(user, action):
+        return None
+    my_teams, managed_owners = _team_subqueries(user)
+
+    def owned_by(owner_test):
+        owned = _OwnerIndexed("owned", column("id"), column("owner_id"))
+        return select(owned.c.id).where(owner_test(owned.c.owner_id))
+
+    def granted(principal):
+        ids = select(ContactShare.contact_id).where(principal)
+        if action != policy.VIEW:
+            ids = ids.where(ContactShare.level == EDIT_LEVEL)
+        return ids
+
+    return [
+        owned_by(lambda owner: owner == user.id),
+        granted(ContactShare.user_id == user.id),
+        granted(ContactShare.team_id.in_(my_teams)),
+        owned_by(lambda owner: owner.in_(managed_owners)),
+    ]
 
 
 class _OwnerIndexed(TableClause):

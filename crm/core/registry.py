@@ -7,6 +7,7 @@ from flask_admin.babel import lazy_gettext as admin_lazy_gettext
 from flask_admin.theme import Bootstrap4Theme
 
 from crm.core.admin import SecuredIndexView, SecuredModelView, SecuredView
+from crm.core.menu import main_menu
 from crm.core.security import csp_nonce
 
 
@@ -85,5 +86,6 @@ def build_admin(app) -> Admin:
         admin.add_view(view)
     admin.init_app(app)
     _stock_templates(app)
+    app.add_template_global(main_menu, "crm_main_menu")
     app.extensions["crm_admin"] = admin
     return admin
