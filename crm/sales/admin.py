@@ -7,9 +7,9 @@ from flask import abort, current_app, flash, make_response, redirect, request, u
 from flask_admin import expose
 from flask_admin.contrib.sqla.validators import Unique
 from flask_admin.model.form import InlineFormAdmin
-from flask_babel import get_locale, lazy_pgettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_login import current_user
 from sqlalchemy import or_, select
 from sqlalchemy.exc import OperationalError
@@ -52,12 +52,9 @@ SALES = _l("Sales")
 ENDPOINT = "order"
 
 
-def _locale() -> str:
-    return str(get_locale() or "en")
-
-
 def format_money(money: Money) -> str:
-    return money.format(_locale())
+    """A Money value in the reader's locale."""
+    return money.format()
 
 
 def _amount_column(attribute):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import render_template
-from flask_babel import format_date, get_locale, pgettext
+from flask_babel import format_date, pgettext
 from flask_babel import gettext as _
 from fpdf import FPDF
 
@@ -33,13 +33,8 @@ class InvoiceLine:
     amount: str
 
 
-def _locale() -> str:
-    return str(get_locale() or "en")
-
-
 def invoice_data(order: Order) -> dict:
     """Everything an invoice shows, formatted for the current locale."""
-    locale = _locale()
     summary = services.summarise(order)
     kind_labels = dict(LINE_KINDS)
     lines = []
@@ -51,8 +46,8 @@ def invoice_data(order: Order) -> dict:
                 description=str(line),
                 kind=str(kind_labels.get(line.kind, line.kind)),
                 quantity=line.quantity,
-                unit_price=unit.format(locale),
-                amount=net.format(locale),
+                unit_price=unit.format(),
+                amount=net.format(),
             )
         )
     totals = [
@@ -74,7 +69,7 @@ def invoice_data(order: Order) -> dict:
         "email": order.contact.primary_email or "",
         "currency": order.currency,
         "lines": lines,
-        "totals": [(label, money.format(locale)) for label, money in totals],
+        "totals": [(label, money.format()) for label, money in totals],
         "notes": order.notes or "",
         "terms": order.terms or "",
     }

@@ -313,7 +313,7 @@ def validate_order(order: Order, actor=None) -> Summary:
         raise ServiceError(
             _(
                 "The total cannot fall below the %(amount)s already paid or credited.",
-                amount=str(committed),
+                amount=committed.format(),
             ),
             "lines",
         )
@@ -447,8 +447,8 @@ def _payable(order: Order, summary: Summary, money: Money) -> None:
         raise ServiceError(
             _(
                 "%(amount)s is more than the open balance of %(balance)s.",
-                amount=str(money),
-                balance=str(open_balance),
+                amount=money.format(),
+                balance=open_balance.format(),
             ),
             "amount",
         )
@@ -604,7 +604,7 @@ def refund(order: Order, payment_id, amount, reason: str, actor) -> Transaction:
         raise ServiceError(
             _(
                 "At most %(left)s of this payment can still be refunded.",
-                left=str(left),
+                left=left.format(),
             ),
             "amount",
         )
