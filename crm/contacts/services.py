@@ -72,6 +72,33 @@ def country_code(value: str | None) -> str | None:
         return None
 
 
+def country_label(code: str | None) -> str:
+    """The country of an ISO 3166 alpha-3 code, named in the reader's language."""
+    country = pycountry.countries.get(alpha_3=code) if code else None
+    if country is None:
+        return code or ""
+    try:
+        names = Locale.parse(reader_locale()).territories
+    except (ValueError, UnknownLocaleError):
+        names = {}
+    return names.get(country.alpha_2) or country.name
+
+
+def address_lines(address) -> list[str]:
+    """A postal address as the lines printed on a letter or an invoice."""
+    if address is None:
+        return []
+    postal = "-".join(p for p in (address.postal_code, address.zip_four) if p)
+    place = ", ".join(p for p in (address.locality, address.region) if p)
+    lines = [
+        address.line1,
+        address.line2,
+        " ".join(p for p in (place, postal) if p),
+        country_label(address.country_code),
+    ]
+    return [line for line in lines if line]
+
+
 def _name_key(text: str) -> str:
     """A country name as compared: casefolded, accents and punctuation dropped."""
     decomposed = unicodedata.normalize("NFKD", fold(text))
