@@ -7,6 +7,7 @@ from flask import current_app, has_app_context, request
 from flask_babel import get_locale
 from flask_login import current_user
 
+from crm.core.text import stored_message
 from crm.extensions import babel
 
 
@@ -35,6 +36,7 @@ def init_app(app) -> None:
     )
     app.after_request(declare_language)
     app.add_template_filter(money_filter, "money")
+    app.add_template_global(stored_message, "stored_message")
 
 
 def reader_locale() -> str:
