@@ -516,7 +516,7 @@ def test_estimated_close_date_reaches_the_list(
     )
     web.login(admin_user.email)
     body = web.get("/admin/opportunity/").get_data(as_text=True)
-    assert "2027-02-03" in body and "USD 1,234.50" in body
+    assert "2027-02-03" in body and "$1,234.50" in body
 
 
 def test_tab_move_form_moves_and_refuses_with_the_rule_message(
