@@ -62,3 +62,15 @@ def test_the_spanish_order_page_accepts_espana(client, db):
     assert response.status_code == 303, response.get_data(as_text=True)
     contact = db.session.scalars(select(Contact)).one()
     assert contact.billing_address.country_code == "ESP"
+
+
+def test_the_country_picker_names_countries_in_the_readers_language(app):
+    from crm.contacts.forms import countries, country_name
+
+    with force_locale("es"):
+        spanish = dict(countries())
+        order = [code for code, _name in countries()]
+        assert spanish["ESP"] == "España" and country_name("DEU") == "Alemania"
+        assert order.index("DEU") < order.index("ESP") < order.index("FRA")
+    with force_locale("en"):
+        assert dict(countries())["ESP"] == "Spain"

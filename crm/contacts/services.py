@@ -61,7 +61,7 @@ def country_code(value: str | None) -> str | None:
         return pycountry.countries.lookup(text).alpha_3
     except LookupError:
         pass
-    key = _name_key(text)
+    key = name_key(text)
     for locale in _name_locales():
         code = _territory_names(locale).get(key)
         if code is not None:
@@ -72,13 +72,14 @@ def country_code(value: str | None) -> str | None:
         return None
 
 
-def country_label(code: str | None) -> str:
-    """The country of an ISO 3166 alpha-3 code, named in the reader's language."""
+def country_label(code: str | None, locale: str | None = None) -> str:
+    """The country of an ISO 3166 alpha-3 code, named in ``locale`` (default: the
+    reader's language); the code itself when it is no country."""
     country = pycountry.countries.get(alpha_3=code) if code else None
     if country is None:
         return code or ""
     try:
-        names = Locale.parse(reader_locale()).territories
+        names = Locale.parse(locale or reader_locale()).territories
     except (ValueError, UnknownLocaleError):
         names = {}
     return names.get(country.alpha_2) or country.name
@@ -99,7 +100,7 @@ def address_lines(address) -> list[str]:
     return [line for line in lines if line]
 
 
-def _name_key(text: str) -> str:
+def name_key(text: str) -> str:
     """A country name as compared: casefolded, accents and punctuation dropped."""
     decomposed = unicodedata.normalize("NFKD", fold(text))
     letters = (ch for ch in decomposed if not unicodedata.combining(ch))
@@ -114,7 +115,7 @@ def _name_locales() -> list[str]:
 
 @lru_cache(maxsize=16)
 def _territory_names(locale: str) -> dict[str, str]:
-    """Babel's country names in ``locale``, keyed by ``_name_key``, as alpha-3."""
+    """Babel's country names in ``locale``, keyed by ``name_key``, as alpha-3."""
     try:
         territories = Locale.parse(locale).territories
     except (ValueError, UnknownLocaleError):
@@ -123,7 +124,7 @@ def _territory_names(locale: str) -> dict[str, str]:
     for alpha_2, name in territories.items():
         country = pycountry.countries.get(alpha_2=alpha_2)
         if country is not None:
-            names.setdefault(_name_key(name), country.alpha_3)
+            names.setdefault(name_key(name), country.alpha_3)
     return names
 
 
