@@ -118,3 +118,22 @@ def test_a_stage_move_is_written_once_and_creation_reads_as_opened(
     assert "20 lámparas: abierta en Demo" in lines
     assert all(line.count("→") <= 1 for line in lines)
     assert not any("nueva" in line or "new" in line for line in lines)
+
+
+def test_the_spanish_receipt_shows_the_gateway_answer_and_money_in_spanish(client, db):
+    from crm.sales.models import Product
+    from tests.webform_helpers import BUYER, key_of, make_checkout
+
+    product = Product(name="Lámpara", price=D("24.50"), currency="USD")
+    db.session.add(product)
+    db.session.commit()
+    checkout = make_checkout(db, product)
+    data = {**BUYER, "key": key_of(client, checkout), "quantity": "2"}
+
+    placed = client.post(f"/buy/{checkout.slug}", data=data, headers=SPANISH)
+    receipt = client.get(placed.headers["Location"], headers=SPANISH)
+
+    page = receipt.get_data(as_text=True)
+    assert "Visa •••• 4242 · Aprobado." in page
+    assert "49,00\xa0US$" in page
+    assert db.session.scalars(select(Transaction.message)).one() == "Approved."
