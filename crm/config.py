@@ -61,6 +61,9 @@ DEFAULTS = {
     "MAIL_SOFT_BOUNCE_LIMIT": 3,
     "BOUNCE_IMAP_URL": None,  # imaps://user:pass@host:993/INBOX
     "BASE_URL": None,  # absolute address of the app, for links in e-mails
+    # The seller on invoices: a name, and an address of one or more lines.
+    "COMPANY_NAME": None,
+    "COMPANY_ADDRESS": None,
     "WTF_CSRF_TIME_LIMIT": None,
     # Web forms (crm/webforms).
     # Seconds a rendered form stays valid.

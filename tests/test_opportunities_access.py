@@ -115,7 +115,7 @@ def test_board_forecast_and_list_show_only_what_the_rule_allows(
     if "hidden-deal" not in titles:
         assert "Zyxhidden" not in board + forecast + listing
     # 200 × 50 % per visible opportunity, all in March 2027.
-    expected = f"{100 * len(titles):,.2f}"
+    expected = f"${100 * len(titles):,.2f}"
     if titles:
         assert f'forecast-total">{expected}<' in forecast
     else:
@@ -128,7 +128,7 @@ def test_board_totals_count_only_visible_cards(db, web, world):
     demo = world["stages"]["demo"].id
     part = page.split(f'data-totals-for="{demo}"')[1].split("</div>")[0]
     assert 'pipeline-count">1<' in part
-    assert "USD 100.00" in part and "USD 300.00" in part
+    assert "$100.00" in part and "$300.00" in part
 
 
 def test_tab_lists_only_visible_opportunities(db, web, world):

@@ -100,10 +100,10 @@ def test_forecast_owner_filter_and_page(db, web, book):
 
     web.login(book["alice"].email)
     page = web.get(f"/admin/forecast/?owner={book['bob'].id}").get_data(as_text=True)
-    assert 'forecast-total">5.01<' in page and 'forecast-total">25.00<' in page
+    assert 'forecast-total">$5.01<' in page and 'forecast-total">€25.00<' in page
     everyone = web.get("/admin/forecast/").get_data(as_text=True)
     # With the included "out" deal: 200.25 + 500.00 in January.
-    assert 'forecast-total">705.26<' in everyone
+    assert 'forecast-total">$705.26<' in everyone
 
 
 @pytest.mark.parametrize(
@@ -150,7 +150,7 @@ def test_board_totals_per_stage_and_owner_filter(db, web, book):
     demo_id = book["stages"]["demo"].id
     totals = page.split(f'data-totals-for="{demo_id}"')[1].split("</div>")[0]
     assert 'pipeline-count">2<' in totals
-    assert "EUR 50.00; USD 10.01" in totals and "EUR 50.00; USD 10.02" in totals
+    assert "€50.00; $10.01" in totals and "€50.00; $10.02" in totals
 
 
 def test_board_caps_cards_per_stage_but_totals_count_everything(

@@ -256,9 +256,9 @@ def test_the_summary_shows_referrals_orders_and_net_commission(
     row = page.split(f'data-partner-id="{partner.id}"', 1)[1].split("</tr>", 1)[0]
     assert 'class="text-right summary-referrals">2</td>' in row
     assert '<td class="text-right summary-orders">2</td>' in row
-    assert '<td class="text-right summary-earned">15.56</td>' in row
-    assert '<td class="text-right summary-reversed">4.00</td>' in row
-    assert '<td class="text-right summary-net">11.56</td>' in row
+    assert '<td class="text-right summary-earned">$15.56</td>' in row
+    assert '<td class="text-right summary-reversed">$4.00</td>' in row
+    assert '<td class="text-right summary-net">$11.56</td>' in row
 
 
 def test_the_summary_and_commission_list_follow_the_partner_contact(

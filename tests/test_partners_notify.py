@@ -47,7 +47,7 @@ def test_a_partner_hears_of_a_sale_with_the_commission(db, smtp_server, paula):
     db.session.commit()
     [message] = smtp_server.wait_for(1)
     assert message["Subject"] == "New sale for Paula1"
-    assert "4.50 USD" in message.get_body(("plain",)).get_content()
+    assert "commission of $4.50." in message.get_body(("plain",)).get_content()
 
 
 def test_no_notice_when_the_partner_did_not_ask(db, make_contact, smtp_server, paula):

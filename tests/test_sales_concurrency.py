@@ -73,7 +73,7 @@ def test_two_concurrent_payments_cannot_overpay(app, db, make_order, seller):
     second.join(15)
 
     assert results["first"] == D("60.00")
-    assert results["second"] == "60.00 USD is more than the open balance of 40.00 USD."
+    assert results["second"] == "$60.00 is more than the open balance of $40.00."
     db.session.expire_all()
     summary = services.summarise(db.session.get(Order, order_id))
     assert summary.paid.amount == D("60.00")

@@ -84,3 +84,70 @@ def test_the_pdf_lists_number_contact_lines_and_totals(
     ):
         assert f"{label} {amount}" in " ".join(text.split()), label
     assert "Gift wrap" in text and "Due in 14 days" in text
+
+
+def _billed_contact(db, make_contact):
+    from crm.contacts.models import ContactAddress
+
+    jane = make_contact("Jane", "Buyer", email="jane@example.com")
+    jane.billing_addresses.append(
+        ContactAddress(
+            kind="billing",
+            line1="Calle Mayor 1",
+            locality="Madrid",
+            postal_code="28013",
+            country_code="ESP",
+        )
+    )
+    db.session.commit()
+    return jane
+
+
+def test_the_invoice_shows_the_billing_address_and_the_seller(
+    app, db, web, login_as, make_contact, make_order, monkeypatch
+):
+    monkeypatch.setitem(app.config, "COMPANY_NAME", "Lumen Desk Supplies")
+    monkeypatch.setitem(
+        app.config, "COMPANY_ADDRESS", "12 Harbour Street\nPortsmouth PO1 2AB\n"
+    )
+    login_as("admin")
+    order = make_order(
+        [("service", "10.00", 1, None)], contact=_billed_contact(db, make_contact)
+    )
+
+    page = web.get(f"/admin/order/{order.id}/invoice").get_data(as_text=True)
+    pdf = web.get(f"/admin/order/{order.id}/invoice.pdf").data
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+
+    assert "Calle Mayor 1<br>Madrid 28013<br>Spain" in " ".join(page.split())
+    assert "<strong>Lumen Desk Supplies</strong> <br>12 Harbour Street" in " ".join(
+        page.split()
+    )
+    for line in (
+        "Lumen Desk Supplies",
+        "12 Harbour Street",
+        "Portsmouth PO1 2AB",
+        "Bill to: Jane Buyer",
+        "Calle Mayor 1",
+        "Madrid 28013",
+        "Spain",
+    ):
+        assert line in text.splitlines(), line
+
+
+def test_an_invoice_without_seller_settings_shows_no_seller_block(
+    app, db, web, login_as, make_contact, make_order, monkeypatch
+):
+    monkeypatch.setitem(app.config, "COMPANY_NAME", None)
+    monkeypatch.setitem(app.config, "COMPANY_ADDRESS", None)
+    user = login_as("admin")
+    user.locale = "es"
+    db.session.commit()
+    order = make_order(
+        [("service", "10.00", 1, None)], contact=_billed_contact(db, make_contact)
+    )
+
+    page = web.get(f"/admin/order/{order.id}/invoice").get_data(as_text=True)
+
+    assert 'id="invoice-seller"' not in page
+    assert "Madrid 28013<br>España" in " ".join(page.split())

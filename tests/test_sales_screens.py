@@ -73,7 +73,7 @@ def test_an_order_is_created_with_lines_and_paid_in_parts(
         f"/admin/order/{order.id}/payment", {"amount": "40.01", "method": "cash"}
     )
     assert too_much.status_code == 302
-    assert _flashes(web) == ["40.01 USD is more than the open balance of 40.00 USD."]
+    assert _flashes(web) == ["$40.01 is more than the open balance of $40.00."]
 
     payment = db.session.scalars(select(Transaction)).one()
     refund = web.post(
@@ -269,7 +269,7 @@ def test_card_charges_voids_and_credits_from_the_order_page(
     web.post(f"{base}/void/{pending[0].id}", {"reason": "Wrong amount"})
     assert _flashes(web) == ["The pending charge was voided."]
     web.post(f"{base}/credit", {"amount": "100.01", "reason": "Goodwill"})
-    assert _flashes(web) == ["100.01 USD is more than the open balance of 100.00 USD."]
+    assert _flashes(web) == ["$100.01 is more than the open balance of $100.00."]
     web.post(f"{base}/credit", {"amount": "100.00", "reason": "Goodwill"})
     assert _flashes(web) == ["Credit of $100.00 applied."]
 

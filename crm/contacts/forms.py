@@ -35,6 +35,8 @@ from crm.contacts.models import (
     ContactPhone,
     SocialAccount,
 )
+from crm.contacts.services import country_label, name_key
+from crm.core.i18n import reader_locale
 
 LOCALES = ("en", "en_US", "en_GB", "es", "es_MX", "fr", "de", "it", "pt_BR", "nl")
 
@@ -46,18 +48,20 @@ def time_zones() -> tuple[str, ...]:
     return tuple(sorted(zoneinfo.available_timezones()))
 
 
-@lru_cache(maxsize=1)
 def countries() -> tuple[tuple[str, str], ...]:
-    rows = ((c.alpha_3, c.name) for c in pycountry.countries)
-    return tuple(sorted(rows, key=lambda row: row[1]))
+    """ISO 3166-1 alpha-3 codes with their names in the reader's language, by name."""
+    return _countries(reader_locale())
+
+
+@lru_cache(maxsize=8)
+def _countries(locale: str) -> tuple[tuple[str, str], ...]:
+    rows = [(c.alpha_3, country_label(c.alpha_3, locale)) for c in pycountry.countries]
+    return tuple(sorted(rows, key=lambda row: name_key(row[1])))
 
 
 def country_name(code: str | None) -> str:
-    """The English short name of an ISO 3166 alpha-3 code (the code when unknown)."""
-    if not code:
-        return ""
-    country = pycountry.countries.get(alpha_3=code)
-    return country.name if country else code
+    """The name of an ISO 3166 alpha-3 code in the reader's language (else the code)."""
+    return country_label(code)
 
 
 def config_options(key: str):

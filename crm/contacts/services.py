@@ -1,9 +1,12 @@
 """Rules and writes for contacts: validation, derived fields, duplicates."""
 
 import logging
+import unicodedata
+from functools import lru_cache
 
 import pycountry
-from flask import current_app
+from babel import Locale, UnknownLocaleError
+from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -20,6 +23,7 @@ from crm.contacts.models import (
 )
 from crm.core.db import utcnow
 from crm.core.errors import ServiceError
+from crm.core.i18n import reader_locale
 from crm.core.text import (
     clean,
     digits,
@@ -44,18 +48,84 @@ ADDRESS_FIELD_LABELS = {
 
 
 def country_code(value: str | None) -> str | None:
-    """The ISO 3166-1 alpha-3 code for a code or a country name, or None."""
+    """The ISO 3166-1 alpha-3 code for a code or a country name, or None.
+
+    A name is read in English, in the reader's language and in every
+    language the interface has ("España", "Alemania", "Allemagne" when
+    French is offered), with or without accents.
+    """
     text = clean(value)
     if not text:
         return None
     try:
-        country = pycountry.countries.lookup(text)
+        return pycountry.countries.lookup(text).alpha_3
     except LookupError:
-        try:
-            country = pycountry.countries.search_fuzzy(text)[0]
-        except LookupError:
-            return None
-    return country.alpha_3
+        pass
+    key = name_key(text)
+    for locale in _name_locales():
+        code = _territory_names(locale).get(key)
+        if code is not None:
+            return code
+    try:
+        return pycountry.countries.search_fuzzy(text)[0].alpha_3
+    except LookupError:
+        return None
+
+
+def country_label(code: str | None, locale: str | None = None) -> str:
+    """The country of an ISO 3166 alpha-3 code, named in ``locale`` (default: the
+    reader's language); the code itself when it is no country."""
+    country = pycountry.countries.get(alpha_3=code) if code else None
+    if country is None:
+        return code or ""
+    try:
+        names = Locale.parse(locale or reader_locale()).territories
+    except (ValueError, UnknownLocaleError):
+        names = {}
+    return names.get(country.alpha_2) or country.name
+
+
+def address_lines(address) -> list[str]:
+    """A postal address as the lines printed on a letter or an invoice."""
+    if address is None:
+        return []
+    postal = "-".join(p for p in (address.postal_code, address.zip_four) if p)
+    place = ", ".join(p for p in (address.locality, address.region) if p)
+    lines = [
+        address.line1,
+        address.line2,
+        " ".join(p for p in (place, postal) if p),
+        country_label(address.country_code),
+    ]
+    return [line for line in lines if line]
+
+
+def name_key(text: str) -> str:
+    """A country name as compared: casefolded, accents and punctuation dropped."""
+    decomposed = unicodedata.normalize("NFKD", fold(text))
+    letters = (ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join("".join(c if c.isalnum() else " " for c in letters).split())
+
+
+def _name_locales() -> list[str]:
+    first = [reader_locale()] if has_app_context() else []
+    offered = current_app.config.get("LANGUAGES", []) if has_app_context() else []
+    return list(dict.fromkeys([*first, *offered, "en"]))
+
+
+@lru_cache(maxsize=16)
+def _territory_names(locale: str) -> dict[str, str]:
+    """Babel's country names in ``locale``, keyed by ``name_key``, as alpha-3."""
+    try:
+        territories = Locale.parse(locale).territories
+    except (ValueError, UnknownLocaleError):
+        return {}
+    names = {}
+    for alpha_2, name in territories.items():
+        country = pycountry.countries.get(alpha_2=alpha_2)
+        if country is not None:
+            names.setdefault(name_key(name), country.alpha_3)
+    return names
 
 
 def get_or_create_company(name: str | None) -> Company | None:

@@ -109,8 +109,24 @@ def scope_relation_fields(form) -> None:
         elif isinstance(field, InlineModelFormList):
             for entry in field.entries:
                 scope_relation_fields(entry.form)
+            _label_blank_choices(field.unbound_field.args[0])
         elif isinstance(field, FormField):
             scope_relation_fields(field.form)
+
+
+def _label_blank_choices(form_class) -> None:
+    """Label the empty choice of an inline form's relation selects.
+
+    Flask-Admin builds the row that "Add" copies from the inline form's class
+    at render time, after the entries were scoped, so the label is set on the
+    class's unbound fields as well.
+    """
+    for name in dir(form_class):
+        unbound = getattr(form_class, name, None)
+        field_class = getattr(unbound, "field_class", None)
+        if isinstance(field_class, type) and issubclass(field_class, QuerySelectField):
+            if not unbound.kwargs.get("blank_text"):
+                unbound.kwargs["blank_text"] = BLANK_CHOICE
 
 
 class SecuredMixin:

@@ -1,6 +1,9 @@
 """Interface language: the user's preferred locale, else the browser's."""
 
-from flask import current_app, request
+from decimal import Decimal
+
+from babel.numbers import format_currency
+from flask import current_app, has_app_context, request
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -32,8 +35,38 @@ def init_app(app) -> None:
         default_translation_directories=str(translations),
     )
     app.after_request(declare_language)
+    app.add_template_filter(money_filter, "money")
     # Texts the system stored in English (reasons, import problems), read back.
     app.add_template_global(stored_message, "stored_message")
+
+
+def reader_locale() -> str:
+    """The locale the reader is served in now ("es"), else the default one."""
+    locale = get_locale() if has_app_context() else None
+    if locale is None:
+        return current_app.config.get("DEFAULT_LOCALE") if has_app_context() else "en"
+    return str(locale)
+
+
+def format_money(amount, currency: str) -> str:
+    """An amount for the reader: the currency's own decimals, the reader's locale.
+
+    "56.99 USD" reads "$56.99" in English and "56,99 US$" in Spanish; a JPY
+    amount has no decimals and a KWD amount three. Every screen, page and
+    message that shows money goes through here.
+    """
+    if isinstance(amount, float):
+        raise TypeError("amounts are never floats")
+    return format_currency(Decimal(amount or 0), currency, locale=reader_locale())
+
+
+def money_filter(value, currency: str | None = None) -> str:
+    """Template filter ``money``: a Money value, or an amount with its currency."""
+    if value is None:
+        return ""
+    if currency is None:
+        return format_money(value.amount, value.currency)
+    return format_money(value, currency)
 
 
 def declare_language(response):

@@ -97,10 +97,15 @@ def normalize_email(value: str | None) -> str:
 
 
 def email_problem(value: str) -> str | None:
-    """Why the text is not an e-mail address, or None when it is one."""
+    """Why the text is not an e-mail address, or None when it is one.
+
+    The one rule for every way an address comes in (public forms, the record,
+    imports, users): the domain must be a real domain name with a dot
+    ("a@b" and "x@localhost" are refused). No DNS lookup is made.
+    """
     try:
         email_validator.validate_email(
-            value, check_deliverability=False, globally_deliverable=False
+            value, check_deliverability=False, globally_deliverable=True
         )
     except email_validator.EmailNotValidError as exc:
         return gettext(

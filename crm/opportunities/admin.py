@@ -16,6 +16,7 @@ from crm.auth.models import User
 from crm.contacts import services as contacts
 from crm.core.admin import SecuredModelView, scope_relation_fields
 from crm.core.errors import ServiceError
+from crm.core.i18n import format_money
 from crm.customfields.admin import FieldDefinitionView
 from crm.customfields.services import form_value
 from crm.extensions import db
@@ -42,7 +43,7 @@ KIND_LABELS = {OPEN: _l("Open"), WON: _l("Win stage"), LOST: _l("Loss stage")}
 
 def _money(view, context, model, name):
     value = getattr(model, name)
-    return "" if value is None else f"{model.currency} {value:,.2f}"
+    return "" if value is None else format_money(value, model.currency)
 
 
 class StageView(SecuredModelView):

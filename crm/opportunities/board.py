@@ -12,6 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from crm.access import policy
 from crm.core.admin import STALE_MESSAGE, SecuredView
 from crm.core.errors import ServiceError
+from crm.core.i18n import format_money
 from crm.extensions import db
 from crm.opportunities import services
 from crm.opportunities.models import Stage
@@ -32,10 +33,16 @@ def owner_choice(raw) -> int | None:
 
 
 def money(amounts: dict) -> str:
-    """Per-currency amounts as text: "USD 1,250.00; EUR 80.00"."""
+    """Per-currency amounts for the reader: "$1,250.00; €80.00".
+
+    A column without amounts shows zero in the default currency, so a total
+    always says which money it counts.
+    """
     if not amounts:
-        return "0.00"
-    return "; ".join(f"{code} {value:,.2f}" for code, value in sorted(amounts.items()))
+        return format_money(0, services.default_currency())
+    return "; ".join(
+        format_money(value, code) for code, value in sorted(amounts.items())
+    )
 
 
 def column_totals(column) -> dict:

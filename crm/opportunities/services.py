@@ -64,17 +64,37 @@ BOARD_CARDS_PER_STAGE = 100
 CENT = Decimal("0.01")
 MONEY_LIMIT = Decimal("9999999999.99")
 
-MOVE_DETAIL = Markup('<span class="opportunity-move">{} → {}</span>')
-REASON_DETAIL = Markup(' <span class="opportunity-reason">({})</span>')
+REASON_DETAIL = Markup('<span class="opportunity-reason">({})</span>')
 
 
-def describe_move(event) -> Markup:
-    """The feed's detail of a stage move: from → to, and the reason when given."""
+def move_title(event) -> str | None:
+    """The feed's line of a stage move, in the reader's language.
+
+    "Shop lamps: Won → Negotiating" for a move, "Shop lamps: opened in New
+    opportunity" for the first stage. Events written before the title was
+    kept in the data read as stored.
+    """
     data = event.data or {}
-    detail = MOVE_DETAIL.format(data.get("from") or _("new"), data.get("to") or "")
-    if data.get("reason"):
-        detail += REASON_DETAIL.format(data["reason"])
-    return detail
+    if not data.get("title") or not data.get("to"):
+        return None
+    if not data.get("from"):
+        return _(
+            "%(title)s: opened in %(stage)s", title=data["title"], stage=data["to"]
+        )
+    return _(
+        "%(title)s: %(from)s → %(to)s",
+        title=data["title"],
+        **{"from": data["from"], "to": data["to"]},
+    )
+
+
+def describe_move(event) -> Markup | None:
+    """The feed's detail of a stage move: the reason, when one was given.
+
+    The stages themselves are in the subject already.
+    """
+    reason = (event.data or {}).get("reason")
+    return REASON_DETAIL.format(reason) if reason else None
 
 
 STAGE_KIND = kinds.register(
@@ -82,6 +102,7 @@ STAGE_KIND = kinds.register(
     _l("Opportunity stage changed"),
     "opportunity",
     describe=describe_move,
+    title=move_title,
 )
 
 
@@ -577,6 +598,7 @@ def _record_move(opportunity, current, stage, actor, reason, now) -> StageMove:
         target=f"stage:{stage.id}",
         occurred_at=now,
         data={
+            "title": opportunity.title,
             "from": current.name if current else None,
             "to": stage.name,
             "reason": reason,

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from crm.core.errors import ServiceError
+from crm.core.i18n import format_money
 from crm.mail import services as mail
 
 log = logging.getLogger(__name__)
@@ -63,9 +64,8 @@ def sale(commission) -> None:
         _("New sale for %(code)s", code=partner.code),
         _(
             "A sale credited to your partner code %(code)s earned you a "
-            "commission of %(amount)s %(currency)s.",
+            "commission of %(amount)s.",
             code=partner.code,
-            amount=commission.amount,
-            currency=commission.currency,
+            amount=format_money(commission.amount, commission.currency),
         ),
     )

@@ -7,9 +7,9 @@ from flask import abort, current_app, flash, make_response, redirect, request, u
 from flask_admin import expose
 from flask_admin.contrib.sqla.validators import Unique
 from flask_admin.model.form import InlineFormAdmin
-from flask_babel import get_locale, lazy_pgettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_login import current_user
 from sqlalchemy import or_, select
 from sqlalchemy.exc import OperationalError
@@ -28,7 +28,7 @@ from crm.contacts import services as contacts
 from crm.contacts.models import Contact
 from crm.core.admin import SecuredAjaxLoader, SecuredModelView
 from crm.core.errors import ServiceError
-from crm.core.text import fold
+from crm.core.text import fold, stored_message
 from crm.extensions import db
 from crm.links.record import contact_lookup
 from crm.partners.models import ACTIVE, ReferralPartner
@@ -36,9 +36,10 @@ from crm.sales import forms, invoices, record, services  # noqa: F401  (record: 
 from crm.sales.models import (
     KIND_LABELS,
     LINE_KINDS,
-    MANUAL_METHODS,
+    METHOD_LABELS,
     ORDER_STATUSES,
     STATE_LABELS,
+    STATE_WORDS,
     Order,
     OrderLine,
     Product,
@@ -52,12 +53,9 @@ SALES = _l("Sales")
 ENDPOINT = "order"
 
 
-def _locale() -> str:
-    return str(get_locale() or "en")
-
-
 def format_money(money: Money) -> str:
-    return money.format(_locale())
+    """A Money value in the reader's locale."""
+    return money.format()
 
 
 def _amount_column(attribute):
@@ -403,7 +401,7 @@ class OrderView(SecuredModelView):
             "refundable": refundable,
             "can_edit": can_edit,
             "fmt": format_money,
-            "methods": dict(MANUAL_METHODS),
+            "methods": METHOD_LABELS,
             "state_labels": STATE_LABELS,
             "kind_labels": KIND_LABELS,
             "kinds": dict(LINE_KINDS),
@@ -458,7 +456,11 @@ class OrderView(SecuredModelView):
         db.session.commit()
         if row.state in ("declined", "failed"):
             return self._back(
-                order, _("The charge did not go through: %(why)s", why=row.message)
+                order,
+                _(
+                    "The charge did not go through: %(why)s",
+                    why=stored_message(row.message),
+                ),
             )
         return self._back(order, done(row), "success")
 
@@ -494,7 +496,7 @@ class OrderView(SecuredModelView):
             lambda row: _(
                 "Card charged: %(amount)s (%(state)s).",
                 amount=format_money(row.money),
-                state=STATE_LABELS[row.state],
+                state=STATE_WORDS[row.state],
             ),
         )
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from flask import current_app
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
 SETTLED = "settled"
@@ -35,7 +36,16 @@ VOIDED = "voided"
 class Result:
     state: str  # settled, pending, declined, failed (or voided for a void)
     reference: str | None
-    message: str
+    message: str  # in the catalog's source language; shown via stored_message
+
+
+def _said(message) -> str:
+    """A gateway message as it is stored: in English, whoever's request it is.
+
+    The screens show it in the reader's language with ``stored_message``.
+    """
+    with force_locale("en"):
+        return str(message)
 
 
 @dataclass(frozen=True)
@@ -112,32 +122,34 @@ class TestGateway(Gateway):
     def charge(self, amount, currency, card, idempotency_key) -> Result:
         reference = self._reference("ch", idempotency_key)
         if card == self.APPROVE:
-            return Result(SETTLED, reference, str(_l("Approved.")))
+            return Result(SETTLED, reference, _said(_l("Approved.")))
         if card == self.PENDING:
-            return Result(PENDING, reference, str(_l("Approved; settles later.")))
+            return Result(PENDING, reference, _said(_l("Approved; settles later.")))
         if card == self.ERROR:
-            return Result(FAILED, None, str(_l("The payment processor had an error.")))
+            return Result(
+                FAILED, None, _said(_l("The payment processor had an error."))
+            )
         if card == self.DECLINE:
-            return Result(DECLINED, None, str(_l("The card was declined.")))
+            return Result(DECLINED, None, _said(_l("The card was declined.")))
         return Result(
-            DECLINED, None, str(_l("The test gateway does not accept this card."))
+            DECLINED, None, _said(_l("The test gateway does not accept this card."))
         )
 
     def refund(self, reference, amount, currency) -> Result:
         if not (reference or "").startswith("ch_"):
             return Result(
-                FAILED, None, str(_l("The gateway does not know this charge."))
+                FAILED, None, _said(_l("The gateway does not know this charge."))
             )
         return Result(
-            SETTLED, self._reference("re", reference, amount), str(_l("Refunded."))
+            SETTLED, self._reference("re", reference, amount), _said(_l("Refunded."))
         )
 
     def void(self, reference) -> Result:
         if not (reference or "").startswith("ch_"):
             return Result(
-                FAILED, None, str(_l("The gateway does not know this charge."))
+                FAILED, None, _said(_l("The gateway does not know this charge."))
             )
-        return Result(VOIDED, self._reference("vo", reference), str(_l("Voided.")))
+        return Result(VOIDED, self._reference("vo", reference), _said(_l("Voided.")))
 
 
 GATEWAYS = {"test": TestGateway}

@@ -9,11 +9,12 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import render_template
-from flask_babel import format_date, get_locale, pgettext
+from flask import current_app, render_template
+from flask_babel import format_date, pgettext
 from flask_babel import gettext as _
 from fpdf import FPDF
 
+from crm.contacts.services import address_lines
 from crm.core.errors import ServiceError
 from crm.sales import services
 from crm.sales.models import LINE_KINDS, Order
@@ -33,13 +34,8 @@ class InvoiceLine:
     amount: str
 
 
-def _locale() -> str:
-    return str(get_locale() or "en")
-
-
 def invoice_data(order: Order) -> dict:
     """Everything an invoice shows, formatted for the current locale."""
-    locale = _locale()
     summary = services.summarise(order)
     kind_labels = dict(LINE_KINDS)
     lines = []
@@ -51,8 +47,8 @@ def invoice_data(order: Order) -> dict:
                 description=str(line),
                 kind=str(kind_labels.get(line.kind, line.kind)),
                 quantity=line.quantity,
-                unit_price=unit.format(locale),
-                amount=net.format(locale),
+                unit_price=unit.format(),
+                amount=net.format(),
             )
         )
     totals = [
@@ -72,12 +68,22 @@ def invoice_data(order: Order) -> dict:
         "date": format_date(order.order_date, "medium"),
         "contact": order.contact.display_name,
         "email": order.contact.primary_email or "",
+        "bill_to": address_lines(order.contact.billing_address),
+        "seller": _seller(),
         "currency": order.currency,
         "lines": lines,
-        "totals": [(label, money.format(locale)) for label, money in totals],
+        "totals": [(label, money.format()) for label, money in totals],
         "notes": order.notes or "",
         "terms": order.terms or "",
     }
+
+
+def _seller() -> dict:
+    """The seller's name and address lines from the settings (empty when unset)."""
+    name = (current_app.config.get("COMPANY_NAME") or "").strip()
+    address = current_app.config.get("COMPANY_ADDRESS") or ""
+    lines = [line.strip() for line in address.splitlines() if line.strip()]
+    return {"name": name, "address": lines}
 
 
 def _font(pdf: FPDF) -> str:
@@ -123,9 +129,19 @@ def invoice_pdf(order: Order) -> bytes:
         size=16,
         new_line=True,
     )
+    seller = data["seller"]
+    if seller["name"]:
+        cell(0, seller["name"], bold=True, new_line=True)
+    for line in seller["address"]:
+        cell(0, line, new_line=True)
+    if seller["name"] or seller["address"]:
+        pdf.ln(2)
     cell(0, data["title"], new_line=True)
     cell(0, _("Date: %(date)s", date=data["date"]), new_line=True)
+    pdf.ln(2)
     cell(0, _("Bill to: %(name)s", name=data["contact"]), new_line=True)
+    for line in data["bill_to"]:
+        cell(0, line, new_line=True)
     if data["email"]:
         cell(0, data["email"], new_line=True)
     pdf.ln(4)

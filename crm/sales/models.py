@@ -4,6 +4,7 @@ from datetime import date
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -41,12 +42,21 @@ LINE_KINDS = (
 
 TRANSACTION_KINDS = ("payment", "refund", "void", "credit")
 TRANSACTION_STATES = ("pending", "settled", "declined", "failed", "voided")
-STATE_LABELS = {
+#: A transaction's state inside a sentence ("Card charged: $5.00 (pending).").
+STATE_WORDS = {
     "pending": _l("pending"),
     "settled": _l("settled"),
     "declined": _l("declined"),
     "failed": _l("failed"),
     "voided": _l("voided"),
+}
+#: A transaction's state as a column of the order page shows it.
+STATE_LABELS = {
+    "pending": lazy_pgettext("transaction state", "Pending"),
+    "settled": lazy_pgettext("transaction state", "Settled"),
+    "declined": lazy_pgettext("transaction state", "Declined"),
+    "failed": lazy_pgettext("transaction state", "Failed"),
+    "voided": lazy_pgettext("transaction state", "Voided"),
 }
 KIND_LABELS = {
     "payment": _l("Payment"),
@@ -64,6 +74,12 @@ MANUAL_METHODS = (
     ("adjustment", _l("Adjustment")),
 )
 GATEWAY_METHOD = "gateway"
+#: How money moved, as the order page names it.
+METHOD_LABELS = {
+    **dict(MANUAL_METHODS),
+    GATEWAY_METHOD: _l("Card, through the payment gateway"),
+    "credit": _l("Credit"),
+}
 
 
 def _in(column: str, values) -> str:

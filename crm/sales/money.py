@@ -15,6 +15,7 @@ from babel.numbers import format_currency, get_currency_precision, list_currenci
 from flask_babel import gettext as _
 
 from crm.core.errors import ServiceError
+from crm.core.i18n import format_money
 
 ROUNDING = ROUND_HALF_UP
 
@@ -145,8 +146,13 @@ class Money:
     def __bool__(self) -> bool:
         return self.amount != 0
 
-    def format(self, locale: str = "en") -> str:
-        """The amount for display in ``locale`` ("€1,234.50", "1.234,50 €")."""
+    def format(self, locale: str | None = None) -> str:
+        """The amount for display in ``locale`` ("€1,234.50", "1.234,50 €").
+
+        Without a locale, the reader's (see ``crm.core.i18n.format_money``).
+        """
+        if locale is None:
+            return format_money(self.amount, self.currency)
         return format_currency(self.amount, self.currency, locale=locale)
 
     def __str__(self) -> str:

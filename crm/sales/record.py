@@ -1,7 +1,6 @@
 """The Orders tab of the contact record: purchase history with totals."""
 
 from flask import render_template, url_for
-from flask_babel import get_locale
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -16,7 +15,6 @@ from crm.sales.money import Money
 @tabs.renderer("orders")
 def render_orders_tab(contact, tab_key):
     """The contact's visible orders with total, paid and due, and per-currency sums."""
-    locale = str(get_locale() or "en")
     rows = []
     sums: dict[str, dict[str, Money]] = {}
     editable = {
@@ -44,7 +42,6 @@ def render_orders_tab(contact, tab_key):
             contact=contact,
             rows=rows,
             sums=sums,
-            locale=locale,
             statuses=dict(ORDER_STATUSES),
             partners=services.visible_partners(orders, current_user),
             partner_label=services.partner_label,

@@ -32,6 +32,8 @@ from crm.activity import services as activity
 from crm.contacts.models import Contact
 from crm.core.db import utcnow
 from crm.core.errors import ServiceError
+from crm.core.i18n import format_money
+from crm.core.text import stored_message
 from crm.extensions import db
 from crm.sales import gateway as gateways
 from crm.sales.models import (
@@ -48,9 +50,37 @@ from crm.sales.money import Money, check_currency, quantize
 
 log = logging.getLogger(__name__)
 
-kinds.register("order_created", _l("Order created"), "order")
-kinds.register("payment", _l("Payment"), "order")
-kinds.register("refund", _l("Refund"), "order")
+
+def order_created_title(event) -> str:
+    """ "Order #1001: Spring lamps", in the reader's language."""
+    data = event.data or {}
+    if "number" not in data:
+        return stored_message(event.subject)
+    return _(
+        "Order #%(number)s: %(title)s", number=data["number"], title=data.get("title")
+    )
+
+
+def money_event_title(event) -> str:
+    """ "Payment of $10.00", "Refund of 12,50 US$": worded from the amount stored."""
+    data = event.data or {}
+    try:
+        amount = format_money(Decimal(data["amount"]), data["currency"])
+    except (KeyError, TypeError, ArithmeticError):
+        return stored_message(event.subject)
+    if event.kind == "refund":
+        return _("Refund of %(amount)s", amount=amount)
+    by_card = data.get("method") == GATEWAY_METHOD or (
+        "method" not in data and (event.subject or "").startswith("Card payment")
+    )
+    if by_card:
+        return _("Card payment of %(amount)s", amount=amount)
+    return _("Payment of %(amount)s", amount=amount)
+
+
+kinds.register("order_created", _l("Order created"), "order", title=order_created_title)
+kinds.register("payment", _l("Payment"), "order", title=money_event_title)
+kinds.register("refund", _l("Refund"), "order", title=money_event_title)
 
 INVOICE_COUNTER = "invoice"
 
@@ -313,7 +343,7 @@ def validate_order(order: Order, actor=None) -> Summary:
         raise ServiceError(
             _(
                 "The total cannot fall below the %(amount)s already paid or credited.",
-                amount=str(committed),
+                amount=committed.format(),
             ),
             "lines",
         )
@@ -347,7 +377,12 @@ def save_order(order: Order, actor, *, is_new: bool) -> Order:
             actor_id=getattr(actor, "id", None),
             ref=("order", order.id),
             target=f"order:{order.id}",
-            data={"total": str(summary.total.amount), "currency": order.currency},
+            data={
+                "total": str(summary.total.amount),
+                "currency": order.currency,
+                "number": order.invoice_number,
+                "title": order.title,
+            },
         )
         log.info(
             "order %s (#%s) created for contact %s by %s",
@@ -447,8 +482,8 @@ def _payable(order: Order, summary: Summary, money: Money) -> None:
         raise ServiceError(
             _(
                 "%(amount)s is more than the open balance of %(balance)s.",
-                amount=str(money),
-                balance=str(open_balance),
+                amount=money.format(),
+                balance=open_balance.format(),
             ),
             "amount",
         )
@@ -489,7 +524,12 @@ def _event(order, kind, row, actor, subject):
         actor_id=getattr(actor, "id", None),
         ref=("transaction", row.id),
         target=f"order:{order.id}",
-        data={"amount": str(row.amount), "currency": row.currency, "state": row.state},
+        data={
+            "amount": str(row.amount),
+            "currency": row.currency,
+            "state": row.state,
+            "method": row.method,
+        },
     )
 
 
@@ -604,7 +644,7 @@ def refund(order: Order, payment_id, amount, reason: str, actor) -> Transaction:
         raise ServiceError(
             _(
                 "At most %(left)s of this payment can still be refunded.",
-                left=str(left),
+                left=left.format(),
             ),
             "amount",
         )
@@ -616,7 +656,10 @@ def refund(order: Order, payment_id, amount, reason: str, actor) -> Transaction:
         )
         if result.state != "settled":
             raise ServiceError(
-                _("The gateway refused the refund: %(why)s", why=result.message)
+                _(
+                    "The gateway refused the refund: %(why)s",
+                    why=stored_message(result.message),
+                )
             )
         reference = result.reference
     row = _transaction(
@@ -653,7 +696,10 @@ def void(order: Order, payment_id, reason: str, actor) -> Transaction:
     result = gateways.get_gateway().void(payment.gateway_reference)
     if result.state != "voided":
         raise ServiceError(
-            _("The gateway refused the void: %(why)s", why=result.message)
+            _(
+                "The gateway refused the void: %(why)s",
+                why=stored_message(result.message),
+            )
         )
     payment.state = "voided"
     row = _transaction(

@@ -1,7 +1,10 @@
-// The pipeline board: drag a card to another stage's column. Moves that need
-// a reason (win or loss stage) or the current stage's required checklist
-// items open a small dialog first. The server decides; a refused move puts
-// the card back in its column and shows the server's message.
+// The pipeline board: drag a card to another stage's column, or pick the stage
+// in the card's "Move to" list (for keyboards, and for columns scrolled out
+// of sight; dragging near the board's edge scrolls it too). Moves that need a
+// reason (win or loss stage) or the current stage's required checklist items
+// open a small dialog first. The server decides; a refused move puts the card
+// back in its column and shows the server's message, and a card dropped
+// outside every column says so.
 (function () {
   "use strict";
 
@@ -174,7 +177,52 @@
     event.dataTransfer.setData("text/plain", card.getAttribute("data-opportunity-id"));
   });
 
+  function scrollNearEdge(event) {
+    var box = board.getBoundingClientRect();
+    var edge = Math.min(80, box.width / 6);
+    if (event.clientX > box.right - edge) {
+      board.scrollLeft += 24;
+    } else if (event.clientX < box.left + edge) {
+      board.scrollLeft -= 24;
+    }
+  }
+
+  function moveCard(card, from, to) {
+    if (!to || to === from) {
+      return;
+    }
+    to.querySelector(".pipeline-cards").appendChild(card);
+    var need = needs(card, from, to);
+    if (need.checklist.length || need.reasons.length) {
+      openDialog(card, from, to, need);
+    } else {
+      send(card, from, to, {});
+    }
+  }
+
+  board.addEventListener("change", function (event) {
+    var picker = event.target.closest(".pipeline-move-to");
+    if (!picker || !picker.value) {
+      return;
+    }
+    var card = picker.closest(".pipeline-card");
+    var to = board.querySelector(
+      ".pipeline-column[data-stage-id='" + picker.value + "']"
+    );
+    var from = columnOf(card);
+    picker.value = "";
+    if (to === from) {
+      // The server answers why not (the card is already there).
+      send(card, from, to, {});
+      return;
+    }
+    moveCard(card, from, to);
+  });
+
   board.addEventListener("dragover", function (event) {
+    if (dragged) {
+      scrollNearEdge(event);
+    }
     if (dragged && columnOf(event.target)) {
       event.preventDefault();
       event.dataTransfer.dropEffect = "move";
@@ -191,19 +239,15 @@
     var from = origin;
     dragged = null;
     origin = null;
-    if (to === from) {
-      return;
-    }
-    to.querySelector(".pipeline-cards").appendChild(card);
-    var need = needs(card, from, to);
-    if (need.checklist.length || need.reasons.length) {
-      openDialog(card, from, to, need);
-    } else {
-      send(card, from, to, {});
-    }
+    moveCard(card, from, to);
   });
 
   board.addEventListener("dragend", function () {
+    // A drop on a column clears ``dragged``; still set, the card landed nowhere.
+    if (dragged) {
+      show(board.getAttribute("data-missed"), false);
+      board.setAttribute("data-last-move", "missed");
+    }
     dragged = null;
     origin = null;
   });

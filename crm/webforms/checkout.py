@@ -24,6 +24,7 @@ from crm.contacts import services as contacts
 from crm.contacts.models import Contact, ContactAddress
 from crm.core.errors import ServiceError
 from crm.core.signals import visitor_identified
+from crm.core.text import stored_message
 from crm.extensions import db
 from crm.partners import sales as partner_sales
 from crm.partners import services as partners
@@ -204,7 +205,9 @@ def place(
     )
     if payment.state not in ("settled", "pending"):
         log.info("checkout %s: charge %s", checkout.id, payment.state)
-        return Placed(declined=payment.message or _("The card was declined."))
+        return Placed(
+            declined=stored_message(payment.message) or _("The card was declined.")
+        )
 
     purchase.order_id = order.id
     db.session.flush()

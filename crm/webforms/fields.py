@@ -215,7 +215,13 @@ def _check_date(text, label, key):
 def _check_country(text, label, key):
     code = contacts.country_code(text)
     if code is None:
-        raise ServiceError(_("%(value)s is not a country.", value=repr(text)), key)
+        raise ServiceError(
+            _(
+                "%(value)s is not a country; type its name or an ISO code such as ESP.",
+                value=repr(text),
+            ),
+            key,
+        )
     return code
 
 

@@ -126,3 +126,73 @@ def test_a_refused_move_returns_the_card_to_its_column(
     page.click("#pipeline-dialog-ok")
     page.wait_for_selector("#pipeline-board[data-last-move='done']")
     assert demo.locator(f"[data-opportunity-id='{opportunity.id}']").count() == 1
+
+
+def test_a_won_card_moves_to_lost_on_a_board_wider_than_the_window(
+    app, db, make_contact, live_server, page, sign_in
+):
+    from crm.opportunities import services
+    from crm.opportunities.models import Opportunity
+    from tests.test_opportunities import make_opportunity
+
+    stages = {s.name: s for s in services.install_default_stages()}
+    db.session.commit()
+    user = quick_user(db, "rep@example.com", name="Rita Rep")
+    contact = make_contact("Jane", "Doe", owner=user)
+    deal = make_opportunity(
+        db, contact, user, stages["Negotiating"], title="20 desk lamps for the shop"
+    )
+    services.move(deal, stages["Won"], user)
+    db.session.commit()
+    sign_in(page, live_server, user.email)
+    # Seven columns do not fit: Lost is out of sight to the right.
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.goto(f"{live_server}/admin/pipeline/")
+    card = page.locator(f".pipeline-card[data-opportunity-id='{deal.id}']")
+    won = page.locator(f".pipeline-column[data-stage-id='{stages['Won'].id}']")
+    lost = page.locator(f".pipeline-column[data-stage-id='{stages['Lost'].id}']")
+    assert page.evaluate(
+        "() => { const b = document.getElementById('pipeline-board');"
+        " return b.scrollWidth > b.clientWidth; }"
+    )
+
+    # Dropped outside every column: the board says so and nothing changes.
+    card.drag_to(page.locator("#owner-filter, form").first)
+    page.wait_for_selector("#pipeline-board[data-last-move='missed']")
+    assert "Drop the card on a stage's column" in page.inner_text("#pipeline-message")
+    assert won.locator(f"[data-opportunity-id='{deal.id}']").count() == 1
+
+    # The card's own list reaches any stage.
+    card.locator(".pipeline-move-to").select_option(str(stages["Lost"].id))
+    page.wait_for_selector("#pipeline-board[data-last-move='done']")
+    assert "moved to Lost" in page.inner_text("#pipeline-message")
+    assert lost.locator(f"[data-opportunity-id='{deal.id}']").count() == 1
+    assert lost.locator(".pipeline-count").inner_text() == "1"
+    assert won.locator(".pipeline-count").inner_text() == "0"
+    db.session.expire_all()
+    assert db.session.get(Opportunity, deal.id).stage_id == stages["Lost"].id
+
+
+def test_a_move_picked_from_the_list_that_the_rules_refuse_says_why(
+    app, db, make_contact, live_server, page, sign_in
+):
+    from tests.test_opportunities import make_opportunity
+
+    stages = make_pipeline(db)
+    user = quick_user(db, "rep@example.com", name="Rita Rep")
+    contact = make_contact("Jane", "Doe", owner=user)
+    deal = make_opportunity(db, contact, user, stages["demo"], title="Porch")
+    sign_in(page, live_server, user.email)
+    page.goto(f"{live_server}/admin/pipeline/")
+    card = page.locator(f".pipeline-card[data-opportunity-id='{deal.id}']")
+    demo = page.locator(f".pipeline-column[data-stage-id='{stages['demo'].id}']")
+
+    # Won needs a reason: the dialog asks, and cancelling leaves the card.
+    card.locator(".pipeline-move-to").select_option(str(stages["won"].id))
+    page.wait_for_selector("#pipeline-dialog[open]")
+    page.click("#pipeline-dialog-cancel")
+    assert demo.locator(f"[data-opportunity-id='{deal.id}']").count() == 1
+    # Moving to the stage it is in is refused by the server, with its reason.
+    card.locator(".pipeline-move-to").select_option(str(stages["demo"].id))
+    page.wait_for_selector("#pipeline-board[data-last-move='refused']")
+    assert "already in Demo" in page.inner_text("#pipeline-message")
