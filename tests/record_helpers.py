@@ -82,6 +82,12 @@ def record_url(contact_id: int, tab: str = "general") -> str:
     return f"/admin/contact/details/?id={contact_id}&tab={tab}"
 
 
+def flashes(web) -> list[str]:
+    """The flashed messages waiting in the web client's session, taken out."""
+    with web.client.session_transaction() as session:
+        return [message for _category, message in session.pop("_flashes", [])]
+
+
 def open_form(web, url: str) -> dict[str, str]:
     """GET an editor and return its current values."""
     response = web.get(url)

@@ -37,11 +37,6 @@ def new_user(web, email, **perms):
     return web.post("/admin/user/new/", data)
 
 
-def flashes(web):
-    with web.client.session_transaction() as session:
-        return [message for _category, message in session.pop("_flashes", [])]
-
-
 def audit_actions(db):
     db.session.expire_all()
     return [

@@ -27,15 +27,11 @@ from tests.automation_helpers import (
     make_sequence,
     tag,
 )
+from tests.record_helpers import flashes
 
 
 def record_url(contact, tab):
     return f"/admin/contact/details/?id={contact.id}&tab={tab}"
-
-
-def flashes(web):
-    with web.client.session_transaction() as session:
-        return [message for _category, message in session.pop("_flashes", [])]
 
 
 def post(web, contact, path):

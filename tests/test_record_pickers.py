@@ -5,16 +5,12 @@ import re
 
 from crm.links.models import LinkType
 from crm.tags import services as tags
+from tests.record_helpers import flashes
 from tests.test_opportunities import make_opportunity, make_pipeline
 
 
 def record_url(contact, tab):
     return f"/admin/contact/details/?id={contact.id}&tab={tab}"
-
-
-def flashes(web):
-    with web.client.session_transaction() as session:
-        return [message for _category, message in session.pop("_flashes", [])]
 
 
 def first_option(page, select_id):

@@ -611,13 +611,7 @@ def approve(submission: Submission, actor) -> Outcome:
             )
         )
     # Two reviewers pressing Approve at once: only the first takes it.
-    taken = db.session.execute(
-        db.update(Submission)
-        .where(Submission.id == submission.id, Submission.state == "held")
-        .values(state="processing")
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not taken:
+    if not _take_held(submission, "processing"):
         raise ServiceError(_("Only held submissions can be approved."))
     outcome = process(form, checked, submission)
     log.info(
@@ -628,20 +622,29 @@ def approve(submission: Submission, actor) -> Outcome:
     return outcome
 
 
+def _take_held(submission: Submission, state: str) -> bool:
+    """Move a held submission to ``state`` if it is still held in the database.
+
+    The row is claimed there, not on what this session read earlier, so of
+    two reviewers acting at once only the first takes it.
+    """
+    return bool(
+        db.session.execute(
+            db.update(Submission)
+            .where(Submission.id == submission.id, Submission.state == "held")
+            .values(state=state)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    )
+
+
 def discard(submission: Submission, actor) -> None:
     """Mark a held submission as spam; it never becomes a contact, and the
     bytes of its files are deleted once this is committed."""
     if submission.state != "held":
         raise ServiceError(_("Only held submissions can be discarded."))
-    # A reviewer who approved or discarded it meanwhile has taken it: the row
-    # is claimed in the database, not on what this session read earlier.
-    taken = db.session.execute(
-        db.update(Submission)
-        .where(Submission.id == submission.id, Submission.state == "held")
-        .values(state="discarded")
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not taken:
+    # A reviewer who approved or discarded it meanwhile has taken it.
+    if not _take_held(submission, "discarded"):
         raise ServiceError(_("Only held submissions can be discarded."))
     uploads.drop(submission)
     submission.state = "discarded"
