@@ -29,6 +29,7 @@ from wtforms.fields import SelectChoice
 from wtforms.validators import Length, Optional, StopValidation, ValidationError
 
 from crm.contacts.models import (
+    SOCIAL_LABELS,
     SOCIAL_TYPES,
     ContactAddress,
     ContactEmail,
@@ -275,7 +276,9 @@ class SocialRow(RowForm):
     content = ("name",)
 
     type = PickListField(
-        _l("Network"), options=fixed_options(SOCIAL_TYPES), blank=False
+        _l("Network"),
+        options=fixed_options([(t, SOCIAL_LABELS[t]) for t in SOCIAL_TYPES]),
+        blank=False,
     )
     name = StringField(_l("Account name"), validators=[Needed(), Length(max=255)])
 
