@@ -65,9 +65,9 @@ def country_name(code: str | None) -> str:
     return country_label(code)
 
 
-def config_options(key: str):
+def config_options(key: str, label=str):
     """Options read from a config list on each request (CONTACT_TYPES, ...)."""
-    return lambda: [(value, value) for value in current_app.config[key]]
+    return lambda: [(value, label(value)) for value in current_app.config[key]]
 
 
 def fixed_options(values):

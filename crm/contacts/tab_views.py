@@ -256,7 +256,11 @@ class GeneralTabView(ContactTabView):
     form_args = {
         "prefix": {"options": forms.config_options("TITLE_TYPES")},
         "suffix": {"options": forms.config_options("SUFFIX_TYPES")},
-        "contact_type": {"options": forms.config_options("CONTACT_TYPES")},
+        "contact_type": {
+            "options": forms.config_options(
+                "CONTACT_TYPES", services.contact_type_label
+            )
+        },
         "time_zone": {"options": forms.fixed_options(forms.time_zones)},
         "preferred_locale": {"options": forms.fixed_options(forms.LOCALES)},
         "emails": {"min_entries": 1},

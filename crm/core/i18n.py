@@ -39,6 +39,10 @@ def init_app(app) -> None:
     app.add_template_filter(phone_filter, "phone")
     # Texts the system stored in English (reasons, import problems), read back.
     app.add_template_global(stored_message, "stored_message")
+    from crm.contacts.services import contact_type_label
+
+    # Stored values of a fixed list, read in the reader's language.
+    app.add_template_global(contact_type_label, "contact_type_label")
 
 
 def phone_filter(number, e164=None) -> str:
