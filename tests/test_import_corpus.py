@@ -840,3 +840,18 @@ def test_salesforce_opt_out_in_a_dry_run_writes_no_status(app, db, corpus):
 
     assert result.created == 1 + 2
     assert db.session.scalars(select(EmailAddressStatus)).first() is None
+
+
+def test_salesforce_opt_out_on_a_second_import_reaches_the_existing_contact(
+    app, db, corpus
+):
+    run(_salesforce_rows(corpus, {}), options=ImportOptions())
+    db.session.commit()
+
+    result = run(_salesforce_rows(corpus, {1: "1"}), options=ImportOptions())
+    db.session.commit()
+
+    assert result.created == 0 and result.failed == 0
+    [row] = db.session.scalars(select(EmailAddressStatus)).all()
+    assert (row.address, row.status) == ("ashley.brock@example.com", statuses.ADMIN)
+    assert row.changes[0].reason == "opted out in the imported file"

@@ -499,7 +499,7 @@ class Importer:
                     updates.append((match, pending))
                 else:
                     self._merge_into(earlier, pending)
-                    merged.append(pending)
+                    merged.append((earlier, pending))
         if self.options.dry_run:
             self.result.created += len(creates)
             self._dry_seen.update(k for p in creates for k in p.keys)
@@ -507,7 +507,12 @@ class Importer:
             self._insert(creates)
         self._update(updates)
         if not self.options.dry_run:
-            self._opt_out(creates + [p for _i, p in updates] + merged)
+            kept = [
+                later
+                for earlier, later in merged
+                if earlier.row not in self._failed_rows
+            ]
+            self._opt_out(creates + [p for _i, p in updates] + kept)
 
     def _opt_out(self, saved: list[_Pending]) -> None:
         """Opt out the addresses of the saved rows whose file says so.
