@@ -221,7 +221,41 @@ def test_a_plain_form_post_flashes_what_was_kept(db, web, jane):
     assert response.headers["Location"].endswith(f"id={jane.id}&tab=files")
     with web.client.session_transaction() as session:
         flashes = [m for _c, m in session.get("_flashes", [])]
-    assert flashes == ["Kept in the file box: a.txt."]
+    assert flashes == ["1 file added: a.txt."]
+
+
+def flashed(web):
+    with web.client.session_transaction() as session:
+        return [(c, m) for c, m in session.get("_flashes", [])]
+
+
+def test_an_upload_from_the_page_says_how_many_files_were_added(db, web, jane):
+    response = upload(web, jane, ("a.txt", b"one"), ("b.txt", b"two"))
+    assert response.status_code == 200
+    assert flashed(web) == [("success", "2 files added: a.txt, b.txt.")]
+
+    page = web.get(f"/admin/contact/details/?id={jane.id}&tab=files")
+    assert "2 files added: a.txt, b.txt." in page.get_data(as_text=True)
+
+
+def test_an_upload_with_nothing_kept_leaves_its_messages_to_the_page(db, web, jane):
+    response = upload(web, jane, ("empty.txt", b""))
+    assert response.status_code == 422
+    assert flashed(web) == []
+
+
+def test_a_public_link_is_a_link_with_a_copy_button(db, web, jane):
+    upload(web, jane, ("brochure.pdf", PDF))
+    row = rows(db)[0]
+    web.post(f"/admin/filebox/{jane.id}/public/{row.id}", data={"public": "1"})
+    row = rows(db)[0]
+    page = web.get(f"/admin/contact/details/?id={jane.id}&tab=files").get_data(
+        as_text=True
+    )
+    link = f"http://localhost/files/{row.public_token}"
+    assert f'<a class="file-public-link" href="{link}"' in page
+    assert f'data-copy="{link}"' in page
+    assert "onclick" not in page
 
 
 def test_a_file_written_in_a_rolled_back_transaction_leaves_no_bytes(app, db, jane):

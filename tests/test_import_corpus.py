@@ -4,13 +4,17 @@ One row per file: how many contacts, and a few fields of some of them, as
 the writer of the file meant them (non-ASCII text compared exactly).
 """
 
+import csv
+import io
 from datetime import date
 
 import pytest
 from sqlalchemy import select
 
 from crm.contacts.models import Contact
-from crm.imports.engine import ImportOptions, run
+from crm.imports.engine import ImportOptions, open_file, run
+from crm.mail import statuses
+from crm.mail.models import EmailAddressStatus
 
 
 def _snapshot(contact):
@@ -97,6 +101,8 @@ CASES = [
                 "prefix": "Mrs.",
                 "emails": ["patricia.ryan@example.com"],
                 "phones": ["5987002803", "5121799009"],
+                "phone_types": ["Work", "Home"],
+                "e164": ["+15987002803", "+15121799009"],
                 "street": "4228 Emily Walks",
                 "city": "Anthonyton",
                 "postal": "43892",
@@ -784,3 +790,68 @@ def test_corpus_file_imports_as_the_file_means_it(
         snapshot = _snapshot(contacts[index])
         for key, value in fields.items():
             assert snapshot[key] == value, (index, key)
+
+
+def _salesforce_rows(corpus, opted_out: dict[int, str]) -> bytes:
+    """The first rows of the Salesforce export, HasOptedOutOfEmail set per row."""
+    lines = (corpus / "salesforce-dcw/Contact.csv").read_text("utf-8-sig").splitlines()
+    header = next(csv.reader([lines[0]]))
+    column = header.index("HasOptedOutOfEmail")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for index, row in enumerate(csv.reader(lines[1:4])):
+        row[column] = opted_out.get(index, "")
+        writer.writerow(row)
+    return out.getvalue().encode()
+
+
+def test_salesforce_opt_out_column_is_mapped_by_default(app, corpus):
+    data = (corpus / "salesforce-dcw/Contact.csv").read_bytes()
+    contact_file = open_file(data, ImportOptions())
+
+    assert contact_file.preset == "salesforce"
+    column = contact_file.headers.index("HasOptedOutOfEmail")
+    assert contact_file.mapping[column] == "email_opt_out"
+
+
+def test_salesforce_opted_out_address_becomes_non_marketable(app, db, corpus):
+    data = _salesforce_rows(corpus, {0: "true", 1: "false", 2: "maybe"})
+
+    result = run(data, options=ImportOptions())
+    db.session.commit()
+
+    assert result.created == 3
+    found = {
+        row.address: row.status
+        for row in db.session.scalars(select(EmailAddressStatus))
+    }
+    assert found.get("patricia.ryan@example.com") == statuses.ADMIN
+    assert not statuses.may_receive(found["patricia.ryan@example.com"], "marketing")
+    assert "ashley.brock@example.com" not in found
+    [warning] = [p for p in result.problems if p.column == "HasOptedOutOfEmail"]
+    assert "maybe" in warning.message
+
+
+def test_salesforce_opt_out_in_a_dry_run_writes_no_status(app, db, corpus):
+    data = _salesforce_rows(corpus, {0: "true"})
+
+    result = run(data, options=ImportOptions(dry_run=True))
+
+    assert result.created == 1 + 2
+    assert db.session.scalars(select(EmailAddressStatus)).first() is None
+
+
+def test_salesforce_opt_out_on_a_second_import_reaches_the_existing_contact(
+    app, db, corpus
+):
+    run(_salesforce_rows(corpus, {}), options=ImportOptions())
+    db.session.commit()
+
+    result = run(_salesforce_rows(corpus, {1: "1"}), options=ImportOptions())
+    db.session.commit()
+
+    assert result.created == 0 and result.failed == 0
+    [row] = db.session.scalars(select(EmailAddressStatus)).all()
+    assert (row.address, row.status) == ("ashley.brock@example.com", statuses.ADMIN)
+    assert row.changes[0].reason == "opted out in the imported file"

@@ -1,3 +1,6 @@
+import html
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -334,5 +337,25 @@ def test_links_tab_renders_the_ajax_picker(web, login_as, jane, spouse):
     login_as("user")
     page = web.get(record_url(jane)).get_data(as_text=True)
     assert 'data-role="select2-ajax"' in page
-    assert 'data-url="/admin/contact-links/ajax/lookup/?name=contact2"' in page
+    assert (
+        f'data-url="/admin/contact-links/ajax/lookup/?name=contact2&amp;exclude={jane.id}"'
+        in page
+    )
     assert "Spouse (up to 1)" in page
+
+
+def test_links_tab_picker_leaves_the_contact_itself_out(
+    web, login_as, jane, john, spouse
+):
+    login_as("user")
+    page = web.get(record_url(jane)).get_data(as_text=True)
+    url = html.unescape(re.search(r'data-url="([^"]+lookup[^"]+)"', page)[1])
+
+    found = web.get(url + "&query=example.com").get_json()
+    assert [row[0] for row in found] == [john.id]
+
+    found = web.get(
+        "/admin/contact-links/ajax/lookup/",
+        query_string={"name": "contact2", "query": "example.com"},
+    ).get_json()
+    assert sorted(row[0] for row in found) == sorted([jane.id, john.id])

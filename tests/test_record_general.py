@@ -36,7 +36,7 @@ def test_general_tab_shows_the_values_read_only_with_an_edit_button(web, jane):
     assert 'id="full-name">Jane Doe<' in page
     assert 'id="company">Acme Inc<' in page
     assert "jane@example.com" in page
-    assert "+1 555 0100" in page
+    assert "555-0100" in page  # +15550100 in the national form
     assert "Uma User" in page
     assert f'href="/admin/contact_general/edit/?id={jane.id}"' in page
     assert "<input" not in page.split('id="tab-content"')[1]
@@ -88,7 +88,7 @@ def test_phone_is_stored_raw_with_its_e164_form(web, db, jane):
     assert phone.e164 == "+12025550142"
     assert (phone.extension, phone.type) == ("12", "Work")
     page = web.get(record_url(jane.id)).get_data(as_text=True)
-    assert "(202) 555-0142" in page and "(+12025550142)" in page
+    assert "(202) 555-0142" in page and 'title="+12025550142"' in page
 
 
 def test_adding_an_email_row_and_removing_the_first_keeps_slots_in_order(web, db, jane):

@@ -1,5 +1,8 @@
 """The Tags and Linked contacts editors: inline rows applied through the services."""
 
+import html
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -205,6 +208,18 @@ def test_links_tab_has_an_edit_button_to_the_editor(web, jane, spouse):
     page = text(web.get(f"/admin/contact/details/?id={jane.id}&tab=links"))
     assert f'href="/admin/contact_links/edit/?id={jane.id}"' in page
     assert 'id="link-contact"' in page
+
+
+def test_link_editor_picker_leaves_the_contact_itself_out(web, jane, john, spouse):
+    # The new-row template is held escaped in the page: unescape it first.
+    page = html.unescape(text(web.get(edit_url("links", jane.id))))
+    attributes = re.findall(r'data-url="([^"]*ajax/lookup/[^"]*)"', page)
+    urls = {html.unescape(url) for url in attributes}
+
+    assert urls and all(f"exclude={jane.id}" in url for url in urls)
+    for url in urls:
+        found = web.get(url + "&query=example.com").get_json()
+        assert [row[0] for row in found] == [john.id]
 
 
 def test_adding_a_link_row_links_the_contacts(web, db, jane, john, user, spouse):

@@ -23,7 +23,7 @@ from crm.contacts import (
 )
 from crm.contacts.filters import TagAnyFilter, contact_filters
 from crm.contacts.filters import newest_first as filter_newest_first
-from crm.contacts.models import Company, Contact
+from crm.contacts.models import Company, Contact, ContactPhone
 from crm.contacts.weather import panel as weather_panel
 from crm.core.admin import SecuredModelView
 from crm.extensions import db
@@ -207,6 +207,7 @@ class ContactView(SecuredModelView):
         rows = [ListRow(*values) for values in query.with_entities(*LIST_COLUMNS)]
         self._attach_tags(rows)
         self._attach_scores(rows)
+        self._attach_phones(rows)
         return None, rows
 
     def _scope_on(self, contact_id=None):
@@ -295,6 +296,20 @@ class ContactView(SecuredModelView):
             for contact_id, name in db.session.execute(query):
                 names[contact_id].append(name)
         g.crm_row_tags = names
+
+    def _attach_phones(self, rows) -> None:
+        """The E.164 form of each row's first phone, for the formatted column."""
+        ids = [row.id for row in rows if row.primary_phone]
+        found: dict[int, str] = {}
+        if ids:
+            query = select(ContactPhone.contact_id, ContactPhone.e164).where(
+                ContactPhone.contact_id.in_(ids),
+                ContactPhone.kind == "phone",
+                ContactPhone.slot == 1,
+                ContactPhone.e164.is_not(None),
+            )
+            found = dict(db.session.execute(query).all())
+        g.crm_row_phones = found
 
     def _attach_scores(self, rows) -> None:
         """Lead scores of one page of contacts in a single grouped query."""

@@ -56,6 +56,8 @@ class ContactData:
     social: list[dict] = field(default_factory=list)  # type, name
     tags: list[str] = field(default_factory=list)
     custom: dict[int, str] = field(default_factory=dict)  # field id -> stored text
+    # The source says the contact opted out of e-mail (applied by the caller).
+    email_opt_out: bool = False
 
 
 class _PhoneCache(dict):

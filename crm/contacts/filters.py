@@ -11,6 +11,7 @@ from sqlalchemy.orm import aliased
 
 from crm.auth.models import User
 from crm.contacts.models import Contact
+from crm.contacts.services import contact_type_label
 from crm.core.text import fold
 from crm.extensions import db
 from crm.tags.models import ContactTag, Tag
@@ -154,7 +155,7 @@ class ContactTypeFilter(DynamicOptionsFilter):
         super().__init__(Contact.contact_type, _l("Contact type"))
 
     def load_options(self):
-        return [(t, t) for t in current_app.config["CONTACT_TYPES"]]
+        return [(t, contact_type_label(t)) for t in current_app.config["CONTACT_TYPES"]]
 
     def apply(self, query, value, alias=None):
         return query.filter(Contact.contact_type == value)

@@ -29,6 +29,7 @@ from wtforms.fields import SelectChoice
 from wtforms.validators import Length, Optional, StopValidation, ValidationError
 
 from crm.contacts.models import (
+    SOCIAL_LABELS,
     SOCIAL_TYPES,
     ContactAddress,
     ContactEmail,
@@ -64,9 +65,9 @@ def country_name(code: str | None) -> str:
     return country_label(code)
 
 
-def config_options(key: str):
+def config_options(key: str, label=str):
     """Options read from a config list on each request (CONTACT_TYPES, ...)."""
-    return lambda: [(value, value) for value in current_app.config[key]]
+    return lambda: [(value, label(value)) for value in current_app.config[key]]
 
 
 def fixed_options(values):
@@ -275,7 +276,9 @@ class SocialRow(RowForm):
     content = ("name",)
 
     type = PickListField(
-        _l("Network"), options=fixed_options(SOCIAL_TYPES), blank=False
+        _l("Network"),
+        options=fixed_options([(t, SOCIAL_LABELS[t]) for t in SOCIAL_TYPES]),
+        blank=False,
     )
     name = StringField(_l("Account name"), validators=[Needed(), Length(max=255)])
 

@@ -62,6 +62,16 @@ SOCIAL_TYPES = (
     "YOUTUBE",
     "PINTEREST",
 )
+# The networks' own names (brand names, the same in every language).
+SOCIAL_LABELS = {
+    "FACEBOOK": "Facebook",
+    "LINKED_IN": "LinkedIn",
+    "TWITTER": "X (Twitter)",
+    "INSTAGRAM": "Instagram",
+    "SNAPCHAT": "Snapchat",
+    "YOUTUBE": "YouTube",
+    "PINTEREST": "Pinterest",
+}
 
 SOURCE_TYPES = ("MANUAL", "IMPORT", "WEBFORM", "API", "OTHER")
 
@@ -311,8 +321,13 @@ class SocialAccount(db.Model):
     type: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(255))
 
+    @property
+    def network(self) -> str:
+        """The network's name as people write it ("LinkedIn"), else the stored type."""
+        return SOCIAL_LABELS.get(self.type, self.type)
+
     def __str__(self) -> str:
-        return f"{self.type}: {self.name}"
+        return f"{self.network}: {self.name}"
 
 
 Index("ix_contacts_owner_family", Contact.owner_id, Contact.family_name)

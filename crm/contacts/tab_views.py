@@ -19,7 +19,9 @@ from flask_admin import expose
 from flask_admin.babel import gettext as admin_gettext
 from flask_admin.contrib.sqla.fields import InlineModelFormList, QuerySelectField
 from flask_admin.form import BaseForm, RenderTemplateWidget
+from flask_admin.helpers import get_url
 from flask_admin.model.fields import AjaxSelectField
+from flask_admin.model.widgets import AjaxSelect2Widget
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
@@ -256,7 +258,11 @@ class GeneralTabView(ContactTabView):
     form_args = {
         "prefix": {"options": forms.config_options("TITLE_TYPES")},
         "suffix": {"options": forms.config_options("SUFFIX_TYPES")},
-        "contact_type": {"options": forms.config_options("CONTACT_TYPES")},
+        "contact_type": {
+            "options": forms.config_options(
+                "CONTACT_TYPES", services.contact_type_label
+            )
+        },
         "time_zone": {"options": forms.fixed_options(forms.time_zones)},
         "preferred_locale": {"options": forms.fixed_options(forms.LOCALES)},
         "emails": {"min_entries": 1},
@@ -411,6 +417,19 @@ class PickedField(AjaxSelectField):
     def pre_validate(self, form):
         if self.data is None:
             raise ValidationError(str(self.message))
+
+
+class OtherContactWidget(AjaxSelect2Widget):
+    """The links editor's contact picker, without the contact being edited."""
+
+    def __call__(self, field, **kwargs):
+        contact_id = request.args.get("id", type=int)
+        if contact_id is not None:
+            kwargs.setdefault(
+                "data-url",
+                get_url(".ajax_lookup", name=field.loader.name, exclude=contact_id),
+            )
+        return super().__call__(field, **kwargs)
 
 
 class LinkTypeField(QuerySelectField):
@@ -578,6 +597,7 @@ class LinkRows(ChoiceRows):
                 self._form_ajax_refs["contact2"],
                 _l("Contact"),
                 message=_l("Choose a contact to link from the list."),
+                widget=OtherContactWidget(),
             ),
         }
         return type("LinkRow", (BaseForm,), fields)

@@ -7,7 +7,7 @@ from flask import current_app, has_app_context, request
 from flask_babel import get_locale
 from flask_login import current_user
 
-from crm.core.text import stored_message
+from crm.core.text import format_phone, stored_message
 from crm.extensions import babel
 
 
@@ -36,8 +36,18 @@ def init_app(app) -> None:
     )
     app.after_request(declare_language)
     app.add_template_filter(money_filter, "money")
+    app.add_template_filter(phone_filter, "phone")
     # Texts the system stored in English (reasons, import problems), read back.
     app.add_template_global(stored_message, "stored_message")
+    from crm.contacts.services import contact_type_label
+
+    # Stored values of a fixed list, read in the reader's language.
+    app.add_template_global(contact_type_label, "contact_type_label")
+
+
+def phone_filter(number, e164=None) -> str:
+    """``{{ p.number|phone(p.e164) }}``: the number formatted for reading."""
+    return format_phone(number, e164, current_app.config["DEFAULT_PHONE_REGION"])
 
 
 def reader_locale() -> str:

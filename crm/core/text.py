@@ -132,6 +132,27 @@ def phone_to_e164(raw: str, region: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def format_phone(number: str | None, e164: str | None, region: str) -> str:
+    """A phone as people read it, from its E.164 form; as typed without one.
+
+    Numbers of the home region's country code read in the national form
+    ("(415) 555-0101"), others in the international one ("+33 1 42 68 53 00").
+    """
+    if not e164:
+        return number or ""
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return number or e164
+    home = phonenumbers.country_code_for_region(region)
+    style = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if parsed.country_code == home
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return phonenumbers.format_number(parsed, style)
+
+
 def digits(value: str | None) -> str:
     return "".join(ch for ch in (value or "") if ch.isdigit())
 

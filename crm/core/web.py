@@ -8,6 +8,7 @@ from flask import (
     jsonify,
     redirect,
     render_template,
+    send_from_directory,
     url_for,
 )
 from sqlalchemy import text
@@ -23,6 +24,17 @@ bp = Blueprint("web", __name__)
 @bp.get("/")
 def home():
     return redirect(url_for("contact.index_view"))
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """The icon browsers ask for on their own, whatever page links to it."""
+    return send_from_directory(
+        current_app.static_folder,
+        "favicon.ico",
+        mimetype="image/vnd.microsoft.icon",
+        max_age=86400,
+    )
 
 
 @bp.get("/healthz")

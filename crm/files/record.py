@@ -20,6 +20,7 @@ from flask import (
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
@@ -172,14 +173,28 @@ class ContactFilesView(SecuredView):
     def _answer(self, contact, wants_json, kept, refused):
         if wants_json:
             code = 200 if kept or not refused else 422
+            if kept:
+                # The page reloads to list the new files: the messages wait
+                # for it. Without a kept file the page says them in place.
+                self._flash(kept, refused)
             return jsonify(kept=kept, refused=refused), code
+        self._flash(kept, refused)
+        return self._back(contact)
+
+    @staticmethod
+    def _flash(kept, refused):
         if kept:
             flash(
-                _("Kept in the file box: %(names)s.", names=", ".join(kept)), "success"
+                ngettext(
+                    "%(num)d file added: %(names)s.",
+                    "%(num)d files added: %(names)s.",
+                    len(kept),
+                    names=", ".join(kept),
+                ),
+                "success",
             )
         for message in refused:
             flash(message, "error")
-        return self._back(contact)
 
     def _back(self, contact):
         return redirect(url_for("contact.details_view", id=contact.id, tab="files"))

@@ -45,6 +45,7 @@ from crm.imports import csvfile, models, presets, reading, vcard
 from crm.imports.owners import OwnerResolver
 from crm.imports.reading import ReadError
 from crm.imports.rows import ERROR, ISO_DATE, WARNING, Problem, RowBuilder
+from crm.mail import services as mail_services
 from crm.tags.models import ContactTag
 
 log = logging.getLogger(__name__)
@@ -410,6 +411,7 @@ class Importer:
             custom_fields=_custom_fields(contact_file.mapping),
             check_phones=options.dry_run,
             owners=OwnerResolver(actor, default_owner),
+            phone_types=presets.phone_types(contact_file.preset),
         )
         self.result = result or ImportResult()
         self.result.kind = contact_file.kind
@@ -421,6 +423,7 @@ class Importer:
         # Keys seen earlier in a dry run: nothing is written that the next
         # batch's query could find.
         self._dry_seen: set[str] = set()
+        self._failed_rows: set[int] = set()
 
     def run(self, cursor=None, max_rows: int | None = None, progress=None):
         """Process records from ``cursor``; return the cursor to resume at, or None."""
@@ -474,7 +477,7 @@ class Importer:
         if not batch:
             return
         mode = self.options.on_duplicate
-        creates, updates = [], []
+        creates, updates, merged = [], [], []
         if mode == "create":
             creates = batch
         else:
@@ -496,12 +499,36 @@ class Importer:
                     updates.append((match, pending))
                 else:
                     self._merge_into(earlier, pending)
+                    merged.append((earlier, pending))
         if self.options.dry_run:
             self.result.created += len(creates)
             self._dry_seen.update(k for p in creates for k in p.keys)
         else:
             self._insert(creates)
         self._update(updates)
+        if not self.options.dry_run:
+            kept = [
+                later
+                for earlier, later in merged
+                if earlier.row not in self._failed_rows
+            ]
+            self._opt_out(creates + [p for _i, p in updates] + kept)
+
+    def _opt_out(self, saved: list[_Pending]) -> None:
+        """Opt out the addresses of the saved rows whose file says so.
+
+        The status belongs to the address, so it is set as a user's opt-out
+        is (admin opt-out, with a history row), after the rows are written.
+        """
+        for pending in saved:
+            if not pending.data.email_opt_out or pending.row in self._failed_rows:
+                continue
+            for address in pending.data.emails:
+                mail_services.opt_out(
+                    address,
+                    actor_id=self.actor_id,
+                    reason="opted out in the imported file",
+                )
 
     def _existing_ids(self, keys: set[str]) -> dict[str, int]:
         """Contacts the actor may edit, by normalised e-mail (the lowest id wins).
@@ -636,6 +663,7 @@ class Importer:
         )
 
     def _failed(self, row: int, message: str) -> None:
+        self._failed_rows.add(row)
         self.result.failed += 1
         self.result.add_problem(Problem(row, "", message, ERROR))
 

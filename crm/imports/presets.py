@@ -66,6 +66,7 @@ SCALAR_FIELDS = (
     ("referral_code", _l("Referral code")),
     ("billing_information", _l("Billing information")),
     ("owner", _l("Owner (user e-mail or name)")),
+    ("email_opt_out", _l("E-mail opted out (yes or no)")),
 )
 SCALAR_KEYS = frozenset(key for key, _label in SCALAR_FIELDS)
 # Fields that describe the contact on their own: a row needs one of them.
@@ -336,6 +337,7 @@ _SALESFORCE = {
     "HomePhone": "phone",
     "OtherPhone": "phone",
     "Fax": "fax",
+    "HasOptedOutOfEmail": "email_opt_out",
     "AssistantPhone": "assistant_phone",
     "AssistantName": "assistant_name",
     "LeadSource": "lead_source",
@@ -368,6 +370,9 @@ _SALESFORCE = {
     "PhotoUrl": "",
     "Department": "",
 }
+# Salesforce's Phone and Fax are the business line; the other headers say
+# their kind (MobilePhone, HomePhone) and are read from the header itself.
+_SALESFORCE_PHONE_TYPES = {"Phone": "Work", "Fax": "Work"}
 
 # Common spellings from spreadsheets and other tools; every preset falls back
 # to these for the headers it does not know itself.
@@ -570,6 +575,8 @@ class Preset:
     # Address groups of the source and the kind each one fills; other groups
     # take the free kinds in column order.
     address_kinds: tuple = ()
+    # Phone types of headers that do not say the kind of line themselves.
+    phone_types: dict | None = None
 
 
 PRESETS = {
@@ -602,6 +609,7 @@ PRESETS = {
         (),
         ("MailingStreet", "FirstName", "LastName", "MasterRecordId", "IsDeleted"),
         (("mailing", "billing"),),
+        _SALESFORCE_PHONE_TYPES,
     ),
     "generic": Preset("generic", _l("Other (match common column names)"), {}, ()),
 }
@@ -621,6 +629,14 @@ _SIGNATURES = {
     key: {normalize_header(h) for h in p.signature} for key, p in PRESETS.items()
 }
 _KNOWN_KEYS = {key for key, _label in field_choices() if key}
+
+
+def phone_types(preset: str | None) -> dict[str, str]:
+    """The phone type of each header of ``preset`` that names none."""
+    found = PRESETS.get(preset or "")
+    if found is None or not found.phone_types:
+        return {}
+    return {normalize_header(k): v for k, v in found.phone_types.items()}
 
 
 def _preset_target(preset: str, header: str) -> str | None:

@@ -79,6 +79,10 @@ _PHONE_TYPE_WORDS = (
 )
 _FAX_WORDS = ("fax", "facsimile", "telefax")
 
+# How files write yes and no (Salesforce: true/false, spreadsheets: 1/0, x).
+_YES = frozenset({"true", "yes", "y", "1", "x", "si", "sí", "t", "on"})
+_NO = frozenset({"false", "no", "n", "0", "f", "off"})
+
 _DATE_FIELDS = {
     "%d": r"(?P<d>\d{1,2})",
     "%m": r"(?P<m>\d{1,2})",
@@ -390,6 +394,7 @@ def _key_info() -> dict:
         tags=("tags",),
         full_name=("full",),
         owner=("owner",),
+        email_opt_out=("optout",),
     )
     for n in range(1, presets.EMAIL_COLUMNS + 1):
         info[f"email{n}"] = ("email", n)
@@ -426,6 +431,7 @@ class RowBuilder:
         today: date | None = None,
         check_phones: bool = True,
         owners=None,
+        phone_types: dict | None = None,
     ):
         self.date_format = check_date_format(date_format)
         self.region = region
@@ -436,6 +442,8 @@ class RowBuilder:
         self.check_phones = check_phones
         # An OwnerResolver (see owners.py); without one owner cells are ignored.
         self.owners = owners
+        # The preset's type of headers such as Salesforce's "Phone" (work).
+        self.phone_types = phone_types or {}
         self.phone_labels: dict[str, str] | None = None
 
     def build(
@@ -517,6 +525,8 @@ class RowBuilder:
                 data.tags = self._tags(raw, labels[key], warn)
             elif kind == "owner" and self.owners is not None:
                 self._owner(raw, labels[key], fields, warn)
+            elif kind == "optout":
+                data.email_opt_out = self._yes(raw, labels[key], warn)
 
         self._names(values, labels, fields)
         if relations:
@@ -616,6 +626,22 @@ class RowBuilder:
         else:
             fields["owner_id"] = owner_id
 
+    @staticmethod
+    def _yes(raw, label, warn) -> bool:
+        word = raw.strip().casefold()
+        if word in _YES:
+            return True
+        if word not in _NO:
+            warn(
+                label,
+                _(
+                    "%(value)s is neither yes nor no; the e-mail status was left "
+                    "as it is.",
+                    value=_shorten(raw),
+                ),
+            )
+        return False
+
     # E-mails and phones.
     def _emails(self, keys, values, labels, warn) -> list[str]:
         kept, seen, extra = [], set(), []
@@ -681,6 +707,8 @@ class RowBuilder:
             label = labels[key]
             type_key = parts.get("type")
             kind_name, is_fax = phone_type(values[type_key] if type_key else label)
+            if kind_name is None and not type_key:
+                kind_name = self.phone_types.get(presets.normalize_header(label))
             if _fax_column:
                 is_fax = True
             ext_key = parts.get("ext")

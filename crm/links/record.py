@@ -7,7 +7,15 @@ loader, so only contacts the user may see can be found or linked.
 
 import logging
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    flash,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -35,6 +43,16 @@ LOOKUP = "contact2"
 
 class ContactLookup(SecuredAjaxLoader):
     """Finds contacts by name, e-mail, phone or company (the folded search text)."""
+
+    def get_query(self):
+        query = super().get_query()
+        # The Linked contacts tab asks without the record itself (?exclude=ID):
+        # a contact cannot be linked to itself, so it is not offered.
+        if has_request_context() and (request.endpoint or "").endswith(".ajax_lookup"):
+            leave_out = request.args.get("exclude", type=int)
+            if leave_out is not None:
+                query = query.filter(Contact.id != leave_out)
+        return query
 
     def get_list(self, term, offset=0, limit=10):
         return super().get_list(fold(term or ""), offset, limit)
@@ -80,7 +98,9 @@ def render_links_tab(contact, tab_key):
             ],
             can_edit=can_edit,
             link_types=link_types,
-            lookup_url=url_for(f"{ENDPOINT}.ajax_lookup", name=LOOKUP),
+            lookup_url=url_for(
+                f"{ENDPOINT}.ajax_lookup", name=LOOKUP, exclude=contact.id
+            ),
             endpoint=ENDPOINT,
             edit_url=url_for(f"{EDITOR}.edit_view", id=contact.id),
         )

@@ -1,6 +1,45 @@
 /* The File box tab: uploads several files at once with a progress bar.
    Sizes are checked here first so a file over the limit is not sent at all;
-   the server checks again and decides. Loaded as a file (no inline script). */
+   the server checks again and decides. Public links have a copy button.
+   Loaded as a file (no inline script). */
+(function () {
+  "use strict";
+
+  if (window.crmFileCopyWired) {
+    return;
+  }
+  window.crmFileCopyWired = true;
+
+  function tell(button, text) {
+    var note = button.parentNode.querySelector(".file-copy-note");
+    if (!note) {
+      note = document.createElement("span");
+      note.className = "file-copy-note crm-muted small ml-1";
+      note.setAttribute("role", "status");
+      button.parentNode.insertBefore(note, button.nextSibling);
+    }
+    note.textContent = text;
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest(".file-copy-link");
+    if (!button) {
+      return;
+    }
+    var copied = function () {
+      tell(button, button.dataset.copied);
+    };
+    var failed = function () {
+      tell(button, button.dataset.copyFailed);
+    };
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(button.dataset.copy).then(copied, failed);
+    } else {
+      failed();
+    }
+  });
+})();
+
 (function () {
   "use strict";
 
