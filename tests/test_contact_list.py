@@ -14,7 +14,7 @@ def test_list_shows_the_expected_columns(web, signed_in, make_contact):
     assert "Jane Doe" in page
     assert "Acme Inc" in page
     assert "jane@example.com" in page
-    assert "555-0100" in page  # the stored +15550100, read in the national form
+    assert "+1 555 0100" in page
     assert "1 contacts" in page or "1 contact" in page
 
 

@@ -1,4 +1,4 @@
-"""Phones read formatted from their E.164 form, as typed when they have none."""
+"""Phones read as typed; bare digits read formatted from their E.164 form."""
 
 import pytest
 
@@ -11,9 +11,10 @@ from crm.core.text import format_phone
     "number, e164, region, shown",
     [
         ("5987002803", "+15987002803", "US", "(598) 700-2803"),
-        ("415.555.0101", "+14155550101", "US", "(415) 555-0101"),
-        ("01 42 68 53 00", "+33142685300", "US", "+33 1 42 68 53 00"),
-        ("01 42 68 53 00", "+33142685300", "FR", "01 42 68 53 00"),
+        ("415.555.0101", "+14155550101", "US", "415.555.0101"),
+        ("0142685300", "+33142685300", "US", "+33 1 42 68 53 00"),
+        ("+33142685300", "+33142685300", "FR", "01 42 68 53 00"),
+        ("01 42 68 53 00", "+33142685300", "US", "01 42 68 53 00"),
         ("+1 555 0100", None, "US", "+1 555 0100"),
         ("call the desk", None, "US", "call the desk"),
     ],
@@ -46,5 +47,5 @@ def test_record_shows_phones_and_faxes_formatted(web, db, login_as, make_contact
 
     assert "(598) 700-2803" in page
     assert "+33 1 42 68 53 00" in page
-    assert "(512) 179-9009" in page
+    assert "512 179 9009" in page  # laid out by whoever typed it: as typed
     assert 'title="+15987002803"' in page

@@ -129,8 +129,8 @@ def test_other_phones_and_faxes_show_read_only_with_a_link_to_general(web, db, j
     )
     page = web.get(record_url(jane.id, "additional")).get_data(as_text=True)
     other = page.split('id="other-phones"')[1].split("</dd>")[0]
-    assert "555-0102" in other and "555-0100" not in other
-    assert "555-0190" in page.split('id="additional-faxes"')[1]
+    assert "+1 555 0102" in other and "+1 555 0100" not in other
+    assert "+1 555 0190" in page.split('id="additional-faxes"')[1]
     assert f'href="/admin/contact_general/edit/?id={jane.id}"' in page
     assert 'name="phones-' not in open_form_html(web, edit_url("additional", jane.id))
 

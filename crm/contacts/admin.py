@@ -26,6 +26,7 @@ from crm.contacts.filters import newest_first as filter_newest_first
 from crm.contacts.models import Company, Contact, ContactPhone
 from crm.contacts.weather import panel as weather_panel
 from crm.core.admin import SecuredModelView
+from crm.core.text import is_bare_digits
 from crm.extensions import db
 from crm.tags.models import ContactTag, Tag
 
@@ -298,8 +299,8 @@ class ContactView(SecuredModelView):
         g.crm_row_tags = names
 
     def _attach_phones(self, rows) -> None:
-        """The E.164 form of each row's first phone, for the formatted column."""
-        ids = [row.id for row in rows if row.primary_phone]
+        """The E.164 form of the first phones typed as bare digits (formatted)."""
+        ids = [row.id for row in rows if is_bare_digits(row.primary_phone)]
         found: dict[int, str] = {}
         if ids:
             query = select(ContactPhone.contact_id, ContactPhone.e164).where(

@@ -133,12 +133,15 @@ def phone_to_e164(raw: str, region: str) -> str | None:
 
 
 def format_phone(number: str | None, e164: str | None, region: str) -> str:
-    """A phone as people read it, from its E.164 form; as typed without one.
+    """A phone as people read it: as typed, unless it was typed as bare digits.
 
-    Numbers of the home region's country code read in the national form
-    ("(415) 555-0101"), others in the international one ("+33 1 42 68 53 00").
+    A number typed with its own spaces or punctuation is shown as its owner
+    wrote it (as Keap does). One that is only digits, as exports from other
+    systems give them ("5987002803"), reads from its E.164 form: numbers of
+    the home region's country code in the national form ("(598) 700-2803"),
+    others in the international one ("+33 1 42 68 53 00").
     """
-    if not e164:
+    if not e164 or not is_bare_digits(number):
         return number or ""
     try:
         parsed = phonenumbers.parse(e164, None)
@@ -151,6 +154,12 @@ def format_phone(number: str | None, e164: str | None, region: str) -> str:
         else phonenumbers.PhoneNumberFormat.INTERNATIONAL
     )
     return phonenumbers.format_number(parsed, style)
+
+
+def is_bare_digits(number: str | None) -> bool:
+    """Digits only, with at most a leading plus: a number nobody laid out."""
+    body = (number or "").strip().removeprefix("+")
+    return body.isdigit()
 
 
 def digits(value: str | None) -> str:
