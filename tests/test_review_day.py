@@ -84,3 +84,47 @@ def test_a_batch_e_mail_with_a_long_non_ascii_subject_has_no_bare_line_feed(
     assert received["Subject"] == subject
     raw = smtp_server.envelopes[-1].content
     assert raw.count(b"\n") == raw.count(b"\r\n")
+
+
+def test_reasons_written_for_a_spanish_user_are_stored_in_english(
+    db, web, login_as, make_contact
+):
+    from flask_babel import force_locale
+
+    from crm.automation import services as automation
+    from crm.automation.models import SCHEDULED, StepRun
+    from crm.core.text import stored_message
+    from tests.automation_helpers import delay, make_sequence, tag
+
+    user = login_as("user")
+    user.locale = "es"
+    jane = make_contact(owner=user)
+    label = tag(db, "Followed up")
+    sequence = make_sequence(
+        db,
+        "Nurture",
+        steps=[
+            ("delay", delay(1), "apply_tag", {"tag_id": label.id}),
+            ("delay", delay(2), "apply_tag", {"tag_id": label.id}),
+        ],
+    )
+    enrollment = automation.start(jane, sequence)
+    db.session.commit()
+    run = db.session.scalar(select(StepRun).where(StepRun.status == SCHEDULED))
+    base = f"/admin/automation-of/{jane.id}"
+
+    web.post(f"{base}/run/{run.id}/cancel")
+    db.session.refresh(run)
+    cancelled = run.reason
+    web.post(f"{base}/run/{run.id}/resend")
+    db.session.refresh(run)
+    resent = run.reason
+    web.post(f"{base}/enrollment/{enrollment.id}/remove")
+    db.session.refresh(enrollment)
+
+    assert cancelled == f"Cancelled by {user.email}"
+    assert resent == f"Resend requested by {user.email}"
+    assert enrollment.reason == "Removed by hand"
+    with force_locale("es"):
+        assert stored_message(cancelled) == f"Cancelado por {user.email}"
+        assert stored_message(enrollment.reason) == "Retirado a mano"
