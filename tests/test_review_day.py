@@ -128,3 +128,18 @@ def test_reasons_written_for_a_spanish_user_are_stored_in_english(
     with force_locale("es"):
         assert stored_message(cancelled) == f"Cancelado por {user.email}"
         assert stored_message(enrollment.reason) == "Retirado a mano"
+
+
+def test_a_stored_unknown_merge_field_keeps_the_name_the_user_wrote(app):
+    from flask_babel import force_locale
+
+    from crm.core.text import stored_message
+    from crm.mail import merge
+
+    with pytest.raises(merge.MergeError) as refused:
+        merge.render("{{ contact.Phone }}", merge.sample_context(), html=False)
+    stored = refused.value.message
+
+    assert stored == "Unknown merge field: Phone"
+    with force_locale("es"):
+        assert stored_message(stored) == "Campo de combinación desconocido: Phone"
