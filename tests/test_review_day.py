@@ -143,3 +143,31 @@ def test_a_stored_unknown_merge_field_keeps_the_name_the_user_wrote(app):
     assert stored == "Unknown merge field: Phone"
     with force_locale("es"):
         assert stored_message(stored) == "Campo de combinación desconocido: Phone"
+
+
+def test_a_user_whose_address_predates_the_rule_can_still_be_edited(db, web):
+    from crm.access.forms import field_name
+    from crm.access.models import AREAS, PERMISSION_COLUMNS
+    from crm.auth.models import User
+    from tests.access_helpers import quick_user
+
+    admin = quick_user(db, "admin@example.com", is_admin=True)
+    web.login(admin.email)
+    ops = quick_user(db, "ops@intranet")
+    data = {"email": "ops@intranet", "name": "Operations", "active": "y"}
+    for area in AREAS:
+        for key, _label, kind in PERMISSION_COLUMNS:
+            data[field_name(area.key, key)] = "all" if kind == "scope" else "y"
+
+    response = web.post(f"/admin/user/edit/?id={ops.id}", data)
+
+    assert response.status_code == 302, response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(User, ops.id).name == "Operations"
+
+    changed = web.post(
+        f"/admin/user/edit/?id={ops.id}", {**data, "email": "ops@elsewhere"}
+    )
+    assert "is not an e-mail address" in changed.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(User, ops.id).email == "ops@intranet"
