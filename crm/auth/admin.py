@@ -127,8 +127,10 @@ class UserView(SecuredModelView):
             before = {"is_admin": False, "active": False}
 
         key = normalize_email(model.email or "")
+        # An address kept as stored was accepted under the rule of its day.
+        kept = not is_created and key == normalize_email(_stored_value(state, "email"))
         problem = email_problem(key) if key else _("An e-mail address is required.")
-        if problem:
+        if problem and not kept:
             raise ServiceError(problem, field="email")
         other = services.find_by_email(key)
         if other is not None and other is not model:
@@ -144,6 +146,13 @@ class UserView(SecuredModelView):
             services.set_password(model, password)
         services.check_admin_change(model, before, actor=current_user)
         return before
+
+
+def _stored_value(state, attr):
+    """The value of ``attr`` as loaded from the database, or None."""
+    history = state.attrs[attr].history
+    stored = history.deleted or history.unchanged
+    return stored[0] if stored else None
 
 
 def _old_value(state, attr, default):

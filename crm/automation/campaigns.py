@@ -8,6 +8,7 @@ published campaigns react to goals.
 
 import logging
 
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -91,12 +92,11 @@ def achieve(goal: Goal, contact, source: str = "", now=None) -> bool:
                 Enrollment.status.in_((ACTIVE, PAUSED)),
             )
         )
+        # Stored in English whoever's request it is (a visitor's, a user's).
+        with force_locale("en"):
+            reason = _("Goal %(goal)s achieved", goal=goal.name or goal.kind)
         for enrollment in memberships:
-            services.remove(
-                enrollment,
-                reason=_("Goal %(goal)s achieved", goal=goal.name or goal.kind),
-                now=now,
-            )
+            services.remove(enrollment, reason=reason, now=now)
     if goal.sequence is not None:
         services.start(contact, goal.sequence, now=now)
     db.session.flush()

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_admin import expose
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -210,7 +211,9 @@ class ContactAutomationView(SecuredView):
         function, message = ENROLLMENT_ACTIONS[action]
         try:
             if action == "remove":
-                if not function(enrollment, current_user, reason=_("Removed by hand")):
+                with force_locale("en"):  # stored in English, shown translated
+                    reason = _("Removed by hand")
+                if not function(enrollment, current_user, reason=reason):
                     raise ServiceError(_("The contact is no longer in this sequence."))
             else:
                 function(enrollment, current_user)

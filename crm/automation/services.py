@@ -9,6 +9,7 @@ import logging
 from datetime import date, datetime, timedelta
 
 from flask import current_app
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 
@@ -263,7 +264,8 @@ def cancel_run(run: StepRun, actor=None, now=None) -> None:
     now = now or utcnow()
     run.status = CANCELLED
     run.finished_at = now
-    run.reason = _("Cancelled by %(user)s", user=_actor_name(actor))
+    with force_locale("en"):  # stored in English, shown via stored_message
+        run.reason = _("Cancelled by %(user)s", user=_actor_name(actor))
     db.session.flush()
     logger.info("step run %s cancelled by %s", run.id, _actor_name(actor))
     if run.enrollment.status == ACTIVE:
@@ -300,7 +302,8 @@ def resend(run: StepRun, actor=None, now=None) -> None:
     # reuse, nor a repeat for a receiver to drop.
     run.result_ref = None
     run.idempotency_key = _resend_key(run.idempotency_key)
-    run.reason = _("Resend requested by %(user)s", user=_actor_name(actor))
+    with force_locale("en"):
+        run.reason = _("Resend requested by %(user)s", user=_actor_name(actor))
     db.session.flush()
     logger.info("step run %s resent by %s", run.id, _actor_name(actor))
 

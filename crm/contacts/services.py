@@ -9,7 +9,7 @@ from babel import Locale, UnknownLocaleError
 from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from crm.access import policy
 from crm.contacts.models import (
@@ -217,6 +217,10 @@ def _renumber(rows, kind=None):
 
 def validate(contact: Contact) -> None:
     """Check slot counts and per-slot limits; raises ServiceError with one sentence."""
+    # Read before any lazy load below can autoflush the rows and their history.
+    with db.session.no_autoflush:
+        kept = {id(email) for email in contact.emails if _kept_as_stored(email)}
+
     if len(contact.emails) > EMAIL_SLOTS:
         raise ServiceError(
             _("A contact has at most %(n)s e-mail addresses.", n=EMAIL_SLOTS)
@@ -233,7 +237,7 @@ def validate(contact: Contact) -> None:
     for email in contact.emails:
         if not clean(email.address):
             raise ServiceError(_("An e-mail row is empty; fill it in or remove it."))
-        problem = email_problem(clean(email.address))
+        problem = None if id(email) in kept else email_problem(clean(email.address))
         if problem:
             raise ServiceError(problem)
         if len(email.address) > (75 if email.slot == 1 else 100):
@@ -269,6 +273,22 @@ def validate(contact: Contact) -> None:
         )
     for address in contact.addresses:
         _validate_address(address)
+
+
+def _kept_as_stored(email: ContactEmail) -> bool:
+    """True for a saved address the save leaves as it was.
+
+    Such an address was accepted under the rule of its day; refusing it now
+    would refuse every other change to its contact, including a web form's
+    or an import's update made by someone who cannot correct it.
+    """
+    state = inspect(email)
+    if not state.persistent:
+        return False
+    history = state.attrs.address.history
+    if not history.has_changes():
+        return True
+    return bool(history.deleted) and clean(history.deleted[0]) == clean(email.address)
 
 
 def _validate_address(address) -> None:

@@ -148,7 +148,7 @@ def render(source: str, context: dict, *, html: bool) -> str:
         return _compiled(source, html).render(**context)
     except UndefinedError as exc:
         raise MergeError(
-            _("Unknown merge field: %(problem)s", problem=_undefined_name(exc))
+            _("Unknown merge field: %(field)s", field=_undefined_name(exc))
         ) from exc
     except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
         # A user's template may divide by zero or ask the sandbox for too much.

@@ -967,7 +967,9 @@ def _raw_message(one: Prepared, headers) -> bytes | None:
         if not value.isascii():
             if name != "Subject":
                 return None
-            value = Header(value, "utf-8").encode()
+            # A long subject is folded: with CRLF, as SMTP requires (a bare
+            # LF is refused by servers that guard against smuggling).
+            value = Header(value, "utf-8").encode(linesep="\r\n")
         lines.append(f"{name}: {value}")
     boundary = f"=_crm_{uuid.uuid4().hex}"
     lines += [
