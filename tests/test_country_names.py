@@ -74,3 +74,22 @@ def test_the_country_picker_names_countries_in_the_readers_language(app):
         assert order.index("DEU") < order.index("ESP") < order.index("FRA")
     with force_locale("en"):
         assert dict(countries())["ESP"] == "Spain"
+
+
+@pytest.mark.parametrize("text", ["none", "x", "-", "a", "Madrid", "n/a", "Country"])
+def test_a_country_is_never_guessed(app, text):
+    from crm.contacts.services import country_code
+    from crm.imports.rows import country
+
+    with force_locale("en"):
+        assert country_code(text) is None
+        assert country(text) is None
+
+
+def test_the_importer_reads_country_names_in_the_offered_languages(app):
+    from crm.imports.rows import country
+
+    with force_locale("en"):
+        assert country("Alemania") == "DEU"
+        assert country("Perú") == "PER"
+        assert country("United States") == "USA"

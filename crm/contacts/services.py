@@ -52,7 +52,8 @@ def country_code(value: str | None) -> str | None:
 
     A name is read in English, in the reader's language and in every
     language the interface has ("España", "Alemania", "Allemagne" when
-    French is offered), with or without accents.
+    French is offered), with or without accents. Nothing is guessed: a
+    fuzzy search would read "none" as Italy and "x" as Azerbaijan.
     """
     text = clean(value)
     if not text:
@@ -66,10 +67,7 @@ def country_code(value: str | None) -> str | None:
         code = _territory_names(locale).get(key)
         if code is not None:
             return code
-    try:
-        return pycountry.countries.search_fuzzy(text)[0].alpha_3
-    except LookupError:
-        return None
+    return None
 
 
 # Labels of the default contact types (CONTACT_TYPES); the stored value stays

@@ -327,27 +327,15 @@ _COUNTRY_ALIASES = {
 def country(text: str) -> str | None:
     """The ISO alpha-3 code of a country name or code, or None when unsure.
 
-    The contacts service also tries a fuzzy match, which can land on a
-    region of another country ("Country" finds England); a fuzzy answer is
-    kept only when the text begins the country's own name.
+    Common spellings the country list lacks come first; then the contacts
+    service's exact reading (codes, and names in English or an offered
+    language); "Perú", "México": the country list spells names without
+    accents.
     """
-    import pycountry
-
     key = _plain(presets.normalize_header(text))
     if key in _COUNTRY_ALIASES:
         return _COUNTRY_ALIASES[key]
-    # "Perú", "México": the country list spells names without accents.
-    code = country_code(text) or country_code(_plain(text))
-    if code is None:
-        return None
-    found = pycountry.countries.get(alpha_3=code)
-    names = [
-        getattr(found, attr, "") or ""
-        for attr in ("alpha_2", "alpha_3", "name", "official_name", "common_name")
-    ]
-    if any(_plain(presets.normalize_header(n)).startswith(key) for n in names if n):
-        return code
-    return None
+    return country_code(text) or country_code(_plain(text))
 
 
 def _plain(text: str) -> str:
