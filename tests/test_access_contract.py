@@ -59,6 +59,7 @@ ID_FIELDS = (
 PUBLIC_ENDPOINTS = {
     "web.home": "redirects to the contact list, which asks for a sign-in",
     "web.healthz": "the load balancer's health check; says nothing of the data",
+    "web.favicon": "the site's icon, the same bytes for everyone",
     "partners.track": "a partner's tracking link, followed by any visitor",
     "mail_public.pixel": "the open pixel inside e-mails; a signed token",
     "mail_public.click": "tracked links inside e-mails; a signed token",

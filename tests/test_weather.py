@@ -11,6 +11,8 @@ import pytest
 
 from tests.record_helpers import record_url, sign_in
 
+# The slow forecast answers after this long; the app gives up long before.
+SLOW_SECONDS = 10.0
 PLACES = {
     "Berlin": {"name": "Berlin", "latitude": 52.52, "longitude": 13.41},
     "Slow": {"name": "Slow", "latitude": 1.0, "longitude": 2.0},
@@ -35,7 +37,7 @@ class OpenMeteoLike(BaseHTTPRequestHandler):
             return self._send(200, json.dumps(body).encode())
         if url.path == "/v1/forecast":
             if query.get("latitude") == "1.0":
-                time.sleep(1.0)
+                time.sleep(SLOW_SECONDS)
             body = {
                 "current_units": {"temperature_2m": "°C"},
                 "current": {"temperature_2m": 21.4, "weather_code": 2},
@@ -158,7 +160,9 @@ def test_a_slow_service_times_out(app, web, contact_in, weather_server):
     started = time.monotonic()
     page = panel(web, contact_in("Slow"))
     assert "Weather is unavailable right now." in page
-    assert time.monotonic() - started < 0.9
+    # Without the timeout the page would wait for the whole slow answer; the
+    # margin is wide so a busy machine does not fail it.
+    assert time.monotonic() - started < SLOW_SECONDS / 2
 
 
 @pytest.mark.parametrize("city", ["Broken", "Garbage"])
