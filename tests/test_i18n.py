@@ -219,3 +219,12 @@ def test_stored_messages_translate_with_their_values_or_stay_as_written(app):
     with app.test_request_context(headers={"Accept-Language": "en"}):
         refresh()  # the app context the fixture holds keeps the last catalog
         assert stored_message("Tag VIP applied.") == "Tag VIP applied."
+
+
+def test_a_long_text_is_not_matched_against_the_catalog(app):
+    from crm.core.text import stored_message
+
+    long_text = "Tag " + "x " * 2000 + "applied."
+    with app.test_request_context(headers={"Accept-Language": "es"}):
+        assert stored_message(long_text) == long_text
+        assert stored_message("Tag VIP applied.") == "Etiqueta VIP aplicada."

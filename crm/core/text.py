@@ -35,6 +35,8 @@ def stored_message(text: str | None) -> str:
         return text
     if text in catalog:
         return catalog[text]
+    if len(text) > _LONGEST_STORED:
+        return text  # no system message is this long; matching would be slow
     for msgid, pattern in _patterns_of(id(catalog), catalog):
         found = pattern.fullmatch(text)
         if found:
@@ -47,6 +49,8 @@ def stored_message(text: str | None) -> str:
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 _pattern_cache: dict[int, list] = {}
+# Stored reasons and problems are at most 255 characters (their columns).
+_LONGEST_STORED = 1000
 
 
 def _patterns_of(key: int, catalog: dict) -> list:
