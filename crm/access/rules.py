@@ -1,6 +1,6 @@
 """Row rules and action permissions for every model the screens reach."""
 
-from flask import g, has_app_context
+from flask import g, has_app_context, has_request_context
 from sqlalchemy import column, exists, false, literal_column, or_, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import TableClause
@@ -37,6 +37,7 @@ from crm.contacts.models import (
     SocialAccount,
 )
 from crm.customfields.models import CustomField, CustomHeader, CustomTab, CustomValue
+from crm.extensions import db
 from crm.files.models import ContactFile
 from crm.imports.models import ImportJob
 from crm.links.models import ContactLink, LinkType
@@ -110,6 +111,8 @@ CONTACT_CHILDREN = (
     ActivityFieldValue,
 )
 ADMIN_MODELS = (UserPermission, DefaultPermission, AuditEntry, LoginFailure)
+# A manager's id lists get one arm per member up to this many members.
+MAX_OWNER_ARMS = 40
 
 
 def contact_criterion(user, action, contact_id=None):
@@ -173,7 +176,6 @@ def _team_subqueries(user):
 
 
 def _restricted_criterion(user, action, contact_id):
-    my_teams, managed_owners = _team_subqueries(user)
 
     # A correlated EXISTS probes the (contact, principal) unique indexes row by
     # row, so a list page stops after its rows instead of first collecting
@@ -186,6 +188,7 @@ def _restricted_criterion(user, action, contact_id):
         return probe
 
     if contact_id is None:
+        my_teams, managed_owners = _team_subqueries(user)
         return or_(
             Contact.owner_id == user.id,
             Contact.owner_id.in_(managed_owners),
@@ -198,12 +201,19 @@ def _restricted_criterion(user, action, contact_id):
             ),
         )
     # Index probes only, cheapest and likeliest first; each stops at a match.
-    return or_(
+    # The grants are one probe: the contact's few grants are read once by
+    # its id and tested for the user or one of the user's teams.
+    team_ids, owner_ids = _principals(user)
+    principal = ContactShare.user_id == user.id
+    if team_ids:
+        principal = or_(principal, ContactShare.team_id.in_(team_ids))
+    probes = [
         _owned(contact_id, lambda owner: owner == user.id),
-        granted(contact_id, ContactShare.user_id == user.id),
-        granted(contact_id, ContactShare.team_id.in_(my_teams)),
-        _owned(contact_id, lambda owner: owner.in_(managed_owners)),
-    )
+        granted(contact_id, principal),
+    ]
+    if owner_ids:
+        probes.append(_owned(contact_id, lambda owner: owner.in_(owner_ids)))
+    return or_(*probes)
 
 
 def contact_id_streams(user, action):
@@ -217,7 +227,6 @@ def contact_id_streams(user, action):
     """
     if _sees_every_contact(user, action):
         return None
-    my_teams, managed_owners = _team_subqueries(user)
 
     def owned_by(owner_test):
         owned = _OwnerIndexed("owned", column("id"), column("owner_id"))
@@ -229,12 +238,49 @@ def contact_id_streams(user, action):
             ids = ids.where(ContactShare.level == EDIT_LEVEL)
         return ids
 
-    return [
+    # One arm per team and per managed owner: each is then a range of one
+    # index in id order, which SQLite merges without sorting.
+    team_ids, owner_ids = _principals(user)
+    streams = [
         owned_by(lambda owner: owner == user.id),
         granted(ContactShare.user_id == user.id),
-        granted(ContactShare.team_id.in_(my_teams)),
-        owned_by(lambda owner: owner.in_(managed_owners)),
+        *(granted(ContactShare.team_id == team_id) for team_id in team_ids),
     ]
+    if len(owner_ids) <= MAX_OWNER_ARMS:
+        streams += [owned_by(lambda owner, o=o: owner == o) for o in owner_ids]
+    else:
+        # Past a few dozen arms one sorted range costs less than the merge.
+        streams.append(owned_by(lambda owner: owner.in_(owner_ids)))
+    return streams
+
+
+def _principals(user) -> tuple[list[int], list[int]]:
+    """The ids of the user's teams and of the other members of the teams the
+    user manages, read once per request (never kept beyond one)."""
+    memo = _rule_memo() if has_request_context() else {}
+    key = ("principals", user.id)
+    if key not in memo:
+        memberships = db.session.execute(
+            select(TeamMember.team_id, TeamMember.is_manager).where(
+                TeamMember.user_id == user.id
+            )
+        ).all()
+        team_ids = sorted({team_id for team_id, _ in memberships})
+        managed = [team_id for team_id, manager in memberships if manager]
+        owner_ids = []
+        if managed:
+            owner_ids = sorted(
+                set(
+                    db.session.scalars(
+                        select(TeamMember.user_id).where(
+                            TeamMember.team_id.in_(managed),
+                            TeamMember.user_id != user.id,
+                        )
+                    )
+                )
+            )
+        memo[key] = (team_ids, owner_ids)
+    return memo[key]
 
 
 class _OwnerIndexed(TableClause):

@@ -71,7 +71,7 @@ def capped_count(matches, streams, rule_on, cap, probe_match=None, way=None) -> 
             select(func.count(literal_column("*"))).select_from(merged)
         )
     if way == "visible":
-        visible = _newest_first(streams).subquery()
+        visible = newest_first(streams).subquery()
         counted = select(visible.c.id).where(probe_match(visible.c.id)).limit(cap + 1)
     else:
         rest = matches.where(rule_on(match_id))
@@ -80,6 +80,20 @@ def capped_count(matches, streams, rule_on, cap, probe_match=None, way=None) -> 
         counted = rest.limit(cap + 1 - counted_before)
     return counted_before + db.session.scalar(
         select(func.count(literal_column("*"))).select_from(counted.subquery())
+    )
+
+
+def visible_count(streams, cap) -> int:
+    """How many contacts the user may see at all, counted up to ``cap`` + 1.
+
+    The user's id lists merged newest first (``UNION`` of index ranges in id
+    order, see ``rules.contact_id_streams``): the count reads about cap + 1
+    index entries, where testing the rule on the contacts in id order reads
+    every contact the user may not see before it finds the cap.
+    """
+    counted = newest_first(streams).limit(cap + 1).subquery()
+    return db.session.scalar(
+        select(func.count(literal_column("*"))).select_from(counted)
     )
 
 
@@ -162,7 +176,8 @@ def _samples(matches, streams, cap) -> tuple[_Sample, _Sample, int]:
 _SUMMARY = ("n", "lo", "hi")
 
 
-def _newest_first(streams):
+def newest_first(streams):
+    """The user's visible ids, newest first (one merge of the id lists)."""
     return union(*streams).order_by(literal_column("1").desc())
 
 
