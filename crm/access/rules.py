@@ -176,7 +176,6 @@ def _team_subqueries(user):
 
 
 def _restricted_criterion(user, action, contact_id):
-
     # A correlated EXISTS probes the (contact, principal) unique indexes row by
     # row, so a list page stops after its rows instead of first collecting
     # every grant of the user's teams.
