@@ -203,7 +203,10 @@ class ContactView(SecuredModelView):
         else:
             query, _ = self._apply_sorting(query, {}, sort_column, sort_desc)
         page_ids = None
-        if page_size != 0:  # 0 asks for every row (the exports)
+        if execute and page_size != 0:
+            # A page only (0 asks for every row): an export, a query built
+            # here and run by the caller, reads up to its row limit and then
+            # looks past it for its note, which ids narrowed to the limit hide.
             page_ids = self._visible_page(search_term, filters, sort_column)
         if page_ids is not None:
             # The page's ids come from the user's own id lists, newest first;
