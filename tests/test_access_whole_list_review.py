@@ -5,7 +5,7 @@ page arguments and rule changes between requests."""
 import re
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, union
 
 from crm.access import policy, rules
 from crm.access import services as access_services
@@ -259,3 +259,15 @@ def test_grants_to_a_team_without_members_and_unowned_contacts_stay_hidden(
     shown, _ = _pages(web)
     assert crowded["orphan"].id not in shown
     assert shown == sorted(visible(db, user), reverse=True)
+
+
+@pytest.mark.parametrize("action", [policy.VIEW, policy.EDIT])
+@pytest.mark.parametrize("arms", [0, 1])
+def test_one_arm_for_every_team_past_the_limit_holds_the_same_ids(
+    db, crowded, monkeypatch, action, arms
+):
+    user = crowded["u1"]
+    monkeypatch.setattr(rules, "MAX_TEAM_ARMS", arms)
+    streams = rules.contact_id_streams(user, action)
+    assert len(streams) == 3  # own, direct, every team
+    assert set(db.session.scalars(union(*streams))) == visible(db, user, action)

@@ -111,8 +111,11 @@ CONTACT_CHILDREN = (
     ActivityFieldValue,
 )
 ADMIN_MODELS = (UserPermission, DefaultPermission, AuditEntry, LoginFailure)
-# A manager's id lists get one arm per member up to this many members.
+# A manager's id lists get one arm per member up to this many members, and a
+# member's one arm per team up to this many teams; beyond, one arm for all
+# (SQLite refuses a compound SELECT of more than 500 terms).
 MAX_OWNER_ARMS = 40
+MAX_TEAM_ARMS = 40
 
 
 def contact_criterion(user, action, contact_id=None):
@@ -243,8 +246,11 @@ def contact_id_streams(user, action):
     streams = [
         owned_by(lambda owner: owner == user.id),
         granted(ContactShare.user_id == user.id),
-        *(granted(ContactShare.team_id == team_id) for team_id in team_ids),
     ]
+    if len(team_ids) <= MAX_TEAM_ARMS:
+        streams += [granted(ContactShare.team_id == t) for t in team_ids]
+    else:
+        streams.append(granted(ContactShare.team_id.in_(team_ids)))
     if len(owner_ids) <= MAX_OWNER_ARMS:
         streams += [owned_by(lambda owner, o=o: owner == o) for o in owner_ids]
     else:
