@@ -1,6 +1,6 @@
 """Row rules and action permissions for every model the screens reach."""
 
-from flask import g, has_app_context, has_request_context
+from flask import g, has_request_context
 from sqlalchemy import column, exists, false, literal_column, or_, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import TableClause
@@ -157,7 +157,9 @@ def _sees_every_contact(user, action) -> bool:
 
 
 def _rule_memo() -> dict:
-    if not has_app_context():
+    # One request only: the id form holds the user's team and member ids as
+    # read, and a scheduler job or CLI command keeps its context for hours.
+    if not has_request_context():
         return {}
     if "crm_contact_rules" not in g:
         g.crm_contact_rules = {}
@@ -262,7 +264,7 @@ def contact_id_streams(user, action):
 def _principals(user) -> tuple[list[int], list[int]]:
     """The ids of the user's teams and of the other members of the teams the
     user manages, read once per request (never kept beyond one)."""
-    memo = _rule_memo() if has_request_context() else {}
+    memo = _rule_memo()
     key = ("principals", user.id)
     if key not in memo:
         memberships = db.session.execute(
