@@ -123,6 +123,7 @@ def test_the_id_rule_outside_a_request_follows_a_membership_change(
         ("1.5", True),
         ("", True),
         ("99999999999", False),
+        ("99999999999999999999", False),
     ],
 )
 def test_odd_page_arguments_show_the_first_page_or_none(

@@ -60,6 +60,10 @@ def _carries_tag(tag_id, contact_id):
     )
 
 
+# A page number past the end of any list; larger ones read as this one.
+PAGE_BEYOND_ANY_LIST = 10**9
+
+
 @dataclass(frozen=True, slots=True)
 class _Company:
     name: str
@@ -176,6 +180,9 @@ class ContactView(SecuredModelView):
         execute=True,
         page_size=None,
     ):
+        # A negative page shows the first (PostgreSQL refuses a negative
+        # offset); one past any list's end stays within a 64-bit offset.
+        page = min(max(page or 0, 0), PAGE_BEYOND_ANY_LIST)
         query = self.get_query()
         # A joined index (search or tag) that lists the matches newest first.
         driver = None
@@ -212,7 +219,7 @@ class ContactView(SecuredModelView):
             # The page's ids come from the user's own id lists, newest first;
             # the query keeps its rule, so it can only narrow them further.
             size = page_size or self.page_size
-            ids = page_ids.limit(size).offset((page or 0) * size)
+            ids = page_ids.limit(size).offset(page * size)
             query = query.filter(Contact.id.in_(ids.scalar_subquery())).limit(size)
         else:
             query = self._apply_pagination(query, page, page_size)
