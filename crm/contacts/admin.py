@@ -25,7 +25,7 @@ from crm.contacts.filters import TagAnyFilter, contact_filters
 from crm.contacts.filters import newest_first as filter_newest_first
 from crm.contacts.models import Company, Contact, ContactPhone
 from crm.contacts.weather import panel as weather_panel
-from crm.core.admin import SecuredModelView
+from crm.core.admin import SecuredModelView, page_number
 from crm.core.text import is_bare_digits
 from crm.extensions import db
 from crm.tags.models import ContactTag, Tag
@@ -58,10 +58,6 @@ def _carries_tag(tag_id, contact_id):
     return exists().where(
         ContactTag.tag_id == tag_id, ContactTag.contact_id == contact_id
     )
-
-
-# A page number past the end of any list; larger ones read as this one.
-PAGE_BEYOND_ANY_LIST = 10**9
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,9 +176,7 @@ class ContactView(SecuredModelView):
         execute=True,
         page_size=None,
     ):
-        # A negative page shows the first (PostgreSQL refuses a negative
-        # offset); one past any list's end stays within a 64-bit offset.
-        page = min(max(page or 0, 0), PAGE_BEYOND_ANY_LIST)
+        page = page_number(page)
         query = self.get_query()
         # A joined index (search or tag) that lists the matches newest first.
         driver = None

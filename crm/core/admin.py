@@ -157,6 +157,17 @@ def _format_timestamp(view, value, name=None):
     )
 
 
+# A page number past the end of any list; larger ones read as this one.
+PAGE_BEYOND_ANY_LIST = 10**9
+
+
+def page_number(page) -> int:
+    """The list page to read: a negative one is the first (PostgreSQL refuses
+    a negative offset), and one past any list's end stays within a 64-bit
+    offset (both engines refuse larger)."""
+    return min(max(page or 0, 0), PAGE_BEYOND_ANY_LIST)
+
+
 class SecuredModelView(SecuredMixin, ModelView):
     """A model view whose every read and write goes through the scope predicate."""
 
@@ -249,6 +260,9 @@ class SecuredModelView(SecuredMixin, ModelView):
             .get_query()
             .filter(policy.scope(self.model, current_user, self.scope_action()))
         )
+
+    def _apply_pagination(self, query, page, page_size):
+        return super()._apply_pagination(query, page_number(page), page_size)
 
     def get_count_query(self):
         # A literal count(*) keeps SQLite on its fast counting path.
