@@ -18,9 +18,9 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from crm.activity import services as activity
 from crm.activity.models import ActivityEvent
@@ -819,41 +819,80 @@ class _SentMarker:
     database server itself could lose the last few (those messages would
     then be sent again, never lost). SQLite has one writer at a time, so a
     second connection would wait for this one: the update commits on the
-    session's own connection, together with what the caller wrote so far.
+    session's own connection, together with what the caller wrote so far
+    (the caller holds no savepoint there).
+
+    The update is one fixed statement run on the driver's cursor, below
+    SQLAlchemy (prepared on the PostgreSQL server): it runs once per
+    message, and the statement machinery cost more than the round trip.
+    The reply is read before the next message goes to the server, so each
+    mark is committed before the next message can be accepted.
     """
+
+    MARK = (
+        "UPDATE mail_messages SET state = {p}, sent_at = {p}, error = '' WHERE id = {p}"
+    )
 
     def __init__(self, durable: bool):
         self.durable = durable
         self.recorded = set()
-        self.connection = None
-        if durable and db.engine.dialect.name == "postgresql":
+        self.connection = self.cursor = None
+        if not durable:
+            return
+        dialect = db.engine.dialect
+        self.driver_error = dialect.loaded_dbapi.Error
+        sent_at = Message.__table__.c.sent_at.type.dialect_impl(dialect)
+        self.stored_time = sent_at.bind_processor(dialect)
+        if dialect.name == "postgresql":
+            self.connection = db.engine.raw_connection()
+            driver = self.connection.driver_connection
             # Autocommit: each update is its own transaction, one round trip.
-            self.connection = db.engine.connect().execution_options(
-                isolation_level="AUTOCOMMIT"
-            )
-            self.connection.execute(text("SET synchronous_commit TO off"))
+            driver.autocommit = True
+            self.cursor = driver.cursor()
+            self.cursor.execute("SET synchronous_commit TO off")
+            self.statement = self.MARK.format(p="%s")
+            self.commit = None
+        else:
+            if db.session().in_nested_transaction():
+                raise RuntimeError("durable marks commit: no savepoint may be open")
+            driver = db.session.connection().connection.driver_connection
+            self.cursor = driver.cursor()
+            self.statement = self.MARK.format(p="?")
+            self.commit = driver.commit
 
     def sent(self, one: Prepared) -> None:
         if not self.durable:
             return
-        statement = (
-            update(Message)
-            .where(Message.id == one.id)
-            .values(state=one.state, sent_at=one.sent_at, error="")
-        )
-        if self.connection is None:
-            db.session.execute(statement)
-            db.session.commit()
-        else:
-            self.connection.execute(statement)
+        params = (one.state, self.stored_time(one.sent_at), one.id)
+        try:
+            if self.commit is None:
+                self.cursor.execute(self.statement, params, prepare=True)
+            else:
+                self.cursor.execute(self.statement, params)
+                self.commit()
+        except self.driver_error as exc:
+            # As SQLAlchemy would raise it: a busy or lost database is an
+            # OperationalError to the worker, whichever way it was reached.
+            raise DBAPIError.instance(
+                self.statement, params, exc, self.driver_error
+            ) from exc
         self.recorded.add(one.id)
 
     def close(self) -> None:
-        if self.connection is not None:
-            try:
+        if self.cursor is None:
+            return
+        try:
+            if self.connection is not None:
                 # Back in the pool, the connection commits safely again.
-                self.connection.execute(text("RESET synchronous_commit"))
-            finally:
+                self.cursor.execute("RESET synchronous_commit")
+                self.connection.driver_connection.autocommit = False
+            self.cursor.close()
+        except self.driver_error:
+            if self.connection is not None:
+                self.connection.invalidate()
+            raise
+        finally:
+            if self.connection is not None:
                 self.connection.close()
 
 
