@@ -406,7 +406,7 @@ def send_message(
     )
     db.session.add(message)
     db.session.flush()
-    message.html, message.text, urls = _tracked_body(
+    message.html, message.text, urls, _unsubscribe = _tracked_body(
         message.id, purpose, merge.sanitise(html), text, track=track
     )
     for position, url in enumerate(urls, start=1):
@@ -440,13 +440,14 @@ def send_message(
 
 def _tracked_body(
     message_id: int, purpose: str, html: str, text, *, track: bool
-) -> tuple[str, str, list[str]]:
-    """HTML and plain text as sent, and the original URLs of the tracked links.
+) -> tuple[str, str, list[str], str]:
+    """The body as sent: HTML, plain text, tracked URLs, the unsubscribe URL.
 
-    Links point at signed click URLs and a pixel is added when ``track``;
+    The URLs are the tracked links' originals; the unsubscribe URL is ""
+    when the mail has none. Links point at signed click URLs and a pixel is added when ``track``;
     marketing mail gets an unsubscribe link in both parts.
     """
-    urls = []
+    urls, unsubscribe = [], ""
     if track:
         html, urls = tracking.rewrite_links(html, message_id)
     plain = text if text is not None else html_to_text(html)
@@ -463,7 +464,7 @@ def _tracked_body(
         html += (
             f'<img src="{tracking.pixel_url(message_id)}" width="1" height="1" alt="">'
         )
-    return html, plain, urls
+    return html, plain, urls, unsubscribe
 
 
 def new_message_id() -> str:
@@ -487,7 +488,10 @@ def _header_pairs(message, headers) -> list[tuple[str, str]]:
         ("X-CRM-Message", str(message.id)),
     ]
     if message.purpose == statuses.MARKETING:
-        pairs.append(("List-Unsubscribe", f"<{tracking.unsubscribe_url(message.id)}>"))
+        # A batch's message keeps the URL its body was written with.
+        unsubscribe = getattr(message, "unsubscribe", "")
+        unsubscribe = unsubscribe or tracking.unsubscribe_url(message.id)
+        pairs.append(("List-Unsubscribe", f"<{unsubscribe}>"))
         pairs.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
     pairs += [(name, str(value)) for name, value in (headers or {}).items()]
     return pairs
@@ -585,6 +589,7 @@ class Prepared:
     cc: str = ""
     sent_at: object = None
     links: list = field(default_factory=list)
+    unsubscribe: str = ""
 
     @property
     def delivered(self) -> bool:
@@ -718,7 +723,7 @@ def _insert_messages(prepared) -> None:
     ).scalars()
     for one, message_id in zip(prepared, ids, strict=True):
         one.id = message_id
-        one.html, one.text, one.links = _tracked_body(
+        one.html, one.text, one.links, one.unsubscribe = _tracked_body(
             message_id,
             one.purpose,
             merge.sanitise(one.item.html),
