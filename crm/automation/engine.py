@@ -427,9 +427,14 @@ def _deliver_mails(pending, chunk: _Chunk, now) -> None:
     pending = [(run_id, one) for run_id, one in pending if run_id in ours]
     mail.deliver_many([one for _run_id, one in pending], durable=True)
 
-    # Sending may have committed (SQLite): take the rows again, load them anew.
-    ours = set(_take_many([run_id for run_id, _one in pending], chunk.worker_id, now))
-    chunk.lost += len(pending) - len(ours)
+    if db.engine.dialect.name != "postgresql":
+        # The marks committed on the session's connection (SQLite), so the
+        # rows are no longer held: take them again. On PostgreSQL the marks
+        # went through a connection of their own and the rows stay locked.
+        ours = set(
+            _take_many([run_id for run_id, _one in pending], chunk.worker_id, now)
+        )
+        chunk.lost += len(pending) - len(ours)
     results = {run_id: one for run_id, one in pending}
     outcomes = {}
     for run_id in sorted(ours):

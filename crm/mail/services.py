@@ -18,7 +18,7 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -444,8 +444,9 @@ def _tracked_body(
     """The body as sent: HTML, plain text, tracked URLs, the unsubscribe URL.
 
     The URLs are the tracked links' originals; the unsubscribe URL is ""
-    when the mail has none. Links point at signed click URLs and a pixel is added when ``track``;
-    marketing mail gets an unsubscribe link in both parts.
+    when the mail has none. Links point at signed click URLs and a pixel is
+    added when ``track``; marketing mail gets an unsubscribe link in both
+    parts.
     """
     urls, unsubscribe = [], ""
     if track:
@@ -691,6 +692,13 @@ def _reuse(prepared) -> None:
 
 
 def _insert_messages(prepared) -> None:
+    """Write the message rows of ``prepared`` with their tracked bodies and links.
+
+    The bodies hold their message's id (signed links). On PostgreSQL the ids
+    are taken from the table's sequence first, so each row is written once,
+    complete; SQLite has no sequence: its rows are inserted for their ids and
+    the bodies follow in one executemany UPDATE.
+    """
     table = Message.__table__
     now = utcnow()
     for one in prepared:
@@ -698,29 +706,50 @@ def _insert_messages(prepared) -> None:
         one.subject = one_line(one.item.subject)[:255]
         one.purpose = one.item.purpose
         one.message_id_header = new_message_id()
-    ids = db.session.execute(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True),
-        [
-            {
-                "contact_id": one.item.contact_id,
-                "address": one.address,
-                "cc": "",
-                "subject": one.subject,
-                "purpose": one.purpose,
-                "state": "queued",
-                "error": "",
-                "html": "",
-                "text": "",
-                "template_id": one.item.template_id,
-                "actor_id": one.item.actor_id,
-                "message_id_header": one.message_id_header,
-                "created_at": now,
-                "open_count": 0,
-                "click_count": 0,
-            }
-            for one in prepared
-        ],
-    ).scalars()
+    ids = _reserved_ids(len(prepared))
+    if ids is not None:
+        _fill_bodies(prepared, ids)
+        db.session.execute(
+            insert(table),
+            [{"id": one.id, **_message_row(one, now)} for one in prepared],
+        )
+    else:
+        ids = db.session.execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True),
+            [_message_row(one, now) for one in prepared],
+        ).scalars()
+        _fill_bodies(prepared, ids)
+        db.session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(html=bindparam("b_html"), text=bindparam("b_text")),
+            [
+                {"b_id": one.id, "b_html": one.html, "b_text": one.text}
+                for one in prepared
+            ],
+        )
+    links = [
+        {"message_id": one.id, "url": url, "position": position}
+        for one in prepared
+        for position, url in enumerate(one.links, start=1)
+    ]
+    if links:
+        db.session.execute(insert(MessageLink.__table__), links)
+
+
+def _reserved_ids(count: int) -> list[int] | None:
+    """``count`` new message ids from the table's sequence (PostgreSQL), or None."""
+    if db.engine.dialect.name != "postgresql":
+        return None
+    sequence = func.pg_get_serial_sequence(Message.__tablename__, "id")
+    return sorted(
+        db.session.scalars(
+            select(func.nextval(sequence)).select_from(func.generate_series(1, count))
+        )
+    )
+
+
+def _fill_bodies(prepared, ids) -> None:
     for one, message_id in zip(prepared, ids, strict=True):
         one.id = message_id
         one.html, one.text, one.links, one.unsubscribe = _tracked_body(
@@ -731,20 +760,26 @@ def _insert_messages(prepared) -> None:
             track=one.item.track,
         )
 
-    # The bodies hold their message's id (signed links), so they follow.
-    db.session.execute(
-        update(table)
-        .where(table.c.id == bindparam("b_id"))
-        .values(html=bindparam("b_html"), text=bindparam("b_text")),
-        [{"b_id": one.id, "b_html": one.html, "b_text": one.text} for one in prepared],
-    )
-    links = [
-        {"message_id": one.id, "url": url, "position": position}
-        for one in prepared
-        for position, url in enumerate(one.links, start=1)
-    ]
-    if links:
-        db.session.execute(insert(MessageLink.__table__), links)
+
+def _message_row(one: Prepared, now) -> dict:
+    """The columns of a new batch message (its body as far as it is known)."""
+    return {
+        "contact_id": one.item.contact_id,
+        "address": one.address,
+        "cc": "",
+        "subject": one.subject,
+        "purpose": one.purpose,
+        "state": "queued",
+        "error": "",
+        "html": one.html,
+        "text": one.text,
+        "template_id": one.item.template_id,
+        "actor_id": one.item.actor_id,
+        "message_id_header": one.message_id_header,
+        "created_at": now,
+        "open_count": 0,
+        "click_count": 0,
+    }
 
 
 def deliver_many(prepared, *, durable: bool = False) -> list[Prepared]:
