@@ -244,18 +244,21 @@ class CpuMeter:
     rate: it counts what these processes used, not how long they waited.
     """
 
-    def __init__(self, processes, smtp, database: str | None):
+    def __init__(self, processes, smtp, database: str | None, own_backend=None):
         self.roles = {
             "workers": [p.pid for p in processes],
             "SMTP server": [smtp.process.pid] if smtp is not None else [],
         }
-        self.database = database
+        self.database, self.own_backend = database, own_backend
         self.start = self._read()
 
     def _read(self) -> dict[str, dict[int, float]]:
         roles = dict(self.roles)
         if self.database:
-            roles["PostgreSQL"] = _backends(self.database)
+            # The backend of this script's own polling is counted apart.
+            backends = _backends(self.database)
+            roles["PostgreSQL"] = [b for b in backends if b != self.own_backend]
+            roles["the bench's polling in PostgreSQL"] = [self.own_backend]
         return {
             role: {pid: _cpu_seconds(pid) for pid in pids}
             for role, pids in roles.items()
@@ -296,7 +299,7 @@ def _compare(db, step, received):
 
 
 def run(url, steps, workers, batch, action, rate, kill_one=False):
-    from sqlalchemy import func, select
+    from sqlalchemy import func, select, text
 
     from crm import create_app
     from crm.automation.models import DONE, StepAttempt, StepRun
@@ -321,7 +324,10 @@ def run(url, steps, workers, batch, action, rate, kill_one=False):
             time.sleep(5)  # let the spawned workers build their apps
             start = _release(db, step, rate)
             began = time.perf_counter()
-            meter = CpuMeter(processes, smtp, _database_name(database_url))
+            own = None
+            if db.engine.dialect.name == "postgresql":
+                own = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
+            meter = CpuMeter(processes, smtp, _database_name(database_url), own)
             processes = _drain(db, step, steps, processes, kill_one)
             elapsed = time.perf_counter() - began
             cpu = meter.per_step(steps, processes)

@@ -76,7 +76,7 @@ def run(
 
     print(
         f"{url.split(':')[0]}: {steps} steps {counts}, received {received}; "
-        f"{wall / steps * 1000:.1f} ms wall and {cpu / steps * 1000:.1f} ms CPU "
+        f"{wall / steps * 1000:.2f} ms wall and {cpu / steps * 1000:.2f} ms CPU "
         f"a step, {statements.total() / steps:.1f} statements a step"
     )
     for statement, n in statements.most_common(top // 3):
