@@ -126,6 +126,13 @@ def _database(url: str):
     return base.set(database=name).render_as_string(False), drop
 
 
+def _database_name(database_url: str) -> str | None:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    return url.database if url.get_backend_name() == "postgresql" else None
+
+
 def _seed(db, steps: int, action: str, rate: float | None):
     from sqlalchemy import update
 
@@ -206,6 +213,72 @@ def _drain(db, step, steps, processes, kill_one):
     return [p for p in processes if p is not killed]
 
 
+def _cpu_seconds(pid) -> float:
+    """User and system CPU time process ``pid`` used so far (Linux /proc); 0 if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _backends(database: str) -> list[int]:
+    """The PostgreSQL server processes serving ``database`` (on this machine)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                words = cmdline.read().split()
+        except OSError:
+            continue
+        if words[:1] == [b"postgres:"] and database.encode() in words:
+            found.append(int(pid))
+    return found
+
+
+class CpuMeter:
+    """CPU time of the workers, the SMTP server and this database's backends.
+
+    The figure per step holds under other load on the machine, unlike the
+    rate: it counts what these processes used, not how long they waited.
+    """
+
+    def __init__(self, processes, smtp, database: str | None, own_backend=None):
+        self.roles = {
+            "workers": [p.pid for p in processes],
+            "SMTP server": [smtp.process.pid] if smtp is not None else [],
+        }
+        self.database, self.own_backend = database, own_backend
+        self.start = self._read()
+
+    def _read(self) -> dict[str, dict[int, float]]:
+        roles = dict(self.roles)
+        if self.database:
+            # The backend of this script's own polling is counted apart.
+            backends = _backends(self.database)
+            roles["PostgreSQL"] = [b for b in backends if b != self.own_backend]
+            roles["the bench's polling in PostgreSQL"] = [self.own_backend]
+        return {
+            role: {pid: _cpu_seconds(pid) for pid in pids}
+            for role, pids in roles.items()
+        }
+
+    def per_step(self, steps: int, alive) -> str:
+        """Milliseconds of CPU a step by role; ``alive`` are the workers left."""
+        end = self._read()
+        living = {p.pid for p in alive}
+        parts = []
+        for role, pids in end.items():
+            used = sum(
+                cpu - self.start[role].get(pid, 0.0)
+                for pid, cpu in pids.items()
+                if role != "workers" or pid in living
+            )
+            parts.append(f"{role} {used / steps * 1000:.2f} ms")
+        return "CPU a step: " + ", ".join(parts)
+
+
 def _compare(db, step, received):
     from sqlalchemy import select
 
@@ -226,7 +299,7 @@ def _compare(db, step, received):
 
 
 def run(url, steps, workers, batch, action, rate, kill_one=False):
-    from sqlalchemy import func, select
+    from sqlalchemy import func, select, text
 
     from crm import create_app
     from crm.automation.models import DONE, StepAttempt, StepRun
@@ -251,8 +324,13 @@ def run(url, steps, workers, batch, action, rate, kill_one=False):
             time.sleep(5)  # let the spawned workers build their apps
             start = _release(db, step, rate)
             began = time.perf_counter()
+            own = None
+            if db.engine.dialect.name == "postgresql":
+                own = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
+            meter = CpuMeter(processes, smtp, _database_name(database_url), own)
             processes = _drain(db, step, steps, processes, kill_one)
             elapsed = time.perf_counter() - began
+            cpu = meter.per_step(steps, processes)
             stop_workers(processes)
             if smtp is not None:
                 comparison = _compare(db, step, smtp.keys())
@@ -292,6 +370,9 @@ def run(url, steps, workers, batch, action, rate, kill_one=False):
     if rate:
         # Whether the lateness grows through the run (a backlog) or not.
         print("p50 by tenth of the due order: " + " ".join(f"{t:.2f}" for t in tenths))
+    # With a worker killed, its CPU is left out (and so are the steps it
+    # did only approximately): read the figure of a run without --kill-one.
+    print(cpu)
     if comparison:
         print(comparison)
     if action == "email":

@@ -2,6 +2,7 @@
 
 from collections import Counter
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
@@ -10,7 +11,10 @@ from crm.activity.models import ActivityEvent
 from crm.automation import engine, services
 from crm.automation.actions import KEY_HEADER
 from crm.automation.models import (
+    ACTIVE,
+    COMPLETED,
     DONE,
+    PAUSED,
     REMOVED,
     SCHEDULED,
     SKIPPED,
@@ -148,7 +152,7 @@ def test_a_worker_killed_mid_send_repeats_at_most_one_message_with_its_id(
 def test_a_row_whose_bookkeeping_raises_fails_alone_and_is_not_mailed_twice(
     db, contacts, smtp_server, monkeypatch
 ):
-    real = services.schedule_next
+    real, real_bulk = services.schedule_next, services.complete_finished
     doomed = contacts[3].id
 
     def schedule_next(enrollment, now=None, **options):
@@ -156,7 +160,14 @@ def test_a_row_whose_bookkeeping_raises_fails_alone_and_is_not_mailed_twice(
             raise RuntimeError("the next step cannot be planned")
         return real(enrollment, now, **options)
 
+    def complete_finished(enrollments, finished, now):
+        # The rows that plan nothing are completed together: it raises there too.
+        if any(row.contact_id == doomed for row in enrollments):
+            raise RuntimeError("the sequence cannot be completed")
+        return real_bulk(enrollments, finished, now)
+
     monkeypatch.setattr(services, "schedule_next", schedule_next)
+    monkeypatch.setattr(services, "complete_finished", complete_finished)
     ids = engine.claim(10, "w1", T0)
     assert engine.dispatch_batch(ids, "w1", T0) == {DONE: 3, SKIPPED: 1, "retry": 1}
     assert len(smtp_server.wait_for(4)) == 4
@@ -170,3 +181,89 @@ def test_a_row_whose_bookkeeping_raises_fails_alone_and_is_not_mailed_twice(
         select(ActivityEvent.contact_id).where(ActivityEvent.kind == "email_sent")
     ).all()
     assert sorted(events) == sorted(c.id for i, c in enumerate(contacts) if i != 2)
+
+
+def _two_emails():
+    return [
+        ("none", None, "send_email", {"subject": "Hi", "html": "<p>Hi</p>"}),
+        ("none", None, "send_email", {"subject": "Again", "html": "<p>Again</p>"}),
+    ]
+
+
+@pytest.mark.parametrize(
+    "case, status_after, left_to_schedule_next",
+    [
+        ("the last step", COMPLETED, False),
+        ("a next step to plan", ACTIVE, True),
+        ("another step pending", ACTIVE, False),
+        ("paused meanwhile", PAUSED, False),
+        ("two runs of the step", ACTIVE, True),
+    ],
+)
+def test_finished_rows_complete_the_sequence_only_when_nothing_is_left(
+    db, make_contact, caplog, case, status_after, left_to_schedule_next
+):
+    one_step = case in ("the last step", "paused meanwhile", "two runs of the step")
+    steps = _two_emails()[:1] if one_step else _two_emails()
+    sequence = make_sequence(db, steps=steps)
+    contact = make_contact("Fin", email="fin@example.com")
+    enrollment = services.start(contact, sequence, now=T0)
+    db.session.commit()
+    [run] = db.session.scalars(select(StepRun)).all()
+    if case == "another step pending":
+        db.session.add(_run_like(run, sequence.steps[1].id, "2nd", SCHEDULED))
+    elif case == "two runs of the step":
+        db.session.add(_run_like(run, run.step_id, "resend", DONE))
+    elif case == "paused meanwhile":
+        # A user paused the contact while its claimed step was being sent.
+        enrollment.status = PAUSED
+    db.session.commit()
+
+    row = SimpleNamespace(
+        enrollment_id=enrollment.id,
+        status=enrollment.status,
+        occurrence=enrollment.occurrence,
+        sequence_id=sequence.id,
+        contact_id=contact.id,
+    )
+    with caplog.at_level("INFO", logger="crm.automation.services"):
+        left = services.complete_finished([row], {run.id: DONE}, T0)
+    db.session.commit()
+
+    assert left == ({enrollment.id} if left_to_schedule_next else set())
+    db.session.refresh(enrollment)
+    assert enrollment.status == status_after
+    completed = f"contact {contact.id} completed sequence {sequence.id}"
+    assert (completed in caplog.text) == (status_after == COMPLETED)
+
+
+def _run_like(run, step_id, key, status):
+    return StepRun(
+        enrollment_id=run.enrollment_id,
+        contact_id=run.contact_id,
+        step_id=step_id,
+        occurrence=run.occurrence,
+        due_at=T0,
+        status=status,
+        idempotency_key=f"{run.idempotency_key}:{key}",
+    )
+
+
+def test_a_chunk_of_last_steps_completes_every_sequence_and_records_each_run(
+    db, contacts, smtp_server
+):
+    ids = engine.claim(10, "w1", T0)
+    assert engine.dispatch_batch(ids, "w1", T0) == {DONE: 4, SKIPPED: 1}
+
+    runs = db.session.scalars(select(StepRun).order_by(StepRun.id)).all()
+    sent = [r for r in runs if r.status == DONE]
+    assert len(sent) == 4
+    assert {r.enrollment.status for r in sent} == {COMPLETED}
+    assert {r.reason for r in sent} == {"E-mail sent."}
+    assert all(
+        r.finished_at == T0 and r.result_ref.startswith("message:") for r in sent
+    )
+    attempts = db.session.scalars(
+        select(StepAttempt.run_id).where(StepAttempt.outcome == DONE)
+    )
+    assert sorted(attempts) == [r.id for r in sent]

@@ -256,3 +256,47 @@ def test_a_header_the_direct_builder_cannot_write_goes_through_email_message(
     assert received[KEY] == "key-café" and received["X-Campaign"] == "Año nuevo"
     assert received["Message-ID"] == result.message_id_header
     assert received["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+class _BusyCursor:
+    """A driver cursor whose sent marks fail as a busy or lost database does."""
+
+    def __init__(self, cursor, error):
+        self.cursor, self.error = cursor, error
+
+    def execute(self, statement, *args, **kwargs):
+        if statement.startswith("UPDATE mail_messages"):
+            raise self.error
+        return self.cursor.execute(statement, *args, **kwargs)
+
+    def close(self):
+        self.cursor.close()
+
+
+def test_a_failing_sent_mark_raises_sqlalchemys_error_and_frees_its_connection(
+    db, people, smtp_server, monkeypatch
+):
+    prepared = services.prepare_many([_item(people["ann"])])
+    db.session.commit()
+    driver = db.engine.dialect.loaded_dbapi
+    real_init = services._SentMarker.__init__
+    connections = []
+
+    def busy(marker, durable):
+        real_init(marker, durable)
+        marker.cursor = _BusyCursor(marker.cursor, driver.OperationalError("busy"))
+        if marker.connection is not None:
+            connections.append(marker.connection.driver_connection)
+
+    monkeypatch.setattr(services._SentMarker, "__init__", busy)
+    with pytest.raises(OperationalError):
+        services.deliver_many(prepared, durable=True)
+    db.session.rollback()
+
+    # The message went out and stays queued: the run's next attempt sends it.
+    assert len(smtp_server.wait_for(1)) == 1
+    assert db.session.get(Message, prepared[0].id).state == "queued"
+    if db.engine.dialect.name == "postgresql":
+        # Its own connection went back to the pool, open and out of autocommit.
+        [connection] = connections
+        assert not connection.closed and connection.autocommit is False

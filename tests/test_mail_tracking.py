@@ -1,10 +1,11 @@
 """Opens, clicks, unsubscribe and the one-click header, through real mail."""
 
 import pytest
+from itsdangerous import URLSafeSerializer
 from sqlalchemy import select
 
 from crm.activity.models import ActivityEvent
-from crm.mail import services, statuses
+from crm.mail import services, statuses, tracking
 from crm.mail.models import EmailStatusChange, Message
 from tests.mail_helpers import compose, html_of, paths
 
@@ -216,3 +217,41 @@ def test_the_sent_event_describes_the_messages_opens_and_clicks(
     with app.test_request_context():
         text = str(kinds.get("email_sent").describe(event))
     assert "Opened once, on " in text and "Clicked 2 times, last on " in text
+
+
+@pytest.mark.parametrize(
+    "salt, value",
+    [
+        (tracking.OPEN, 7),
+        (tracking.OPEN, 123456789012),
+        (tracking.UNSUBSCRIBE, 42),
+        (tracking.CLICK, [3, "https://shop.example.com/offer?a=1&b=2"]),
+        (tracking.CLICK, [9, "https://example.com/" + "abc/" * 60]),
+        (tracking.CLICK, [11, "https://tienda.example.es/año-nuevo?x=ñ"]),
+    ],
+)
+def test_tokens_are_the_serializers_own_and_verify(app, salt, value):
+    token = tracking.sign(salt, value)
+
+    assert token == URLSafeSerializer(app.secret_key, salt=salt).dumps(value)
+    assert tracking.verify(salt, token) == value
+    assert tracking.verify("another-salt", token) is None
+
+
+@pytest.mark.parametrize("base_url", [None, "https://crm.example.com/app/"])
+@pytest.mark.parametrize(
+    "endpoint, salt, make",
+    [
+        ("mail_public.pixel", tracking.OPEN, tracking.pixel_url),
+        ("mail_public.unsubscribe", tracking.UNSUBSCRIBE, tracking.unsubscribe_url),
+    ],
+)
+def test_token_urls_outside_a_request_are_the_built_urls(
+    app, monkeypatch, base_url, endpoint, salt, make
+):
+    monkeypatch.setitem(app.config, "BASE_URL", base_url)
+
+    made = make(5)
+
+    assert made == tracking.external_url(endpoint, token=tracking.sign(salt, 5))
+    assert made.startswith((base_url or "http://localhost/").rstrip("/") + "/")

@@ -18,10 +18,11 @@ reuses its message rather than making a second.
 """
 
 import logging
+from collections import Counter
 from datetime import timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import joinedload
 
@@ -35,6 +36,7 @@ from crm.automation.models import (
     FAILED,
     PAUSED,
     SCHEDULED,
+    Enrollment,
     Step,
     StepAttempt,
     StepRun,
@@ -425,20 +427,100 @@ def _deliver_mails(pending, chunk: _Chunk, now) -> None:
     pending = [(run_id, one) for run_id, one in pending if run_id in ours]
     mail.deliver_many([one for _run_id, one in pending], durable=True)
 
-    # Sending may have committed (SQLite): take the rows again, load them anew.
-    ours = set(_take_many([run_id for run_id, _one in pending], chunk.worker_id, now))
-    chunk.lost += len(pending) - len(ours)
+    if db.engine.dialect.name != "postgresql":
+        # The marks committed on the session's connection (SQLite), so the
+        # rows are no longer held: take them again. On PostgreSQL the marks
+        # went through a connection of their own and the rows stay locked.
+        ours = set(
+            _take_many([run_id for run_id, _one in pending], chunk.worker_id, now)
+        )
+        chunk.lost += len(pending) - len(ours)
     results = {run_id: one for run_id, one in pending}
-    runs = []
-    for run in _load(sorted(ours)):
+    outcomes = {}
+    for run_id in sorted(ours):
         try:
-            runs.append((run, actions.email_outcome(results[run.id])))
+            outcomes[run_id] = actions.email_outcome(results[run_id])
         except actions.ServiceError as exc:
-            chunk.failures.append((run.id, exc))
-    if not _complete_together(runs, chunk, now):
+            chunk.failures.append((run_id, exc))
+    left = _complete_in_bulk(outcomes, chunk, now)
+    runs = [(run, outcomes[run.id]) for run in _load(left)] if left else []
+    if runs and not _complete_together(runs, chunk, now):
         _complete_one_by_one(runs, chunk, now)
     chunk.write_attempts()
     db.session.commit()
+
+
+def _complete_in_bulk(outcomes: dict, chunk: _Chunk, now) -> list[int]:
+    """Record the outcomes that plan nothing with set statements; the ids left.
+
+    A run that ends its contact's sequence, or whose enrollment is no longer
+    active or has a step pending, changes its own row and at most its
+    enrollment's status: those are written for all such runs at once,
+    without loading them (``services.complete_finished``). A run whose
+    outcome stops the sequence, whose contact has a next step to plan, or
+    that shares its enrollment with another row of the chunk goes through
+    ``_complete`` (the ids returned, in order).
+    """
+    if not outcomes:
+        return []
+    table, enrollments = StepRun.__table__, Enrollment.__table__
+    rows = db.session.execute(
+        select(
+            table.c.id,
+            table.c.idempotency_key,
+            table.c.enrollment_id,
+            enrollments.c.status,
+            enrollments.c.occurrence,
+            enrollments.c.sequence_id,
+            enrollments.c.contact_id,
+        )
+        .join(enrollments, enrollments.c.id == table.c.enrollment_id)
+        .where(table.c.id.in_(sorted(outcomes)))
+    ).all()
+    shared = Counter(row.enrollment_id for row in rows)
+    simple = [
+        row
+        for row in rows
+        if not outcomes[row.id].stop and shared[row.enrollment_id] == 1
+    ]
+    savepoint = db.session.begin_nested()
+    try:
+        left = services.complete_finished(
+            simple,
+            {row.id: outcomes[row.id].status for row in simple},
+            now,
+        )
+        bulk = [row for row in simple if row.enrollment_id not in left]
+        if bulk:
+            db.session.execute(
+                update(table)
+                .where(table.c.id == bindparam("b_id"))
+                .values(
+                    status=bindparam("b_status"),
+                    reason=bindparam("b_reason"),
+                    finished_at=now,
+                    result_ref=bindparam("b_ref"),
+                ),
+                [
+                    {
+                        "b_id": row.id,
+                        "b_status": outcomes[row.id].status,
+                        "b_reason": (outcomes[row.id].detail or "")[:255],
+                        "b_ref": outcomes[row.id].ref,
+                    }
+                    for row in bulk
+                ],
+            )
+        savepoint.commit()
+    except Exception:
+        savepoint.rollback()
+        logger.warning("worker %s: completing through the ORM", chunk.worker_id)
+        return sorted(outcomes)
+    for row in bulk:
+        outcome = outcomes[row.id]
+        chunk.done(row, outcome.status, outcome.detail)
+    done = {row.id for row in bulk}
+    return [run_id for run_id in sorted(outcomes) if run_id not in done]
 
 
 def _complete_together(runs, chunk: _Chunk, now) -> bool:

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select, update
 
 from crm.automation import timers
 from crm.automation.models import (
@@ -427,6 +427,65 @@ def schedule_next(enrollment: Enrollment, now=None, *, catch_up=False, runs=None
         enrollment.sequence_id,
     )
     return None
+
+
+def complete_finished(enrollments, finished: dict[int, str], now) -> set[int]:
+    """``schedule_next`` where nothing needs planning; the enrollments left to it.
+
+    For many enrollments whose step just finished: ``enrollments`` are rows
+    with ``enrollment_id``, ``status``, ``occurrence``, ``sequence_id`` and
+    ``contact_id``; ``finished`` gives the new status of each run that
+    finished (by run id, not yet written). One that is no longer active is
+    left as it is, one with a step still pending too, and one whose every
+    step has a finished run completes its sequence (one UPDATE for all).
+    The ids of those with a step to plan, or with two runs of one step in
+    the occurrence, are returned for ``schedule_next``.
+    """
+    active = {row.enrollment_id: row for row in enrollments if row.status == ACTIVE}
+    if not active:
+        return set()
+    sequences = {row.sequence_id for row in active.values()}
+    steps: dict[int, list[int]] = {sequence_id: [] for sequence_id in sequences}
+    for step_id, sequence_id in db.session.execute(
+        select(Step.id, Step.sequence_id).where(Step.sequence_id.in_(sorted(sequences)))
+    ):
+        steps[sequence_id].append(step_id)
+    runs: dict[int, dict[int, list[str]]] = {enrollment: {} for enrollment in active}
+    for run_id, enrollment_id, occurrence, step_id, status in db.session.execute(
+        select(
+            StepRun.id,
+            StepRun.enrollment_id,
+            StepRun.occurrence,
+            StepRun.step_id,
+            StepRun.status,
+        ).where(StepRun.enrollment_id.in_(sorted(active)))
+    ):
+        if occurrence == active[enrollment_id].occurrence:
+            by_step = runs[enrollment_id].setdefault(step_id, [])
+            by_step.append(finished.get(run_id, status))
+
+    left, completing = set(), []
+    for enrollment_id, row in active.items():
+        found = [
+            runs[enrollment_id].get(step_id, []) for step_id in steps[row.sequence_id]
+        ]
+        if any(len(of_step) != 1 for of_step in found):
+            left.add(enrollment_id)
+        elif not any(of_step[0] in PENDING for of_step in found):
+            completing.append(row)
+    if completing:
+        table = Enrollment.__table__
+        db.session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"), table.c.status == ACTIVE)
+            .values(status=COMPLETED, updated_at=now),
+            [{"b_id": row.enrollment_id} for row in completing],
+        )
+        for row in completing:
+            logger.info(
+                "contact %s completed sequence %s", row.contact_id, row.sequence_id
+            )
+    return left
 
 
 def _skip(run: StepRun, now, reason: str) -> None:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from crm.activity import services as activity
 from crm.activity.models import ActivityEvent
@@ -406,7 +406,7 @@ def send_message(
     )
     db.session.add(message)
     db.session.flush()
-    message.html, message.text, urls = _tracked_body(
+    message.html, message.text, urls, _unsubscribe = _tracked_body(
         message.id, purpose, merge.sanitise(html), text, track=track
     )
     for position, url in enumerate(urls, start=1):
@@ -440,13 +440,15 @@ def send_message(
 
 def _tracked_body(
     message_id: int, purpose: str, html: str, text, *, track: bool
-) -> tuple[str, str, list[str]]:
-    """HTML and plain text as sent, and the original URLs of the tracked links.
+) -> tuple[str, str, list[str], str]:
+    """The body as sent: HTML, plain text, tracked URLs, the unsubscribe URL.
 
-    Links point at signed click URLs and a pixel is added when ``track``;
-    marketing mail gets an unsubscribe link in both parts.
+    The URLs are the tracked links' originals; the unsubscribe URL is ""
+    when the mail has none. Links point at signed click URLs and a pixel is
+    added when ``track``; marketing mail gets an unsubscribe link in both
+    parts.
     """
-    urls = []
+    urls, unsubscribe = [], ""
     if track:
         html, urls = tracking.rewrite_links(html, message_id)
     plain = text if text is not None else html_to_text(html)
@@ -463,7 +465,7 @@ def _tracked_body(
         html += (
             f'<img src="{tracking.pixel_url(message_id)}" width="1" height="1" alt="">'
         )
-    return html, plain, urls
+    return html, plain, urls, unsubscribe
 
 
 def new_message_id() -> str:
@@ -487,7 +489,10 @@ def _header_pairs(message, headers) -> list[tuple[str, str]]:
         ("X-CRM-Message", str(message.id)),
     ]
     if message.purpose == statuses.MARKETING:
-        pairs.append(("List-Unsubscribe", f"<{tracking.unsubscribe_url(message.id)}>"))
+        # A batch's message keeps the URL its body was written with.
+        unsubscribe = getattr(message, "unsubscribe", "")
+        unsubscribe = unsubscribe or tracking.unsubscribe_url(message.id)
+        pairs.append(("List-Unsubscribe", f"<{unsubscribe}>"))
         pairs.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
     pairs += [(name, str(value)) for name, value in (headers or {}).items()]
     return pairs
@@ -585,6 +590,7 @@ class Prepared:
     cc: str = ""
     sent_at: object = None
     links: list = field(default_factory=list)
+    unsubscribe: str = ""
 
     @property
     def delivered(self) -> bool:
@@ -686,6 +692,13 @@ def _reuse(prepared) -> None:
 
 
 def _insert_messages(prepared) -> None:
+    """Write the message rows of ``prepared`` with their tracked bodies and links.
+
+    The bodies hold their message's id (signed links). On PostgreSQL the ids
+    are taken from the table's sequence first, so each row is written once,
+    complete; SQLite has no sequence: its rows are inserted for their ids and
+    the bodies follow in one executemany UPDATE.
+    """
     table = Message.__table__
     now = utcnow()
     for one in prepared:
@@ -693,46 +706,28 @@ def _insert_messages(prepared) -> None:
         one.subject = one_line(one.item.subject)[:255]
         one.purpose = one.item.purpose
         one.message_id_header = new_message_id()
-    ids = db.session.execute(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True),
-        [
-            {
-                "contact_id": one.item.contact_id,
-                "address": one.address,
-                "cc": "",
-                "subject": one.subject,
-                "purpose": one.purpose,
-                "state": "queued",
-                "error": "",
-                "html": "",
-                "text": "",
-                "template_id": one.item.template_id,
-                "actor_id": one.item.actor_id,
-                "message_id_header": one.message_id_header,
-                "created_at": now,
-                "open_count": 0,
-                "click_count": 0,
-            }
-            for one in prepared
-        ],
-    ).scalars()
-    for one, message_id in zip(prepared, ids, strict=True):
-        one.id = message_id
-        one.html, one.text, one.links = _tracked_body(
-            message_id,
-            one.purpose,
-            merge.sanitise(one.item.html),
-            one.item.text,
-            track=one.item.track,
+    ids = _reserved_ids(len(prepared))
+    if ids is not None:
+        _fill_bodies(prepared, ids)
+        db.session.execute(
+            insert(table),
+            [{"id": one.id, **_message_row(one, now)} for one in prepared],
         )
-
-    # The bodies hold their message's id (signed links), so they follow.
-    db.session.execute(
-        update(table)
-        .where(table.c.id == bindparam("b_id"))
-        .values(html=bindparam("b_html"), text=bindparam("b_text")),
-        [{"b_id": one.id, "b_html": one.html, "b_text": one.text} for one in prepared],
-    )
+    else:
+        ids = db.session.execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True),
+            [_message_row(one, now) for one in prepared],
+        ).scalars()
+        _fill_bodies(prepared, ids)
+        db.session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(html=bindparam("b_html"), text=bindparam("b_text")),
+            [
+                {"b_id": one.id, "b_html": one.html, "b_text": one.text}
+                for one in prepared
+            ],
+        )
     links = [
         {"message_id": one.id, "url": url, "position": position}
         for one in prepared
@@ -740,6 +735,51 @@ def _insert_messages(prepared) -> None:
     ]
     if links:
         db.session.execute(insert(MessageLink.__table__), links)
+
+
+def _reserved_ids(count: int) -> list[int] | None:
+    """``count`` new message ids from the table's sequence (PostgreSQL), or None."""
+    if db.engine.dialect.name != "postgresql":
+        return None
+    sequence = func.pg_get_serial_sequence(Message.__tablename__, "id")
+    return sorted(
+        db.session.scalars(
+            select(func.nextval(sequence)).select_from(func.generate_series(1, count))
+        )
+    )
+
+
+def _fill_bodies(prepared, ids) -> None:
+    for one, message_id in zip(prepared, ids, strict=True):
+        one.id = message_id
+        one.html, one.text, one.links, one.unsubscribe = _tracked_body(
+            message_id,
+            one.purpose,
+            merge.sanitise(one.item.html),
+            one.item.text,
+            track=one.item.track,
+        )
+
+
+def _message_row(one: Prepared, now) -> dict:
+    """The columns of a new batch message (its body as far as it is known)."""
+    return {
+        "contact_id": one.item.contact_id,
+        "address": one.address,
+        "cc": "",
+        "subject": one.subject,
+        "purpose": one.purpose,
+        "state": "queued",
+        "error": "",
+        "html": one.html,
+        "text": one.text,
+        "template_id": one.item.template_id,
+        "actor_id": one.item.actor_id,
+        "message_id_header": one.message_id_header,
+        "created_at": now,
+        "open_count": 0,
+        "click_count": 0,
+    }
 
 
 def deliver_many(prepared, *, durable: bool = False) -> list[Prepared]:
@@ -819,41 +859,80 @@ class _SentMarker:
     database server itself could lose the last few (those messages would
     then be sent again, never lost). SQLite has one writer at a time, so a
     second connection would wait for this one: the update commits on the
-    session's own connection, together with what the caller wrote so far.
+    session's own connection, together with what the caller wrote so far
+    (the caller holds no savepoint there).
+
+    The update is one fixed statement run on the driver's cursor, below
+    SQLAlchemy (prepared on the PostgreSQL server): it runs once per
+    message, and the statement machinery cost more than the round trip.
+    The reply is read before the next message goes to the server, so each
+    mark is committed before the next message can be accepted.
     """
+
+    MARK = (
+        "UPDATE mail_messages SET state = {p}, sent_at = {p}, error = '' WHERE id = {p}"
+    )
 
     def __init__(self, durable: bool):
         self.durable = durable
         self.recorded = set()
-        self.connection = None
-        if durable and db.engine.dialect.name == "postgresql":
+        self.connection = self.cursor = None
+        if not durable:
+            return
+        dialect = db.engine.dialect
+        self.driver_error = dialect.loaded_dbapi.Error
+        sent_at = Message.__table__.c.sent_at.type.dialect_impl(dialect)
+        self.stored_time = sent_at.bind_processor(dialect)
+        if dialect.name == "postgresql":
+            self.connection = db.engine.raw_connection()
+            driver = self.connection.driver_connection
             # Autocommit: each update is its own transaction, one round trip.
-            self.connection = db.engine.connect().execution_options(
-                isolation_level="AUTOCOMMIT"
-            )
-            self.connection.execute(text("SET synchronous_commit TO off"))
+            driver.autocommit = True
+            self.cursor = driver.cursor()
+            self.cursor.execute("SET synchronous_commit TO off")
+            self.statement = self.MARK.format(p="%s")
+            self.commit = None
+        else:
+            if db.session().in_nested_transaction():
+                raise RuntimeError("durable marks commit: no savepoint may be open")
+            driver = db.session.connection().connection.driver_connection
+            self.cursor = driver.cursor()
+            self.statement = self.MARK.format(p="?")
+            self.commit = driver.commit
 
     def sent(self, one: Prepared) -> None:
         if not self.durable:
             return
-        statement = (
-            update(Message)
-            .where(Message.id == one.id)
-            .values(state=one.state, sent_at=one.sent_at, error="")
-        )
-        if self.connection is None:
-            db.session.execute(statement)
-            db.session.commit()
-        else:
-            self.connection.execute(statement)
+        params = (one.state, self.stored_time(one.sent_at), one.id)
+        try:
+            if self.commit is None:
+                self.cursor.execute(self.statement, params, prepare=True)
+            else:
+                self.cursor.execute(self.statement, params)
+                self.commit()
+        except self.driver_error as exc:
+            # As SQLAlchemy would raise it: a busy or lost database is an
+            # OperationalError to the worker, whichever way it was reached.
+            raise DBAPIError.instance(
+                self.statement, params, exc, self.driver_error
+            ) from exc
         self.recorded.add(one.id)
 
     def close(self) -> None:
-        if self.connection is not None:
-            try:
+        if self.cursor is None:
+            return
+        try:
+            if self.connection is not None:
                 # Back in the pool, the connection commits safely again.
-                self.connection.execute(text("RESET synchronous_commit"))
-            finally:
+                self.cursor.execute("RESET synchronous_commit")
+                self.connection.driver_connection.autocommit = False
+            self.cursor.close()
+        except self.driver_error:
+            if self.connection is not None:
+                self.connection.invalidate()
+            raise
+        finally:
+            if self.connection is not None:
                 self.connection.close()
 
 
