@@ -238,9 +238,14 @@ def _driver_insert(table, sample: dict, dialect):
 
 
 def _driver_values(rows, keys, processors) -> list[tuple]:
-    """The rows as tuples in ``keys`` order, bind-processed where a type needs it."""
+    """The rows as tuples in ``keys`` order, bind-processed where a type needs it.
+
+    A column's last value and its processed form are kept: the rows of one
+    batch share the same timestamp object, which is processed once instead
+    of once a row.
+    """
     getter = itemgetter(*keys)
-    processed = [(i, fn) for i, fn in enumerate(processors) if fn is not None]
+    processed = [[i, fn, None, None] for i, fn in enumerate(processors) if fn]
     out = []
     for row in rows:
         values = getter(row)
@@ -248,9 +253,13 @@ def _driver_values(rows, keys, processors) -> list[tuple]:
             values = (values,)
         if processed:
             values = list(values)
-            for i, fn in processed:
-                if values[i] is not None:
-                    values[i] = fn(values[i])
+            for last in processed:
+                value = values[last[0]]
+                if value is None:
+                    continue
+                if value is not last[2]:
+                    last[2], last[3] = value, last[1](value)
+                values[last[0]] = last[3]
             values = tuple(values)
         out.append(values)
     return out
