@@ -81,14 +81,15 @@ def company_ids(names) -> dict[str, int]:
     found = {name: company_id for name, company_id in db.session.execute(query)}
     missing = sorted(wanted - found.keys())
     if missing:
+        # One batched INSERT and one SELECT: SQLite would send an INSERT with
+        # RETURNING once per row.
         now = utcnow()
-        rows = db.session.execute(
-            insert(Company).returning(
-                Company.name, Company.id, sort_by_parameter_order=True
-            ),
-            [{"name": n, "created_at": now} for n in missing],
+        table = Company.__table__
+        _insert_rows(table, [{"name": n, "created_at": now} for n in missing])
+        query = select(Company.name, Company.id).where(Company.name.in_(missing))
+        found.update(
+            {name: company_id for name, company_id in db.session.execute(query)}
         )
-        found.update({name: company_id for name, company_id in rows})
     return found
 
 
