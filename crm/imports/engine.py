@@ -12,9 +12,11 @@ back), as for every other service.
 """
 
 import codecs
+import gc
 import logging
 import os
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -428,6 +430,10 @@ class Importer:
 
     def run(self, cursor=None, max_rows: int | None = None, progress=None):
         """Process records from ``cursor``; return the cursor to resume at, or None."""
+        with fewer_collections():
+            return self._run(cursor, max_rows, progress)
+
+    def _run(self, cursor, max_rows, progress):
         batch: list[_Pending] = []
         done = 0
         for row, cells, problems, after in self.file.records(cursor):
@@ -857,6 +863,30 @@ def _unread(contact: Contact, pending: _Pending) -> list[str]:
         for p in list(contact.phones) + list(contact.faxes)
         if p.e164 is None and p.number in pending.phone_labels
     ]
+
+
+# Allocations between young-generation collections during an import, and how
+# rarely the older generations are looked at (Python's defaults: 700, 10, 10).
+IMPORT_GC_THRESHOLDS = (10_000, 50, 100)
+
+
+@contextmanager
+def fewer_collections():
+    """Run the cyclic garbage collector less often while rows are imported.
+
+    With the default thresholds a 100,000-row import ran about 6,100
+    collections, 46 of them full ones that walk every batch in memory: 1.1 s
+    of CPU with wsgi.py's freeze of the start-up objects, 4.7 s without it.
+    With these it runs about 330 and no full one (0.75 s). Rows leave little
+    cyclic garbage; peak memory stays flat. The thresholds are restored
+    afterwards, also when the import fails.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(*IMPORT_GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def same_phone(a: str, b: str) -> bool:
