@@ -55,3 +55,29 @@ def test_bulk_inserted_contacts_are_in_the_search_index(db):
     db.session.commit()
     clause = search.criterion("given699@batch", db.engine.dialect.name)
     assert db.session.scalars(select(Contact.id).where(clause)).all() == [ids[699]]
+
+
+def test_bulk_insert_stores_each_rows_own_timestamp(db):
+    from datetime import UTC, datetime, timedelta, timezone
+
+    # Shared and distinct timestamp objects, one in another zone, and none.
+    first = datetime(2020, 5, 1, 12, 0, tzinfo=UTC)
+    second = datetime(2021, 6, 2, 8, 30, tzinfo=timezone(timedelta(hours=2)))
+    stamps = [first, first, second, None, second, datetime(2022, 1, 3, tzinfo=UTC)]
+    rows = [
+        ContactData(fields={"given_name": f"T{i}", "created_at": stamp})
+        for i, stamp in enumerate(stamps)
+    ]
+
+    ids = insert_contacts(rows, created_at=datetime(2023, 7, 4, tzinfo=UTC))
+    db.session.commit()
+
+    found = dict(db.session.execute(select(Contact.id, Contact.created_at)).all())
+    assert [found[i] for i in ids] == [
+        first,
+        first,
+        datetime(2021, 6, 2, 6, 30, tzinfo=UTC),
+        datetime(2023, 7, 4, tzinfo=UTC),
+        datetime(2021, 6, 2, 6, 30, tzinfo=UTC),
+        datetime(2022, 1, 3, tzinfo=UTC),
+    ]

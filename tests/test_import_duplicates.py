@@ -174,3 +174,65 @@ def test_update_that_breaks_a_rule_fails_the_row_and_changes_nothing(app, db):
     assert "damaged by a spreadsheet" in result.problems[0].message
     old = db.session.get(Contact, old_id)
     assert old.billing_address is None
+
+
+COMPANY_ROWS = (
+    b"email,first_name,company\n"
+    b"ann@example.com,,Newco\n"
+    b"bob@example.com,,Newco\n"
+    b"cy@example.com,,Other\n"
+    b"dee@example.com,,Existing\n"
+)
+
+
+def _companies(db):
+    from crm.contacts.models import Company
+
+    return sorted(db.session.scalars(select(Company.name)))
+
+
+def _company_of(db, contact):
+    contact = db.session.get(Contact, contact.id)
+    return contact.company.name if contact.company else None
+
+
+@pytest.mark.parametrize("bad_row", [False, True], ids=["together", "one by one"])
+def test_update_gives_blank_companies_one_company_per_name(
+    app, db, make_contact, bad_row
+):
+    from crm.contacts.bulk import ContactData, insert_contacts
+
+    ann = make_contact("Ann", "A", email="ann@example.com")
+    bob = make_contact("Bob", "B", email="bob@example.com")
+    cy = make_contact("Cy", "C", email="cy@example.com", company="Kept")
+    dee = make_contact("Dee", "D", email="dee@example.com")
+    make_contact("Eve", "E", email="eve@example.com", company="Existing")
+    data = COMPANY_ROWS
+    if bad_row:
+        # A row whose contact breaks a rule sends the batch one contact at a time.
+        insert_contacts(
+            [ContactData(emails=["old@example.com"], phones=[{"number": "4.9E+11"}])]
+        )
+        db.session.commit()
+        data += b"old@example.com,,Newco\n"
+
+    result = _import(db, data, on_duplicate="update")
+
+    failed = 1 if bad_row else 0
+    assert result.summary() == f"created 0, updated 3, skipped 1, failed {failed}"
+    assert _companies(db) == ["Existing", "Kept", "Newco"]
+    assert [_company_of(db, c) for c in (ann, bob, cy, dee)] == [
+        "Newco",
+        "Newco",
+        "Kept",
+        "Existing",
+    ]
+
+
+def test_dry_run_update_creates_no_company(app, db, make_contact):
+    make_contact("Ann", "A", email="ann@example.com")
+
+    result = _import(db, COMPANY_ROWS, on_duplicate="update", dry_run=True)
+
+    assert result.updated == 1
+    assert _companies(db) == []

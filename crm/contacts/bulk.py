@@ -81,14 +81,15 @@ def company_ids(names) -> dict[str, int]:
     found = {name: company_id for name, company_id in db.session.execute(query)}
     missing = sorted(wanted - found.keys())
     if missing:
+        # One batched INSERT and one SELECT: SQLite would send an INSERT with
+        # RETURNING once per row.
         now = utcnow()
-        rows = db.session.execute(
-            insert(Company).returning(
-                Company.name, Company.id, sort_by_parameter_order=True
-            ),
-            [{"name": n, "created_at": now} for n in missing],
+        table = Company.__table__
+        _insert_rows(table, [{"name": n, "created_at": now} for n in missing])
+        query = select(Company.name, Company.id).where(Company.name.in_(missing))
+        found.update(
+            {name: company_id for name, company_id in db.session.execute(query)}
         )
-        found.update({name: company_id for name, company_id in rows})
     return found
 
 
@@ -238,9 +239,14 @@ def _driver_insert(table, sample: dict, dialect):
 
 
 def _driver_values(rows, keys, processors) -> list[tuple]:
-    """The rows as tuples in ``keys`` order, bind-processed where a type needs it."""
+    """The rows as tuples in ``keys`` order, bind-processed where a type needs it.
+
+    A column's last value and its processed form are kept: the rows of one
+    batch share the same timestamp object, which is processed once instead
+    of once a row.
+    """
     getter = itemgetter(*keys)
-    processed = [(i, fn) for i, fn in enumerate(processors) if fn is not None]
+    processed = [[i, fn, None, None] for i, fn in enumerate(processors) if fn]
     out = []
     for row in rows:
         values = getter(row)
@@ -248,9 +254,13 @@ def _driver_values(rows, keys, processors) -> list[tuple]:
             values = (values,)
         if processed:
             values = list(values)
-            for i, fn in processed:
-                if values[i] is not None:
-                    values[i] = fn(values[i])
+            for last in processed:
+                value = values[last[0]]
+                if value is None:
+                    continue
+                if value is not last[2]:
+                    last[2], last[3] = value, last[1](value)
+                values[last[0]] = last[3]
             values = tuple(values)
         out.append(values)
     return out

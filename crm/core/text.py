@@ -13,7 +13,6 @@ from flask_babel import get_translations, gettext
 email_validator.SPECIAL_USE_DOMAIN_NAMES = []
 
 _SPREADSHEET_NUMBER = re.compile(r"^[+-]?\d(?:[.,]\d+)?E\+?\d+$", re.IGNORECASE)
-_SPACES = re.compile(r"\s+")
 
 
 def stored_message(text: str | None) -> str:
@@ -91,8 +90,12 @@ def fold(value: str | None) -> str:
     """The form used to compare text: NFC, casefolded, single spaces."""
     if not value:
         return ""
-    text = unicodedata.normalize("NFC", value).casefold().strip()
-    return _SPACES.sub(" ", text)
+    if value.isascii():
+        text = value.lower()  # the same as casefold() for ASCII
+    else:
+        text = unicodedata.normalize("NFC", value).casefold()
+    # split() and the regular expressions' \s know the same whitespace.
+    return " ".join(text.split())
 
 
 def normalize_email(value: str | None) -> str:

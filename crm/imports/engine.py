@@ -12,9 +12,11 @@ back), as for every other service.
 """
 
 import codecs
+import gc
 import logging
 import os
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,13 +34,14 @@ from crm.contacts.models import (
     EMAIL_SLOTS,
     FAX_SLOTS,
     PHONE_SLOTS,
+    Company,
     Contact,
     ContactAddress,
     ContactEmail,
     ContactPhone,
 )
 from crm.core.errors import ServiceError
-from crm.core.text import digits, fold, normalize_email
+from crm.core.text import clean, digits, fold, normalize_email
 from crm.customfields.models import CustomField, CustomValue
 from crm.extensions import db
 from crm.imports import csvfile, models, presets, reading, vcard
@@ -427,6 +430,10 @@ class Importer:
 
     def run(self, cursor=None, max_rows: int | None = None, progress=None):
         """Process records from ``cursor``; return the cursor to resume at, or None."""
+        with fewer_collections():
+            return self._run(cursor, max_rows, progress)
+
+    def _run(self, cursor, max_rows, progress):
         batch: list[_Pending] = []
         done = 0
         for row, cells, problems, after in self.file.records(cursor):
@@ -711,14 +718,17 @@ class Importer:
             )
         }
         tags = tag_ids(t for _c, p in updates for t in p.data.tags)
-        if not self._update_together(updates, contacts, tags):
+        companies = _Companies(updates, contacts)
+        if not self._update_together(updates, contacts, tags, companies):
+            companies = _Companies(updates, contacts)
             for contact_id, pending in updates:
-                self._update_one(contacts.get(contact_id), contact_id, pending, tags)
+                contact = contacts.get(contact_id)
+                self._update_one(contact, contact_id, pending, tags, companies)
         for contact in contacts.values():
             if contact in db.session:
                 db.session.expunge(contact)
 
-    def _update_together(self, updates, contacts, tags) -> bool:
+    def _update_together(self, updates, contacts, tags, companies) -> bool:
         """Fill the blanks of the whole batch in one savepoint and one flush.
 
         One flush per contact cost about 5 ms each. When any contact breaks a
@@ -736,7 +746,9 @@ class Importer:
                         done.append((pending, None, False, None))
                         continue
                     warnings = _HeldWarnings(self.actor_id)
-                    changed = fill_blanks(contact, pending, warnings, tags)
+                    changed = fill_blanks(
+                        contact, pending, warnings, tags, companies=companies
+                    )
                     if changed:
                         contact_services.prepare(contact, self.actor)
                     done.append((pending, contact, changed, warnings))
@@ -762,7 +774,7 @@ class Importer:
                 self.result.skipped += 1
         return True
 
-    def _update_one(self, contact, contact_id, pending, tags) -> None:
+    def _update_one(self, contact, contact_id, pending, tags, companies) -> None:
         """Fill the blanks of one contact in its own savepoint."""
         if contact is None:
             # The match is made in the edit scope; this guards the write too.
@@ -770,7 +782,7 @@ class Importer:
             return
         try:
             with db.session.begin_nested():
-                changed = fill_blanks(contact, pending, self, tags)
+                changed = fill_blanks(contact, pending, self, tags, companies=companies)
                 if changed:
                     contact_services.prepare(contact, self.actor)
                     db.session.flush()
@@ -795,6 +807,44 @@ class Importer:
         self.result.add_problem(Problem(row, "", message, WARNING))
 
 
+class _Companies:
+    """The companies a batch of updates may give to contacts without one.
+
+    The existing ones are read in one query; a missing one is added to the
+    session when a contact first needs it and written by the batch's flush.
+    One query per company (``get_or_create_company``) flushed every pending
+    change of the batch first, about 10 ms a call.
+    """
+
+    def __init__(self, updates, contacts):
+        names = {
+            clean(pending.data.company)
+            for contact_id, pending in updates
+            if pending.data.company
+            and contact_id in contacts
+            and contacts[contact_id].company_id is None
+        }
+        names.discard(None)
+        self.by_name: dict[str, Company] = {}
+        if names:
+            with db.session.no_autoflush:
+                found = db.session.scalars(
+                    select(Company).where(Company.name.in_(names))
+                )
+                self.by_name = {c.name: c for c in found}
+
+    def get(self, name: str | None) -> Company | None:
+        """The company of that name, added to the session when it is new."""
+        name = clean(name)
+        if not name:
+            return None
+        company = self.by_name.get(name)
+        if company is None:
+            company = self.by_name[name] = Company(name=name)
+            db.session.add(company)
+        return company
+
+
 class _HeldWarnings:
     """Stands in for the importer in ``fill_blanks``: keeps its warnings for later."""
 
@@ -813,6 +863,30 @@ def _unread(contact: Contact, pending: _Pending) -> list[str]:
         for p in list(contact.phones) + list(contact.faxes)
         if p.e164 is None and p.number in pending.phone_labels
     ]
+
+
+# Allocations between young-generation collections during an import, and how
+# rarely the older generations are looked at (Python's defaults: 700, 10, 10).
+IMPORT_GC_THRESHOLDS = (10_000, 50, 100)
+
+
+@contextmanager
+def fewer_collections():
+    """Run the cyclic garbage collector less often while rows are imported.
+
+    With the default thresholds a 100,000-row import ran about 6,100
+    collections, 46 of them full ones that walk every batch in memory: 1.1 s
+    of CPU with wsgi.py's freeze of the start-up objects, 4.7 s without it.
+    With these it runs about 330 and no full one (0.75 s). Rows leave little
+    cyclic garbage; peak memory stays flat. The thresholds are restored
+    afterwards, also when the import fails.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(*IMPORT_GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def same_phone(a: str, b: str) -> bool:
@@ -846,10 +920,14 @@ def open_transaction() -> None:
         connection.execute(text("UPDATE contacts SET id = id WHERE 1 = 0"))
 
 
-def fill_blanks(contact: Contact, pending: _Pending, importer: Importer, tags) -> bool:
+def fill_blanks(
+    contact: Contact, pending: _Pending, importer: Importer, tags, companies=None
+) -> bool:
     """Copy the row's values into the contact's empty fields; True when any changed.
 
     A blank cell never clears a value, and a value already there is kept.
+    ``companies`` (a ``_Companies``) finds the company named by the row;
+    without it the company is looked up on its own.
     """
     data = pending.data
     changed = False
@@ -860,7 +938,10 @@ def fill_blanks(contact: Contact, pending: _Pending, importer: Importer, tags) -
             setattr(contact, key, value)
             changed = True
     if data.company and contact.company is None:
-        contact.company = contact_services.get_or_create_company(data.company)
+        if companies is not None:
+            contact.company = companies.get(data.company)
+        else:
+            contact.company = contact_services.get_or_create_company(data.company)
         changed = True
 
     known = {e.normalized for e in contact.emails}

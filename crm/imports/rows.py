@@ -345,13 +345,22 @@ def _plain(text: str) -> str:
 
 def split_tags(text: str) -> list[str]:
     """Tag names from one cell: Keap and Outlook use commas, Google ' ::: '."""
-    parts = text.split(":::") if ":::" in text else re.split(r"[,;]", text)
+    parts = text.split(":::") if ":::" in text else _TAG_SEPARATORS.split(text)
     names = []
     for part in parts:
-        name = clean(part.strip().lstrip("*"))
+        name = _tag_part(part)
         if name:
             names.append(name)
     return names
+
+
+_TAG_SEPARATORS = re.compile(r"[,;]")
+
+
+@lru_cache(maxsize=4096)
+def _tag_part(part: str) -> str | None:
+    # Cached per name: a file combines the same few tags in many ways.
+    return clean(part.strip().lstrip("*"))
 
 
 def _json_address(text: str) -> dict | None:
@@ -925,8 +934,10 @@ def _tag_names(raw: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     for name in split_tags(raw):
         if len(name) > TAG_LIMIT:
             too_long.append(name)
-        elif fold(name) not in seen:
-            seen.add(fold(name))
+            continue
+        key = fold(name)
+        if key not in seen:
+            seen.add(key)
             names.append(name)
     return tuple(names), tuple(too_long)
 
