@@ -15,6 +15,7 @@ import codecs
 import gc
 import logging
 import os
+import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -870,6 +871,19 @@ def _unread(contact: Contact, pending: _Pending) -> list[str]:
 IMPORT_GC_THRESHOLDS = (10_000, 50, 100)
 
 
+class _Collections:
+    """The imports running in this process and the thresholds from before them.
+
+    The thresholds belong to the process, and imports in two request threads
+    (or a request and a job step) can overlap: the first to end must not
+    restore them under the other, nor the last restore the raised ones.
+    """
+
+    lock = threading.Lock()
+    running = 0
+    before: tuple[int, ...] = ()
+
+
 @contextmanager
 def fewer_collections():
     """Run the cyclic garbage collector less often while rows are imported.
@@ -878,15 +892,21 @@ def fewer_collections():
     collections, 46 of them full ones that walk every batch in memory: 1.1 s
     of CPU with wsgi.py's freeze of the start-up objects, 4.7 s without it.
     With these it runs about 330 and no full one (0.75 s). Rows leave little
-    cyclic garbage; peak memory stays flat. The thresholds are restored
-    afterwards, also when the import fails.
+    cyclic garbage; peak memory stays flat. The thresholds are restored when
+    the last import running ends, also when it fails.
     """
-    before = gc.get_threshold()
-    gc.set_threshold(*IMPORT_GC_THRESHOLDS)
+    with _Collections.lock:
+        if not _Collections.running:
+            _Collections.before = gc.get_threshold()
+            gc.set_threshold(*IMPORT_GC_THRESHOLDS)
+        _Collections.running += 1
     try:
         yield
     finally:
-        gc.set_threshold(*before)
+        with _Collections.lock:
+            _Collections.running -= 1
+            if not _Collections.running:
+                gc.set_threshold(*_Collections.before)
 
 
 def same_phone(a: str, b: str) -> bool:
