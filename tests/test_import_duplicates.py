@@ -236,3 +236,117 @@ def test_dry_run_update_creates_no_company(app, db, make_contact):
 
     assert result.updated == 1
     assert _companies(db) == []
+
+
+def test_companies_differing_by_case_or_spaces_stay_apart_on_update(
+    app, db, make_contact
+):
+    import unicodedata
+
+    # As the lookup of one company at a time did: the trimmed NFC name is
+    # the key, case and inner spaces are kept.
+    emails = [f"{c}@example.com" for c in "abcdefg"]
+    ids = [make_contact("N", "X", email=e).id for e in emails]
+    make_contact("Old", "X", email="old@example.com", company="Acme")
+    names = [
+        "Acme",
+        "ACME",
+        "  Acme  ",
+        unicodedata.normalize("NFD", "Caf\u00e9"),
+        "Caf\u00e9",
+        "Ac  me",
+        "\u00a0ACME\u00a0",
+    ]
+    rows = "".join(f"{e},,{n}\n" for e, n in zip(emails, names, strict=True))
+    data = b"email,first_name,company\n" + rows.encode()
+
+    result = _import(db, data, on_duplicate="update", batch_size=3)
+
+    assert result.summary() == "created 0, updated 7, skipped 0, failed 0"
+    assert _companies(db) == ["ACME", "Ac  me", "Acme", "Caf\u00e9"]
+    assert [_company_of(db, db.session.get(Contact, i)) for i in ids] == [
+        "Acme",
+        "ACME",
+        "Acme",
+        "Caf\u00e9",
+        "Caf\u00e9",
+        "Ac  me",
+        "ACME",
+    ]
+
+
+def test_new_company_of_a_failing_first_row_goes_to_the_next_row(app, db, make_contact):
+    from crm.contacts.bulk import ContactData, insert_contacts
+
+    ann = make_contact("Ann", "A", email="ann@example.com")
+    insert_contacts(
+        [ContactData(emails=["old@example.com"], phones=[{"number": "4.9E+11"}])]
+    )
+    db.session.commit()
+    data = (
+        b"email,first_name,company\n"
+        b"old@example.com,,Newco\n"
+        b"ann@example.com,,Newco\n"
+        b"old@example.com,,Lonely\n"
+    )
+
+    result = _import(db, data, on_duplicate="update")
+
+    assert result.summary() == "created 0, updated 1, skipped 0, failed 2"
+    assert _companies(db) == ["Newco"]
+    assert _company_of(db, ann) == "Newco"
+
+
+@pytest.mark.parametrize("duplicate", [True, False], ids=["update", "create"])
+def test_a_company_created_meanwhile_elsewhere_is_used(
+    app, db, make_contact, monkeypatch, duplicate
+):
+    from sqlalchemy import create_engine, text
+
+    from crm.contacts import bulk
+    from crm.contacts.models import Company
+    from crm.imports import engine
+
+    if db.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time")
+    ann = make_contact("Ann", "A", email="ann@example.com")
+    other = create_engine(db.engine.url)
+    raced = []
+
+    def race():
+        if not raced:
+            raced.append(True)
+            with other.begin() as connection:
+                connection.execute(
+                    text("INSERT INTO companies (name, created_at) VALUES (:n, now())"),
+                    {"n": "Rival"},
+                )
+
+    if duplicate:
+        read = engine._Companies.__init__
+
+        def read_then_race(self, updates, contacts):
+            read(self, updates, contacts)
+            race()
+
+        monkeypatch.setattr(engine._Companies, "__init__", read_then_race)
+    else:
+        insert_rows = bulk._insert_rows
+
+        def race_then_insert(table, rows):
+            if table is Company.__table__:
+                race()
+            insert_rows(table, rows)
+
+        monkeypatch.setattr(bulk, "_insert_rows", race_then_insert)
+    email = b"ann@example.com" if duplicate else b"new@example.com"
+
+    result = _import(
+        db, b"email,company\n" + email + b",Rival\n", on_duplicate="update"
+    )
+    other.dispose()
+
+    assert raced and result.failed == 0
+    assert _companies(db) == ["Rival"]
+    if duplicate:
+        assert _company_of(db, ann) == "Rival"
