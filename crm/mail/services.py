@@ -928,9 +928,11 @@ class _SentMarker:
                 self.connection.driver_connection.autocommit = False
             self.cursor.close()
         except self.driver_error:
+            # The marks made are committed; a connection that cannot be
+            # reset is dropped, and an error raised by a mark goes on as it is.
+            logger.warning("sent marks: connection dropped", exc_info=True)
             if self.connection is not None:
                 self.connection.invalidate()
-            raise
         finally:
             if self.connection is not None:
                 self.connection.close()
