@@ -21,6 +21,7 @@ from crm.automation.models import (
     StepAttempt,
     StepRun,
 )
+from crm.contacts.models import Contact
 from crm.mail import services as mail
 from crm.mail.models import Message
 from tests.automation_helpers import make_sequence, utc
@@ -267,3 +268,35 @@ def test_a_chunk_of_last_steps_completes_every_sequence_and_records_each_run(
         select(StepAttempt.run_id).where(StepAttempt.outcome == DONE)
     )
     assert sorted(attempts) == [r.id for r in sent]
+
+
+def test_a_contact_deleted_while_its_chunk_sends_stops_cleanly(
+    db, contacts, smtp_server, monkeypatch
+):
+    if db.engine.dialect.name == "postgresql":
+        pytest.skip("on PostgreSQL the delete waits for the chunk's row locks")
+    real_sent = mail._SentMarker.sent
+    gone = contacts[3]
+
+    def deleted_after_the_first_mark(marker, one):
+        real_sent(marker, one)
+        if len(marker.recorded) == 1:
+            # SQLite: the first mark committed, so another writer may act.
+            with db.engine.begin() as other:
+                other.execute(Contact.__table__.delete().where(Contact.id == gone.id))
+
+    monkeypatch.setattr(mail._SentMarker, "sent", deleted_after_the_first_mark)
+    ids = engine.claim(10, "w1", T0)
+    counts = engine.dispatch_batch(ids, "w1", T0)
+    db.session.rollback()
+
+    # The other contacts' runs are recorded; the deleted one left no trace.
+    assert counts.get(DONE) == 3 and counts.get(SKIPPED) == 1
+    runs = db.session.scalars(select(StepRun)).all()
+    assert len(runs) == 4 and gone.id not in {r.contact_id for r in runs}
+    events = db.session.scalars(
+        select(ActivityEvent.contact_id).where(ActivityEvent.kind == "email_sent")
+    ).all()
+    assert sorted(events) == sorted(
+        c.id for i, c in enumerate(contacts) if i not in (2, 3)
+    )
