@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from crm.activity import services as activity
 from crm.activity.models import ActivityEvent
-from crm.contacts.models import ContactEmail
+from crm.contacts.models import Contact, ContactEmail
 from crm.core.db import utcnow
 from crm.core.errors import ServiceError
 from crm.core.text import human_size, normalize_email
@@ -961,6 +961,19 @@ def _not_yet_recorded(delivered, queued) -> list[Prepared]:
     return [one for one in delivered if one.id not in recorded]
 
 
+def _contacts_kept(delivered) -> set[int]:
+    """The contacts of ``delivered`` that still exist.
+
+    Durable marks on SQLite commit as they go, so another writer may delete
+    a contact while the batch sends; its history went with it. Called after
+    this transaction has written, so no delete can come between.
+    """
+    ids = {one.item.contact_id for one in delivered} - {None}
+    if not ids:
+        return set()
+    return set(db.session.scalars(select(Contact.id).where(Contact.id.in_(ids))))
+
+
 def _record_outcomes(prepared, queued, found, how: str, recorded) -> None:
     """Write what came of a delivered batch: states, last_sent_at, events."""
     table = Message.__table__
@@ -1002,6 +1015,7 @@ def _record_outcomes(prepared, queued, found, how: str, recorded) -> None:
                 if one.key in found
             ],
         )
+        kept = _contacts_kept(delivered)
         activity.record_rows(
             [
                 {
@@ -1018,7 +1032,7 @@ def _record_outcomes(prepared, queued, found, how: str, recorded) -> None:
                     },
                 }
                 for one in delivered
-                if one.item.contact_id is not None
+                if one.item.contact_id in kept
             ]
         )
     counts = {}
