@@ -23,7 +23,8 @@ from crm.automation.models import (
 )
 from crm.contacts.models import Contact
 from crm.mail import services as mail
-from crm.mail.models import Message
+from crm.mail import statuses
+from crm.mail.models import EmailAddressStatus, Message
 from tests.automation_helpers import make_sequence, utc
 
 T0 = utc(2026, 5, 4, 10, 0)
@@ -298,3 +299,34 @@ def test_a_contact_deleted_while_its_chunk_sends_stops_cleanly(
         select(ActivityEvent.contact_id).where(ActivityEvent.kind == "email_sent")
     ).all()
     assert sorted(events) == [ids[0], ids[1], ids[4]]
+
+
+def test_an_opt_out_committed_while_a_chunk_sends_is_refused(
+    db, contacts, smtp_server, monkeypatch
+):
+    real_sent = mail._SentMarker.sent
+    table = EmailAddressStatus.__table__
+
+    def opted_out_after_the_first_mark(marker, one):
+        real_sent(marker, one)
+        if len(marker.recorded) == 1 and db.engine.dialect.name != "postgresql":
+            # SQLite: the first mark committed, so another writer may act
+            # (on PostgreSQL the batch's status rows stay locked meanwhile).
+            with db.engine.begin() as other:
+                other.execute(
+                    table.update()
+                    .where(table.c.address == "c4@example.com")
+                    .values(status=statuses.MANUAL)
+                )
+
+    monkeypatch.setattr(mail._SentMarker, "sent", opted_out_after_the_first_mark)
+    counts = engine.dispatch_batch(engine.claim(10, "w1", T0), "w1", T0)
+
+    expected = {DONE: 3, SKIPPED: 2}
+    if db.engine.dialect.name == "postgresql":
+        expected = {DONE: 4, SKIPPED: 1}
+    assert counts == expected
+    received = smtp_server.wait_for(expected[DONE])
+    sent_to = sorted(m["To"] for m in received)
+    if db.engine.dialect.name != "postgresql":
+        assert "c4@example.com" not in sent_to
