@@ -813,12 +813,23 @@ def deliver_many(prepared, *, durable: bool = False) -> list[Prepared]:
     try:
         with transport.kept_open():
             for one in queued:
+                if one.state == "queued" and marker.reopen():
+                    _refuse_if_withdrawn(one)
                 if one.state == "queued":
                     _hand_over(one, how, marker)
     finally:
         marker.close()
     _record_outcomes(prepared, queued, found, how, marker.recorded)
     return prepared
+
+
+def _refuse_if_withdrawn(one: Prepared) -> None:
+    """Read the consent of ``one`` again; refuse it and drop its row if it went."""
+    status = _statuses_of({one.key}, lock=False).get(one.key)
+    refusal = _refusal(one.key, status[1] if status else "", one.purpose)
+    if refusal is not None:
+        one.state, one.error = "refused", str(refusal)
+        db.session.execute(delete(Message).where(Message.id == one.id))
 
 
 def send_many(items) -> list[Prepared]:
@@ -860,7 +871,9 @@ class _SentMarker:
     then be sent again, never lost). SQLite has one writer at a time, so a
     second connection would wait for this one: the update commits on the
     session's own connection, together with what the caller wrote so far
-    (the caller holds no savepoint there).
+    (the caller holds no savepoint there); that commit lets other writers in,
+    so the next message's consent is read again after the write lock is
+    taken back (``reopen``).
 
     The update is one fixed statement run on the driver's cursor, below
     SQLAlchemy (prepared on the PostgreSQL server): it runs once per
@@ -876,6 +889,7 @@ class _SentMarker:
     def __init__(self, durable: bool):
         self.durable = durable
         self.recorded = set()
+        self.released = False
         self.connection = self.cursor = None
         if not durable:
             return
@@ -910,13 +924,30 @@ class _SentMarker:
             else:
                 self.cursor.execute(self.statement, params)
                 self.commit()
+                self.released = True
         except self.driver_error as exc:
-            # As SQLAlchemy would raise it: a busy or lost database is an
-            # OperationalError to the worker, whichever way it was reached.
-            raise DBAPIError.instance(
-                self.statement, params, exc, self.driver_error
-            ) from exc
+            raise self._error(self.statement, params, exc) from exc
         self.recorded.add(one.id)
+
+    def reopen(self) -> bool:
+        """Take SQLite's write lock again after a mark's commit; True if it did.
+
+        The commit let other writers in, an opt-out among them: the caller
+        reads the next message's consent again, under the lock.
+        """
+        if not self.released:
+            return False
+        try:
+            self.cursor.execute("BEGIN IMMEDIATE")
+        except self.driver_error as exc:
+            raise self._error("BEGIN IMMEDIATE", (), exc) from exc
+        self.released = False
+        return True
+
+    def _error(self, statement, params, exc):
+        # As SQLAlchemy would raise it: a busy or lost database is an
+        # OperationalError to the worker, whichever way it was reached.
+        return DBAPIError.instance(statement, params, exc, self.driver_error)
 
     def close(self) -> None:
         if self.cursor is None:
