@@ -813,8 +813,8 @@ def deliver_many(prepared, *, durable: bool = False) -> list[Prepared]:
     try:
         with transport.kept_open():
             for one in queued:
-                if one.state == "queued" and marker.reopen():
-                    _refuse_if_withdrawn(one)
+                if one.state == "queued":
+                    _refuse_if_withdrawn(one, marker.reopen(one.key))
                 if one.state == "queued":
                     _hand_over(one, how, marker)
     finally:
@@ -823,10 +823,14 @@ def deliver_many(prepared, *, durable: bool = False) -> list[Prepared]:
     return prepared
 
 
-def _refuse_if_withdrawn(one: Prepared) -> None:
-    """Read the consent of ``one`` again; refuse it and drop its row if it went."""
-    status = _statuses_of({one.key}, lock=False).get(one.key)
-    refusal = _refusal(one.key, status[1] if status else "", one.purpose)
+def _refuse_if_withdrawn(one: Prepared, status: str | None) -> None:
+    """Refuse ``one`` and drop its row if its re-read ``status`` forbids it.
+
+    ``status`` is None when the consent read for the batch still holds.
+    """
+    if status is None:
+        return
+    refusal = _refusal(one.key, status, one.purpose)
     if refusal is not None:
         one.state, one.error = "refused", str(refusal)
         db.session.execute(delete(Message).where(Message.id == one.id))
@@ -885,6 +889,7 @@ class _SentMarker:
     MARK = (
         "UPDATE mail_messages SET state = {p}, sent_at = {p}, error = '' WHERE id = {p}"
     )
+    CONSENT = "SELECT status FROM email_address_statuses WHERE address = ?"
 
     def __init__(self, durable: bool):
         self.durable = durable
@@ -929,20 +934,22 @@ class _SentMarker:
             raise self._error(self.statement, params, exc) from exc
         self.recorded.add(one.id)
 
-    def reopen(self) -> bool:
-        """Take SQLite's write lock again after a mark's commit; True if it did.
+    def reopen(self, key: str) -> str | None:
+        """After a mark's commit (SQLite), the status of ``key`` under the lock.
 
-        The commit let other writers in, an opt-out among them: the caller
-        reads the next message's consent again, under the lock.
+        The commit let other writers in, an opt-out among them: the write
+        lock is taken again and the address's status read anew ("" when it
+        has none). None when no commit came since the batch read consent.
         """
         if not self.released:
-            return False
+            return None
         try:
             self.cursor.execute("BEGIN IMMEDIATE")
+            found = self.cursor.execute(self.CONSENT, (key,)).fetchone()
         except self.driver_error as exc:
-            raise self._error("BEGIN IMMEDIATE", (), exc) from exc
+            raise self._error(self.CONSENT, (key,), exc) from exc
         self.released = False
-        return True
+        return found[0] if found else ""
 
     def _error(self, statement, params, exc):
         # As SQLAlchemy would raise it: a busy or lost database is an
