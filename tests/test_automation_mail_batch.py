@@ -18,6 +18,8 @@ from crm.automation.models import (
     REMOVED,
     SCHEDULED,
     SKIPPED,
+    Enrollment,
+    Step,
     StepAttempt,
     StepRun,
 )
@@ -330,3 +332,60 @@ def test_an_opt_out_committed_while_a_chunk_sends_is_refused(
     sent_to = sorted(m["To"] for m in received)
     if db.engine.dialect.name != "postgresql":
         assert "c4@example.com" not in sent_to
+
+
+@pytest.mark.parametrize("change", ["a step added after it", "paused and resumed"])
+def test_a_last_step_changed_while_its_chunk_sends_takes_the_change_into_account(
+    db, contacts, smtp_server, monkeypatch, change
+):
+    real_sent = mail._SentMarker.sent
+    sequence_id = _run_of(db, contacts[0]).step.sequence_id
+    first = contacts[0].id
+    steps = Step.__table__
+    enrollments = Enrollment.__table__
+
+    def changed_after_the_first_mark(marker, one):
+        real_sent(marker, one)
+        if len(marker.recorded) != 1:
+            return
+        # Another writer, once the first mark is in (SQLite lets it in then).
+        with db.engine.begin() as other:
+            if change == "a step added after it":
+                other.execute(
+                    steps.insert().values(
+                        sequence_id=sequence_id,
+                        position=2,
+                        name="Later",
+                        timer_kind="delay",
+                        timer={"amount": 1, "unit": "days"},
+                        action_kind="send_email",
+                        action={"subject": "Later", "html": "<p>Later</p>"},
+                    )
+                )
+            else:
+                for status in (PAUSED, ACTIVE):
+                    other.execute(
+                        enrollments.update()
+                        .where(enrollments.c.contact_id == first)
+                        .values(status=status)
+                    )
+
+    monkeypatch.setattr(mail._SentMarker, "sent", changed_after_the_first_mark)
+    assert engine.dispatch_batch(engine.claim(10, "w1", T0), "w1", T0) == {
+        DONE: 4,
+        SKIPPED: 1,
+    }
+
+    done = db.session.scalars(
+        select(Enrollment).where(Enrollment.status != REMOVED)
+    ).all()
+    assert len(done) == 4
+    planned = db.session.scalars(
+        select(StepRun.contact_id).where(StepRun.status == SCHEDULED)
+    ).all()
+    if change == "a step added after it":
+        # The e-mail is no longer the last step: each contact waits for the next.
+        assert {e.status for e in done} == {ACTIVE}
+        assert sorted(planned) == sorted(e.contact_id for e in done)
+    else:
+        assert {e.status for e in done} == {COMPLETED} and planned == []
