@@ -389,3 +389,53 @@ def test_a_last_step_changed_while_its_chunk_sends_takes_the_change_into_account
         assert sorted(planned) == sorted(e.contact_id for e in done)
     else:
         assert {e.status for e in done} == {COMPLETED} and planned == []
+
+
+def test_two_rows_of_one_enrollment_in_a_chunk_complete_it_once_beside_others(
+    db, make_contact, smtp_server
+):
+    sequence = make_sequence(db, steps=_two_emails())
+    both, alone = [], []
+    for i in range(3):
+        contact = make_contact(f"S{i}", email=f"s{i}@example.com")
+        mail.opt_in(f"s{i}@example.com", reason="signed up")
+        enrollment = services.start(contact, sequence, now=T0)
+        (both if i == 1 else alone).append(enrollment)
+    db.session.flush()
+    # The middle contact has its second step due too (a step run now by hand
+    # while the first was still waiting): two rows of one enrollment.
+    [first] = [
+        r
+        for r in db.session.scalars(select(StepRun))
+        if r.contact_id == both[0].contact_id
+    ]
+    db.session.add(
+        StepRun(
+            enrollment_id=first.enrollment_id,
+            contact_id=first.contact_id,
+            step_id=sequence.steps[1].id,
+            occurrence=first.occurrence,
+            due_at=T0,
+            status=SCHEDULED,
+            idempotency_key=f"{sequence.steps[1].id}:{first.contact_id}:1",
+        )
+    )
+    db.session.commit()
+
+    assert engine.dispatch_batch(engine.claim(10, "w1", T0), "w1", T0) == {DONE: 4}
+
+    db.session.expire_all()
+    assert both[0].status == COMPLETED
+    # The others, at their first step, wait for the second.
+    assert {e.status for e in alone} == {ACTIVE}
+    runs = db.session.scalars(select(StepRun).order_by(StepRun.id)).all()
+    assert Counter((r.contact_id, r.status) for r in runs) == Counter(
+        [(both[0].contact_id, DONE)] * 2
+        + [(e.contact_id, DONE) for e in alone]
+        + [(e.contact_id, SCHEDULED) for e in alone]
+    )
+    attempts = db.session.scalars(
+        select(StepAttempt.run_id).where(StepAttempt.outcome == DONE)
+    ).all()
+    assert sorted(attempts) == sorted(r.id for r in runs if r.status == DONE)
+    assert len(smtp_server.wait_for(4)) == 4
