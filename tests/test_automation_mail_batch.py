@@ -18,11 +18,15 @@ from crm.automation.models import (
     REMOVED,
     SCHEDULED,
     SKIPPED,
+    Enrollment,
+    Step,
     StepAttempt,
     StepRun,
 )
+from crm.contacts.models import Contact
 from crm.mail import services as mail
-from crm.mail.models import Message
+from crm.mail import statuses
+from crm.mail.models import EmailAddressStatus, Message
 from tests.automation_helpers import make_sequence, utc
 
 T0 = utc(2026, 5, 4, 10, 0)
@@ -267,3 +271,171 @@ def test_a_chunk_of_last_steps_completes_every_sequence_and_records_each_run(
         select(StepAttempt.run_id).where(StepAttempt.outcome == DONE)
     )
     assert sorted(attempts) == [r.id for r in sent]
+
+
+def test_a_contact_deleted_while_its_chunk_sends_stops_cleanly(
+    db, contacts, smtp_server, monkeypatch
+):
+    if db.engine.dialect.name == "postgresql":
+        pytest.skip("on PostgreSQL the delete waits for the chunk's row locks")
+    real_sent = mail._SentMarker.sent
+    ids = [c.id for c in contacts]
+    gone = ids[3]
+
+    def deleted_after_the_first_mark(marker, one):
+        real_sent(marker, one)
+        if len(marker.recorded) == 1:
+            # SQLite: the first mark committed, so another writer may act.
+            with db.engine.begin() as other:
+                other.execute(Contact.__table__.delete().where(Contact.id == gone))
+
+    monkeypatch.setattr(mail._SentMarker, "sent", deleted_after_the_first_mark)
+    counts = engine.dispatch_batch(engine.claim(10, "w1", T0), "w1", T0)
+    db.session.rollback()
+
+    # The other contacts' runs are recorded; the deleted one left no trace.
+    assert counts.get(DONE) == 3 and counts.get(SKIPPED) == 1
+    runs = db.session.scalars(select(StepRun)).all()
+    assert len(runs) == 4 and gone not in {r.contact_id for r in runs}
+    events = db.session.scalars(
+        select(ActivityEvent.contact_id).where(ActivityEvent.kind == "email_sent")
+    ).all()
+    assert sorted(events) == [ids[0], ids[1], ids[4]]
+
+
+def test_an_opt_out_committed_while_a_chunk_sends_is_refused(
+    db, contacts, smtp_server, monkeypatch
+):
+    real_sent = mail._SentMarker.sent
+    table = EmailAddressStatus.__table__
+
+    def opted_out_after_the_first_mark(marker, one):
+        real_sent(marker, one)
+        if len(marker.recorded) == 1 and db.engine.dialect.name != "postgresql":
+            # SQLite: the first mark committed, so another writer may act
+            # (on PostgreSQL the batch's status rows stay locked meanwhile).
+            with db.engine.begin() as other:
+                other.execute(
+                    table.update()
+                    .where(table.c.address == "c4@example.com")
+                    .values(status=statuses.MANUAL)
+                )
+
+    monkeypatch.setattr(mail._SentMarker, "sent", opted_out_after_the_first_mark)
+    counts = engine.dispatch_batch(engine.claim(10, "w1", T0), "w1", T0)
+
+    expected = {DONE: 3, SKIPPED: 2}
+    if db.engine.dialect.name == "postgresql":
+        expected = {DONE: 4, SKIPPED: 1}
+    assert counts == expected
+    received = smtp_server.wait_for(expected[DONE])
+    sent_to = sorted(m["To"] for m in received)
+    if db.engine.dialect.name != "postgresql":
+        assert "c4@example.com" not in sent_to
+
+
+@pytest.mark.parametrize("change", ["a step added after it", "paused and resumed"])
+def test_a_last_step_changed_while_its_chunk_sends_takes_the_change_into_account(
+    db, contacts, smtp_server, monkeypatch, change
+):
+    real_sent = mail._SentMarker.sent
+    sequence_id = _run_of(db, contacts[0]).step.sequence_id
+    first = contacts[0].id
+    steps = Step.__table__
+    enrollments = Enrollment.__table__
+
+    def changed_after_the_first_mark(marker, one):
+        real_sent(marker, one)
+        if len(marker.recorded) != 1:
+            return
+        # Another writer, once the first mark is in (SQLite lets it in then).
+        with db.engine.begin() as other:
+            if change == "a step added after it":
+                other.execute(
+                    steps.insert().values(
+                        sequence_id=sequence_id,
+                        position=2,
+                        name="Later",
+                        timer_kind="delay",
+                        timer={"amount": 1, "unit": "days"},
+                        action_kind="send_email",
+                        action={"subject": "Later", "html": "<p>Later</p>"},
+                    )
+                )
+            else:
+                for status in (PAUSED, ACTIVE):
+                    other.execute(
+                        enrollments.update()
+                        .where(enrollments.c.contact_id == first)
+                        .values(status=status)
+                    )
+
+    monkeypatch.setattr(mail._SentMarker, "sent", changed_after_the_first_mark)
+    assert engine.dispatch_batch(engine.claim(10, "w1", T0), "w1", T0) == {
+        DONE: 4,
+        SKIPPED: 1,
+    }
+
+    done = db.session.scalars(
+        select(Enrollment).where(Enrollment.status != REMOVED)
+    ).all()
+    assert len(done) == 4
+    planned = db.session.scalars(
+        select(StepRun.contact_id).where(StepRun.status == SCHEDULED)
+    ).all()
+    if change == "a step added after it":
+        # The e-mail is no longer the last step: each contact waits for the next.
+        assert {e.status for e in done} == {ACTIVE}
+        assert sorted(planned) == sorted(e.contact_id for e in done)
+    else:
+        assert {e.status for e in done} == {COMPLETED} and planned == []
+
+
+def test_two_rows_of_one_enrollment_in_a_chunk_complete_it_once_beside_others(
+    db, make_contact, smtp_server
+):
+    sequence = make_sequence(db, steps=_two_emails())
+    both, alone = [], []
+    for i in range(3):
+        contact = make_contact(f"S{i}", email=f"s{i}@example.com")
+        mail.opt_in(f"s{i}@example.com", reason="signed up")
+        enrollment = services.start(contact, sequence, now=T0)
+        (both if i == 1 else alone).append(enrollment)
+    db.session.flush()
+    # The middle contact has its second step due too (a step run now by hand
+    # while the first was still waiting): two rows of one enrollment.
+    [first] = [
+        r
+        for r in db.session.scalars(select(StepRun))
+        if r.contact_id == both[0].contact_id
+    ]
+    db.session.add(
+        StepRun(
+            enrollment_id=first.enrollment_id,
+            contact_id=first.contact_id,
+            step_id=sequence.steps[1].id,
+            occurrence=first.occurrence,
+            due_at=T0,
+            status=SCHEDULED,
+            idempotency_key=f"{sequence.steps[1].id}:{first.contact_id}:1",
+        )
+    )
+    db.session.commit()
+
+    assert engine.dispatch_batch(engine.claim(10, "w1", T0), "w1", T0) == {DONE: 4}
+
+    db.session.expire_all()
+    assert both[0].status == COMPLETED
+    # The others, at their first step, wait for the second.
+    assert {e.status for e in alone} == {ACTIVE}
+    runs = db.session.scalars(select(StepRun).order_by(StepRun.id)).all()
+    assert Counter((r.contact_id, r.status) for r in runs) == Counter(
+        [(both[0].contact_id, DONE)] * 2
+        + [(e.contact_id, DONE) for e in alone]
+        + [(e.contact_id, SCHEDULED) for e in alone]
+    )
+    attempts = db.session.scalars(
+        select(StepAttempt.run_id).where(StepAttempt.outcome == DONE)
+    ).all()
+    assert sorted(attempts) == sorted(r.id for r in runs if r.status == DONE)
+    assert len(smtp_server.wait_for(4)) == 4

@@ -300,3 +300,34 @@ def test_a_failing_sent_mark_raises_sqlalchemys_error_and_frees_its_connection(
         # Its own connection went back to the pool, open and out of autocommit.
         [connection] = connections
         assert not connection.closed and connection.autocommit is False
+
+
+def test_a_sent_mark_whose_connection_is_lost_raises_sqlalchemys_error(
+    db, people, smtp_server, monkeypatch
+):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the marks have a connection of their own on PostgreSQL only")
+    prepared = services.prepare_many([_item(people["ann"]), _item(people["cat"])])
+    db.session.commit()
+    real_init = services._SentMarker.__init__
+    connections = []
+
+    def lost(marker, durable):
+        real_init(marker, durable)
+        connections.append(marker.connection)
+        pid = marker.connection.driver_connection.info.backend_pid
+        with db.engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+    monkeypatch.setattr(services._SentMarker, "__init__", lost)
+    # The server ended the marks' connection: the worker sees SQLAlchemy's
+    # OperationalError (its chunk goes back to the queue), not the driver's.
+    with pytest.raises(OperationalError):
+        services.deliver_many(prepared, durable=True)
+    db.session.rollback()
+
+    assert len(smtp_server.wait_for(1)) == 1
+    assert db.session.get(Message, prepared[0].id).state == "queued"
+    # The dead connection was dropped from the pool, not handed out again.
+    [connection] = connections
+    assert connection.dbapi_connection is None

@@ -255,3 +255,21 @@ def test_token_urls_outside_a_request_are_the_built_urls(
 
     assert made == tracking.external_url(endpoint, token=tracking.sign(salt, 5))
     assert made.startswith((base_url or "http://localhost/").rstrip("/") + "/")
+
+
+@pytest.mark.parametrize("base_url", [None, "https://crm.example.com/app/"])
+def test_token_urls_in_a_request_under_a_sub_path_name_the_app_once(
+    app, monkeypatch, base_url
+):
+    monkeypatch.setitem(app.config, "BASE_URL", base_url)
+    outside = tracking.pixel_url(5)
+
+    with app.test_request_context("/", base_url="https://crm.example.com/app/"):
+        inside = tracking.pixel_url(5)
+
+    # BASE_URL is the app's whole address, sub-path included: a request
+    # under that sub-path gives the same link as a worker, not /app/app/.
+    path = outside.removeprefix((base_url or "http://localhost/").rstrip("/"))
+    assert inside == "https://crm.example.com/app" + path
+    if base_url:
+        assert inside == outside

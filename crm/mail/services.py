@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from crm.activity import services as activity
 from crm.activity.models import ActivityEvent
-from crm.contacts.models import ContactEmail
+from crm.contacts.models import Contact, ContactEmail
 from crm.core.db import utcnow
 from crm.core.errors import ServiceError
 from crm.core.text import human_size, normalize_email
@@ -814,11 +814,26 @@ def deliver_many(prepared, *, durable: bool = False) -> list[Prepared]:
         with transport.kept_open():
             for one in queued:
                 if one.state == "queued":
+                    _refuse_if_withdrawn(one, marker.reopen(one.key))
+                if one.state == "queued":
                     _hand_over(one, how, marker)
     finally:
         marker.close()
     _record_outcomes(prepared, queued, found, how, marker.recorded)
     return prepared
+
+
+def _refuse_if_withdrawn(one: Prepared, status: str | None) -> None:
+    """Refuse ``one`` and drop its row if its re-read ``status`` forbids it.
+
+    ``status`` is None when the consent read for the batch still holds.
+    """
+    if status is None:
+        return
+    refusal = _refusal(one.key, status, one.purpose)
+    if refusal is not None:
+        one.state, one.error = "refused", str(refusal)
+        db.session.execute(delete(Message).where(Message.id == one.id))
 
 
 def send_many(items) -> list[Prepared]:
@@ -860,7 +875,9 @@ class _SentMarker:
     then be sent again, never lost). SQLite has one writer at a time, so a
     second connection would wait for this one: the update commits on the
     session's own connection, together with what the caller wrote so far
-    (the caller holds no savepoint there).
+    (the caller holds no savepoint there); that commit lets other writers in,
+    so the next message's consent is read again after the write lock is
+    taken back (``reopen``).
 
     The update is one fixed statement run on the driver's cursor, below
     SQLAlchemy (prepared on the PostgreSQL server): it runs once per
@@ -872,10 +889,12 @@ class _SentMarker:
     MARK = (
         "UPDATE mail_messages SET state = {p}, sent_at = {p}, error = '' WHERE id = {p}"
     )
+    CONSENT = "SELECT status FROM email_address_statuses WHERE address = ?"
 
     def __init__(self, durable: bool):
         self.durable = durable
         self.recorded = set()
+        self.released = False
         self.connection = self.cursor = None
         if not durable:
             return
@@ -910,13 +929,32 @@ class _SentMarker:
             else:
                 self.cursor.execute(self.statement, params)
                 self.commit()
+                self.released = True
         except self.driver_error as exc:
-            # As SQLAlchemy would raise it: a busy or lost database is an
-            # OperationalError to the worker, whichever way it was reached.
-            raise DBAPIError.instance(
-                self.statement, params, exc, self.driver_error
-            ) from exc
+            raise self._error(self.statement, params, exc) from exc
         self.recorded.add(one.id)
+
+    def reopen(self, key: str) -> str | None:
+        """After a mark's commit (SQLite), the status of ``key`` under the lock.
+
+        The commit let other writers in, an opt-out among them: the write
+        lock is taken again and the address's status read anew ("" when it
+        has none). None when no commit came since the batch read consent.
+        """
+        if not self.released:
+            return None
+        try:
+            self.cursor.execute("BEGIN IMMEDIATE")
+            found = self.cursor.execute(self.CONSENT, (key,)).fetchone()
+        except self.driver_error as exc:
+            raise self._error(self.CONSENT, (key,), exc) from exc
+        self.released = False
+        return found[0] if found else ""
+
+    def _error(self, statement, params, exc):
+        # As SQLAlchemy would raise it: a busy or lost database is an
+        # OperationalError to the worker, whichever way it was reached.
+        return DBAPIError.instance(statement, params, exc, self.driver_error)
 
     def close(self) -> None:
         if self.cursor is None:
@@ -928,9 +966,11 @@ class _SentMarker:
                 self.connection.driver_connection.autocommit = False
             self.cursor.close()
         except self.driver_error:
+            # The marks made are committed; a connection that cannot be
+            # reset is dropped, and an error raised by a mark goes on as it is.
+            logger.warning("sent marks: connection dropped", exc_info=True)
             if self.connection is not None:
                 self.connection.invalidate()
-            raise
         finally:
             if self.connection is not None:
                 self.connection.close()
@@ -957,6 +997,19 @@ def _not_yet_recorded(delivered, queued) -> list[Prepared]:
         )
     )
     return [one for one in delivered if one.id not in recorded]
+
+
+def _contacts_kept(delivered) -> set[int]:
+    """The contacts of ``delivered`` that still exist.
+
+    Durable marks on SQLite commit as they go, so another writer may delete
+    a contact while the batch sends; its history went with it. Called after
+    this transaction has written, so no delete can come between.
+    """
+    ids = {one.item.contact_id for one in delivered} - {None}
+    if not ids:
+        return set()
+    return set(db.session.scalars(select(Contact.id).where(Contact.id.in_(ids))))
 
 
 def _record_outcomes(prepared, queued, found, how: str, recorded) -> None:
@@ -1000,6 +1053,7 @@ def _record_outcomes(prepared, queued, found, how: str, recorded) -> None:
                 if one.key in found
             ],
         )
+        kept = _contacts_kept(delivered)
         activity.record_rows(
             [
                 {
@@ -1016,7 +1070,7 @@ def _record_outcomes(prepared, queued, found, how: str, recorded) -> None:
                     },
                 }
                 for one in delivered
-                if one.item.contact_id is not None
+                if one.item.contact_id in kept
             ]
         )
     counts = {}

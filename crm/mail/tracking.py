@@ -100,11 +100,13 @@ def external_url(endpoint: str, **values) -> str:
     Jobs and CLI commands send outside a request; they need BASE_URL for
     links that work (without it they point at http://localhost/).
     """
-    if has_request_context():
-        path = url_for(endpoint, **values)
-    else:
-        path = current_app.url_map.bind("localhost").build(endpoint, values)
     base = current_app.config.get("BASE_URL")
+    if base or not has_request_context():
+        # BASE_URL is the app's whole address, its sub-path included, so the
+        # path is built without the request's script root.
+        path = current_app.url_map.bind("localhost").build(endpoint, values)
+    else:
+        path = url_for(endpoint, **values)
     if not base:
         base = request.host_url if has_request_context() else "http://localhost/"
     return base.rstrip("/") + path
