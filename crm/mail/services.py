@@ -876,8 +876,8 @@ class _SentMarker:
     second connection would wait for this one: the update commits on the
     session's own connection, together with what the caller wrote so far
     (the caller holds no savepoint there); that commit lets other writers in,
-    so the next message's consent is read again after the write lock is
-    taken back (``reopen``).
+    so the next message's consent is read again before it is sent
+    (``reopen``).
 
     The update is one fixed statement run on the driver's cursor, below
     SQLAlchemy (prepared on the PostgreSQL server): it runs once per
@@ -935,16 +935,18 @@ class _SentMarker:
         self.recorded.add(one.id)
 
     def reopen(self, key: str) -> str | None:
-        """After a mark's commit (SQLite), the status of ``key`` under the lock.
+        """After a mark's commit (SQLite), the status of ``key`` read anew.
 
-        The commit let other writers in, an opt-out among them: the write
-        lock is taken again and the address's status read anew ("" when it
-        has none). None when no commit came since the batch read consent.
+        The commit let other writers in, an opt-out among them, so the next
+        message's consent is read again ("" when the address has no status
+        row); None when no commit came since the batch read consent. The
+        read takes no write lock: holding SQLite's one write lock through
+        the SMTP dialogue would make the workers send one at a time. An
+        opt-out committed during that one message's dialogue is not seen.
         """
         if not self.released:
             return None
         try:
-            self.cursor.execute("BEGIN IMMEDIATE")
             found = self.cursor.execute(self.CONSENT, (key,)).fetchone()
         except self.driver_error as exc:
             raise self._error(self.CONSENT, (key,), exc) from exc
