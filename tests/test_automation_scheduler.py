@@ -118,3 +118,29 @@ def test_campaigns_achieve_refuses_an_unknown_contact(db, runner):
     )
     assert result.exit_code != 0
     assert "There is no contact 999." in result.output
+
+
+def test_a_second_stop_signal_stops_the_scheduler_without_a_traceback(database_url):
+    # Ctrl-C in bin/demo reaches the whole process group (SIGINT) and the
+    # script's exit trap then sends SIGTERM: the scheduler gets both.
+    process = _flask(
+        database_url, "scheduler", "run", "--workers", "1", "--interval", "0.5"
+    )
+    try:
+        started = []
+
+        def running():
+            line = process.stdout.readline()
+            started.append(line)
+            return " started (pid " in line  # the worker is up
+
+        assert _wait_for(running, 60), "".join(started)
+        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert "Traceback" not in output, output
+    assert "scheduler stopped" in output

@@ -202,15 +202,22 @@ def run(app, workers: int = 2, interval: float = 5.0, batch: int = 50) -> None:
     scheduler.add_listener(_log_job_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
     add_beat_jobs(scheduler, app, interval)
 
+    stopping = []
+
     def shut_down(signum, frame):
         logger.info("signal %s: stopping the scheduler and workers", signum)
-        scheduler.shutdown(wait=False)
+        stopping.append(signum)
+        # A second signal (Ctrl-C reaches the whole process group, then a
+        # script's exit trap sends SIGTERM) finds the scheduler stopped.
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, shut_down)
     signal.signal(signal.SIGINT, shut_down)
     logger.info("scheduler started with %s workers", workers)
     try:
-        scheduler.start()
+        if not stopping:
+            scheduler.start()
     finally:
         stop_workers(processes)
         logger.info("scheduler stopped")
