@@ -11,7 +11,7 @@ from sqlalchemy import select, union
 from crm.access import policy
 from crm.access.rules import contact_criterion, contact_id_streams
 from crm.contacts import counting
-from crm.contacts.admin import _carries_tag
+from crm.contacts.admin import ContactView, _carries_tag
 from crm.tags.models import ContactTag, Tag
 from tests.access_helpers import *  # noqa: F403  (fixtures)
 from tests.test_access_rules import ids, visible
@@ -86,8 +86,11 @@ def test_a_restricted_search_shows_and_counts_only_visible_contacts(
     assert shown == expected
 
 
-def test_the_capped_count_from_an_index_respects_the_rule(app, db, web, world, tagged):
+def test_the_capped_count_from_an_index_respects_the_rule(
+    app, db, web, world, tagged, monkeypatch
+):
     app.config["LIST_COUNT_CAP"] = 2
+    monkeypatch.setattr(ContactView, "page_size", 2)
     web.login(world["u1"].email)
     _shown_ids, page = _shown(web, flt0_tags_any_of=str(tagged.id))
     assert "2+ contacts" in page
@@ -118,8 +121,8 @@ def _count(db, user, tag, cap, way=None, action=policy.VIEW):
         matches,
         partial(contact_id_streams, user, action),
         lambda column: contact_criterion(user, action, contact_id=column),
+        partial(_carries_tag, tag.id),
         cap,
-        probe_match=partial(_carries_tag, tag.id),
         way=way,
     )
 
@@ -160,7 +163,7 @@ def crowd(db, make_contact, restricted):
 def _choice(db, user, tag, cap):
     matches = select(ContactTag.contact_id).where(ContactTag.tag_id == tag.id)
     streams = partial(contact_id_streams, user, policy.VIEW)
-    return counting.choose(matches, streams, cap, can_look_up=True)
+    return counting.choose(matches, streams, cap)
 
 
 def test_the_count_is_driven_from_the_cheaper_side(db, crowd):
@@ -192,39 +195,32 @@ def test_merged_counts_of_two_users_and_tags_keep_their_own_values(db, crowd, wo
     assert _count(db, world["u1"], other, 5, "merge") == 1
 
 
-@pytest.mark.parametrize("who", ["u1", "u2", "u3", "manager"])
-def test_a_count_without_a_lookup_tests_the_first_matches_once(db, world, tagged, who):
-    # The path a search takes (no per-id lookup among the matches).
-    user = world[who]
-    matches = select(ContactTag.contact_id).where(ContactTag.tag_id == tagged.id)
-
-    def count(cap):
-        return counting.capped_count(
-            matches,
-            partial(contact_id_streams, user, policy.VIEW),
-            lambda column: contact_criterion(user, policy.VIEW, contact_id=column),
-            cap,
-        )
-
-    expected = len(visible(db, user))
-    assert count(100) == expected
-    # More matches than the cap: the count goes on to the chosen way.
-    assert count(2) == min(expected, 3)
-
-
-@pytest.mark.parametrize("cap", [1, 2, 3, 4, 100])
-def test_a_probe_count_after_the_first_matches_counts_each_visible_one_once(
-    db, world, tagged, monkeypatch, cap
-):
-    # A search with more matches than the cap that is counted by probing:
-    # the probe goes on after the first cap + 1 already counted.
-    monkeypatch.setattr(counting, "choose", lambda *args, **kwargs: "probe")
-    user = world["u1"]
-    matches = select(ContactTag.contact_id).where(ContactTag.tag_id == tagged.id)
-    count = counting.capped_count(
+def _first_matches(db, user, matches, cap):
+    return counting.first_matches_count(
         matches,
-        partial(contact_id_streams, user, policy.VIEW),
         lambda column: contact_criterion(user, policy.VIEW, contact_id=column),
         cap,
     )
-    assert count == min(len(visible(db, user)), cap + 1)
+
+
+@pytest.mark.parametrize("who", ["u1", "u2", "u3", "manager"])
+def test_a_search_count_is_exact_when_the_matches_fit_under_the_cap(
+    db, world, tagged, who
+):
+    user = world[who]
+    matches = select(ContactTag.contact_id).where(ContactTag.tag_id == tagged.id)
+    expected = len(visible(db, user))
+    assert _first_matches(db, user, matches, len(CONTACTS)) == (expected, False)
+
+
+@pytest.mark.parametrize("cap", [1, 2, 3, 4, 5, 6])
+def test_a_search_count_past_the_cap_counts_the_visible_first_matches(
+    db, world, tagged, cap
+):
+    # More matches than the cap: the count is the visible ones among the
+    # first cap + 1 matches in id order, a lower bound of all the user may see.
+    user = world["u1"]
+    matches = select(ContactTag.contact_id).where(ContactTag.tag_id == tagged.id)
+    first = sorted(world[name].id for name in CONTACTS)[: cap + 1]
+    expected = len(set(first) & visible(db, user))
+    assert _first_matches(db, user, matches, cap) == (expected, True)

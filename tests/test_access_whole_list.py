@@ -85,7 +85,7 @@ def test_every_page_shows_exactly_the_visible_contacts_newest_first(
     assert re.search(rf"\b{len(expected)} {noun}\b", first)
 
 
-def test_the_whole_list_count_stops_at_the_cap(app, db, web, crowded):
+def test_the_whole_list_count_stops_at_the_cap(app, db, web, crowded, small_pages):
     app.config["LIST_COUNT_CAP"] = 3
     user = crowded["u1"]
     assert len(visible(db, user)) > 4

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from crm.contacts.admin import ContactView
 from crm.tags.models import ContactTag, Tag
 from tests.access_helpers import own_only, quick_user
 
@@ -84,7 +85,7 @@ def test_tag_and_search_together_keep_both_conditions(db, web, login_as, people)
 
 
 def test_count_is_exact_for_everyone_and_capped_for_a_restricted_user(
-    app, db, web, make_contact
+    app, db, web, make_contact, monkeypatch
 ):
     app.config["LIST_COUNT_CAP"] = 2
     user = own_only(db, quick_user(db, "own@example.com"))
@@ -101,4 +102,46 @@ def test_count_is_exact_for_everyone_and_capped_for_a_restricted_user(
     web.login("own@example.com")
     ids, page = shown(web)
     assert len(ids) == 3
+    # Past the cap, but the page that ends the list gives the exact count.
+    assert "3 contacts" in page
+    monkeypatch.setattr(ContactView, "page_size", 2)
+    ids, page = shown(web)
+    assert len(ids) == 2
     assert "2+ contacts" in page
+    ids, page = shown(web, page=1)
+    assert len(ids) == 1
+    assert "3 contacts" in page
+
+
+@pytest.mark.parametrize("term", ["searchable", "se"])
+def test_a_restricted_search_past_the_cap_counts_a_lower_bound(
+    app, db, web, make_contact, monkeypatch, term
+):
+    # Eight matches, the user owns three of them (the 1st, 6th and 7th):
+    # with a cap of 4 the count reads the first five matches and finds one,
+    # the first page shows two, so it says "2+"; the page ending the list is
+    # exact. A two-letter term (no index) is counted the same way.
+    app.config["LIST_COUNT_CAP"] = 4
+    monkeypatch.setattr(ContactView, "page_size", 2)
+    user = own_only(db, quick_user(db, "own@example.com"))
+    boss = quick_user(db, "boss@example.com", is_admin=True)
+    made = [
+        make_contact("Searchable", f"N{n}", owner=user if n in (0, 5, 6) else boss)
+        for n in range(8)
+    ]
+    make_contact("Other", "Person", owner=user)
+    mine = sorted((c.id for c in made if c.owner_id == user.id), reverse=True)
+
+    web.login("own@example.com")
+    ids, page = shown(web, search=term)
+    assert ids == mine[:2]
+    assert "2+ contacts" in page
+    ids, page = shown(web, search=term, page=1)
+    assert ids == mine[2:]
+    assert "3 contacts" in page
+
+    # The administrator's count is exact up to the cap, as before.
+    web.logout()
+    web.login("boss@example.com")
+    _ids, page = shown(web, search=term)
+    assert "4+ contacts" in page

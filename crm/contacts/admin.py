@@ -53,6 +53,23 @@ LIST_COLUMNS = (
 )
 
 
+def _count_from_page(page, size, shown) -> None:
+    """Make a capped count exact, or raise it, from the page just read.
+
+    A page with rows, or the first page, that is not full ends the list:
+    the count is then the rows before it and on it. A full page is at least
+    that many (a search's count for a restricted user is a lower bound).
+    """
+    count = g.get("crm_list_count")
+    if not count or not count["capped"]:
+        return
+    before = page * size
+    if shown < size and (shown or page == 0):
+        g.crm_list_count = {"value": before + shown, "capped": False}
+    elif before + shown > count["value"]:
+        g.crm_list_count = {"value": before + shown, "capped": True}
+
+
 def _carries_tag(tag_id, contact_id):
     """The contact with this id carries the tag (one seek in the link index)."""
     return exists().where(
@@ -220,6 +237,8 @@ class ContactView(SecuredModelView):
         if not execute:
             return None, query
         rows = [ListRow(*values) for values in query.with_entities(*LIST_COLUMNS)]
+        if page_size != 0:
+            _count_from_page(page, page_size or self.page_size, len(rows))
         self._attach_tags(rows)
         self._attach_scores(rows)
         self._attach_phones(rows)
@@ -256,7 +275,13 @@ class ContactView(SecuredModelView):
         return contact_criterion(current_user, action, contact_id=contact_id)
 
     def _capped_count(self, query, search_term, filters):
-        """The number of matching rows, exact up to the configured cap."""
+        """The number of matching rows, exact up to the configured cap.
+
+        A restricted user's search is the exception: once it has more than
+        the cap matches in all, its count is a lower bound (``get_list``
+        raises it to the rows paged through, and makes it exact on the
+        page that ends the list).
+        """
         cap = current_app.config["LIST_COUNT_CAP"]
         scope = self._scope_on()
         if isinstance(scope, False_):
@@ -276,29 +301,43 @@ class ContactView(SecuredModelView):
             total = counting.visible_count(streams, cap)
             return {"value": min(total, cap), "capped": total > cap}
 
+        dialect = db.engine.dialect.name
+        if search_term and not filters and not everything:
+            # A restricted user's search: the visible ones among as many
+            # matches as an administrator's count reads (see counting.py).
+            matches = search.match_ids(search_term, dialect)
+            if matches is None:
+                clause = search.criterion(search_term, dialect)
+                if clause is not None:
+                    matches = select(Contact.id).where(clause)
+            if matches is not None:
+                visible, more = counting.first_matches_count(
+                    matches, self._scope_on, cap
+                )
+                return {"value": min(visible, cap), "capped": more}
+
         # Where one index answers the whole question, count from it alone:
         # every tag link and every search match belongs to a contact (a
         # foreign key with cascade; triggers), so no contact row is read.
-        ids, probe_match = None, None
+        ids = None
         if not filters and search_term:
-            ids = search.match_ids(search_term, db.engine.dialect.name)
+            ids = search.match_ids(search_term, dialect)
         elif not search_term:
             tag_id = self._single_tag(filters)
             if tag_id is not None:
                 ids = select(ContactTag.contact_id).where(ContactTag.tag_id == tag_id)
-                probe_match = partial(_carries_tag, tag_id)
-        if ids is not None and not everything:
-            # A restricted user: meet the matches and the user's own id lists
-            # from whichever side is cheaper (see counting.py).
-            streams = partial(contact_id_streams, current_user, self.scope_action())
-            total = counting.capped_count(
-                ids, streams, self._scope_on, cap, probe_match=probe_match
-            )
-            return {"value": min(total, cap), "capped": total > cap}
+                if not everything:
+                    # A restricted user: meet the tag's links and the user's
+                    # own id lists from whichever side is cheaper.
+                    streams = partial(
+                        contact_id_streams, current_user, self.scope_action()
+                    )
+                    total = counting.capped_count(
+                        ids, streams, self._scope_on, partial(_carries_tag, tag_id), cap
+                    )
+                    return {"value": min(total, cap), "capped": total > cap}
 
         if ids is not None:
-            if not everything:
-                ids = ids.where(self._scope_on(ids.selected_columns[0]))
             limited = ids.limit(cap + 1).subquery()
         else:
             limited = (

@@ -1,8 +1,8 @@
 """Capped counts of a restricted user's list, driven from the cheaper side.
 
-A list narrowed by one tag or a search has two id lists to meet: the ids
-that match (the tag's links, the search index's rows) and the ids the user
-may see (``rules.contact_id_streams``). The count stops at the cap, so its
+A list narrowed by one tag has two id lists to meet: the ids that match
+(the tag's links) and the ids the user may see
+(``rules.contact_id_streams``). The count stops at the cap, so its
 cost is how many ids it reads before it has found the cap plus one, or
 runs out. Three ways to do it:
 
@@ -19,6 +19,9 @@ Which one runs is chosen from a sample of each side, both read in one
 statement: its first cap + 1 ids, which give the side's size (exact when
 smaller than that) and its density among the contact ids. Every way counts
 the same set.
+
+A search is counted otherwise (``first_matches_count``): over its first
+cap + 1 matches only, as an administrator's count is.
 """
 
 from dataclasses import dataclass
@@ -40,47 +43,58 @@ MERGE_COST = 0.11
 VISIBLE_COST = 1.1
 
 
-def capped_count(matches, streams, rule_on, cap, probe_match=None, way=None) -> int:
+def capped_count(matches, streams, rule_on, probe_match, cap, way=None) -> int:
     """How many of ``matches`` the user may see, counted up to ``cap`` + 1.
 
     ``matches`` selects one column of contact ids; ``streams()`` gives the
     user's id lists (``rules.contact_id_streams``), asked for only when the
     count needs them; ``rule_on(column)`` states the user's rule on a column
-    of contact ids; ``probe_match(ids)``, when given, states "this id is
-    among the matches" on a column. ``way`` is chosen from samples of both
-    sides unless given.
+    of contact ids; ``probe_match(ids)`` states "this id is among the
+    matches" on a column. ``way`` is chosen from samples of both sides
+    unless given.
     """
     match_id = matches.selected_columns[0]
     streams = cache(streams)  # built at most once, when a way needs them
-    counted_before, after = 0, None
-    if way is None and probe_match is None:
-        # A search: each match costs a read of the full-text index, so the
-        # first cap + 1 are read once, each tested as it comes; when that is
-        # all of them the count is done, and a probe count goes on after them.
-        found, visible, highest = _probed_first(matches, rule_on, cap)
-        if found <= cap:
-            return visible
-        counted_before, after = visible, highest
     if way is None:
-        way = choose(matches, streams, cap, probe_match is not None)
-    if way != "probe":
-        streams = streams()
+        way = choose(matches, streams, cap)
     if way == "merge":
-        merged = _MergedIds(streams, matches, cap + 1)
+        merged = _MergedIds(streams(), matches, cap + 1)
         return db.session.scalar(
             select(func.count(literal_column("*"))).select_from(merged)
         )
     if way == "visible":
-        visible = newest_first(streams).subquery()
+        visible = newest_first(streams()).subquery()
         counted = select(visible.c.id).where(probe_match(visible.c.id)).limit(cap + 1)
     else:
-        rest = matches.where(rule_on(match_id))
-        if after is not None:
-            rest = rest.where(match_id > after)
-        counted = rest.limit(cap + 1 - counted_before)
-    return counted_before + db.session.scalar(
+        counted = matches.where(rule_on(match_id)).limit(cap + 1)
+    return db.session.scalar(
         select(func.count(literal_column("*"))).select_from(counted.subquery())
     )
+
+
+def first_matches_count(matches, rule_on, cap) -> tuple[int, bool]:
+    """A restricted user's count of a search: how many of its first cap + 1
+    matches (in id order) the user may see, and whether it has more.
+
+    Exact when the search has at most ``cap`` matches in all; past that a
+    lower bound, shown as "N+". It reads as many matches as the count an
+    administrator sees, where a count exact up to the cap of what the user
+    may see reads on until it has found cap + 1 of them: for a user who
+    sees a seventh of the contacts, seven times as many (and a term of one
+    or two letters, which no index serves, scans the table that much
+    further).
+    """
+    match_id = matches.selected_columns[0]
+    # Oldest first, as the administrator's count reads them: the full-text
+    # index walks a long doclist backwards at about half the speed.
+    first = matches.order_by(match_id).limit(cap + 1).subquery()
+    found, visible = db.session.execute(
+        select(
+            func.count(literal_column("*")),
+            func.coalesce(func.sum(case((rule_on(first.c[0]), 1), else_=0)), 0),
+        ).select_from(first)
+    ).one()
+    return visible, found > cap
 
 
 def visible_count(streams, cap) -> int:
@@ -97,23 +111,7 @@ def visible_count(streams, cap) -> int:
     )
 
 
-def _probed_first(matches, rule_on, cap) -> tuple[int, int, int | None]:
-    """Of the first cap + 1 matches in id order: how many, how many are
-    visible, and the highest id among them."""
-    match_id = matches.selected_columns[0]
-    first = matches.order_by(match_id).limit(cap + 1).subquery()
-    return tuple(
-        db.session.execute(
-            select(
-                func.count(literal_column("*")),
-                func.coalesce(func.sum(case((rule_on(first.c[0]), 1), else_=0)), 0),
-                func.max(first.c[0]),
-            ).select_from(first)
-        ).one()
-    )
-
-
-def choose(matches, streams, cap, can_look_up) -> str:
+def choose(matches, streams, cap) -> str:
     """The way (probe, merge or visible) with the fewest expected reads."""
     if db.engine.dialect.name != "sqlite":
         # PostgreSQL hashes or sorts a whole INTERSECT; its planner drives
@@ -134,9 +132,8 @@ def choose(matches, streams, cap, can_look_up) -> str:
     costs = {
         "probe": PROBE_COST * match_size * share,
         "merge": MERGE_COST * (match_size + seen_size) * share,
+        "visible": VISIBLE_COST * seen_size * share,
     }
-    if can_look_up:
-        costs["visible"] = VISIBLE_COST * seen_size * share
     return min(costs, key=costs.get)
 
 
