@@ -40,6 +40,9 @@ DEFAULTS = {
     "EXPORT_MAX_ROWS": 100_000,
     "LOOKUP_PAGE_CAP": 20,
     "LIST_COUNT_CAP": 1000,
+    # A restricted user's search is counted exactly up to this instead: each
+    # match it counts costs it several it may not see.
+    "RESTRICTED_SEARCH_COUNT_CAP": 100,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": False,
@@ -105,6 +108,8 @@ _BOOL_KEYS = {
 }
 _FLOAT_KEYS = {"WEATHER_TIMEOUT"}
 _INT_KEYS = {
+    "LIST_COUNT_CAP",
+    "RESTRICTED_SEARCH_COUNT_CAP",
     "WEATHER_CACHE_SECONDS",
     "IMPORT_MAX_BYTES",
     "IMPORT_STEP_ROWS",

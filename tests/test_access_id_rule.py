@@ -193,34 +193,3 @@ def test_merged_counts_of_two_users_and_tags_keep_their_own_values(db, crowd, wo
     assert _count(db, loner, crowd_tag, 1, "merge") == 2
     assert _count(db, owner, other, 5, "merge") == 0
     assert _count(db, world["u1"], other, 5, "merge") == 1
-
-
-def _first_matches(db, user, matches, cap):
-    return counting.first_matches_count(
-        matches,
-        lambda column: contact_criterion(user, policy.VIEW, contact_id=column),
-        cap,
-    )
-
-
-@pytest.mark.parametrize("who", ["u1", "u2", "u3", "manager"])
-def test_a_search_count_is_exact_when_the_matches_fit_under_the_cap(
-    db, world, tagged, who
-):
-    user = world[who]
-    matches = select(ContactTag.contact_id).where(ContactTag.tag_id == tagged.id)
-    expected = len(visible(db, user))
-    assert _first_matches(db, user, matches, len(CONTACTS)) == (expected, False)
-
-
-@pytest.mark.parametrize("cap", [1, 2, 3, 4, 5, 6])
-def test_a_search_count_past_the_cap_counts_the_visible_first_matches(
-    db, world, tagged, cap
-):
-    # More matches than the cap: the count is the visible ones among the
-    # first cap + 1 matches in id order, a lower bound of all the user may see.
-    user = world["u1"]
-    matches = select(ContactTag.contact_id).where(ContactTag.tag_id == tagged.id)
-    first = sorted(world[name].id for name in CONTACTS)[: cap + 1]
-    expected = len(set(first) & visible(db, user))
-    assert _first_matches(db, user, matches, cap) == (expected, True)

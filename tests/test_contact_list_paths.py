@@ -114,34 +114,44 @@ def test_count_is_exact_for_everyone_and_capped_for_a_restricted_user(
 
 
 @pytest.mark.parametrize("term", ["searchable", "se"])
-def test_a_restricted_search_past_the_cap_counts_a_lower_bound(
+def test_a_restricted_search_is_counted_exactly_to_its_own_lower_cap(
     app, db, web, make_contact, monkeypatch, term
 ):
-    # Eight matches, the user owns three of them (the 1st, 6th and 7th):
-    # with a cap of 4 the count reads the first five matches and finds one,
-    # the first page shows two, so it says "2+"; the page ending the list is
-    # exact. A two-letter term (no index) is counted the same way.
-    app.config["LIST_COUNT_CAP"] = 4
-    monkeypatch.setattr(ContactView, "page_size", 2)
+    # The user owns four of ten matches. Their search is counted exactly up
+    # to RESTRICTED_SEARCH_COUNT_CAP, the administrator's up to
+    # LIST_COUNT_CAP; a capped count is raised by the pages shown and exact
+    # on the page that ends the list. A two-letter term (no index) is
+    # counted the same way.
+    app.config["LIST_COUNT_CAP"] = 6
+    app.config["RESTRICTED_SEARCH_COUNT_CAP"] = 2
+    monkeypatch.setattr(ContactView, "page_size", 3)
     user = own_only(db, quick_user(db, "own@example.com"))
     boss = quick_user(db, "boss@example.com", is_admin=True)
     made = [
-        make_contact("Searchable", f"N{n}", owner=user if n in (0, 5, 6) else boss)
-        for n in range(8)
+        make_contact("Searchable", f"N{n}", owner=user if n % 3 == 0 else boss)
+        for n in range(10)
     ]
     make_contact("Other", "Person", owner=user)
     mine = sorted((c.id for c in made if c.owner_id == user.id), reverse=True)
 
     web.login("own@example.com")
     ids, page = shown(web, search=term)
-    assert ids == mine[:2]
-    assert "2+ contacts" in page
+    assert ids == mine[:3]
+    assert "3+ contacts" in page  # counted to 2+, three shown
     ids, page = shown(web, search=term, page=1)
-    assert ids == mine[2:]
-    assert "3 contacts" in page
+    assert ids == mine[3:]
+    assert "4 contacts" in page
 
-    # The administrator's count is exact up to the cap, as before.
+    # Contacts the user may not see never move the user's count.
+    for n in range(5):
+        make_contact("Searchable", f"Hidden{n}", owner=boss)
+    _ids, page = shown(web, search=term, page=1)
+    assert "4 contacts" in page
+    app.config["RESTRICTED_SEARCH_COUNT_CAP"] = 10
+    _ids, page = shown(web, search=term)
+    assert "4 contacts" in page
+
     web.logout()
     web.login("boss@example.com")
     _ids, page = shown(web, search=term)
-    assert "4+ contacts" in page
+    assert "6+ contacts" in page

@@ -19,15 +19,12 @@ Which one runs is chosen from a sample of each side, both read in one
 statement: its first cap + 1 ids, which give the side's size (exact when
 smaller than that) and its density among the contact ids. Every way counts
 the same set.
-
-A search is counted otherwise (``first_matches_count``): over its first
-cap + 1 matches only, as an administrator's count is.
 """
 
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import case, column, func, literal_column, select, union
+from sqlalchemy import column, func, literal_column, select, union
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import TableClause
 from sqlalchemy.sql.visitors import InternalTraversal
@@ -70,31 +67,6 @@ def capped_count(matches, streams, rule_on, probe_match, cap, way=None) -> int:
     return db.session.scalar(
         select(func.count(literal_column("*"))).select_from(counted.subquery())
     )
-
-
-def first_matches_count(matches, rule_on, cap) -> tuple[int, bool]:
-    """A restricted user's count of a search: how many of its first cap + 1
-    matches (in id order) the user may see, and whether it has more.
-
-    Exact when the search has at most ``cap`` matches in all; past that a
-    lower bound, shown as "N+". It reads as many matches as the count an
-    administrator sees, where a count exact up to the cap of what the user
-    may see reads on until it has found cap + 1 of them: for a user who
-    sees a seventh of the contacts, seven times as many (and a term of one
-    or two letters, which no index serves, scans the table that much
-    further).
-    """
-    match_id = matches.selected_columns[0]
-    # Oldest first, as the administrator's count reads them: the full-text
-    # index walks a long doclist backwards at about half the speed.
-    first = matches.order_by(match_id).limit(cap + 1).subquery()
-    found, visible = db.session.execute(
-        select(
-            func.count(literal_column("*")),
-            func.coalesce(func.sum(case((rule_on(first.c[0]), 1), else_=0)), 0),
-        ).select_from(first)
-    ).one()
-    return visible, found > cap
 
 
 def visible_count(streams, cap) -> int:
