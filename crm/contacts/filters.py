@@ -2,16 +2,16 @@
 
 from datetime import UTC, datetime, time, timedelta
 
-import pycountry
-from flask import current_app, g, has_request_context
+from flask import g, has_request_context
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import aliased
 
 from crm.auth.models import User
+from crm.contacts.forms import countries
 from crm.contacts.models import Contact
-from crm.contacts.services import contact_type_label
+from crm.contacts.picklists import CONTACT_TYPES
 from crm.core.text import fold
 from crm.extensions import db
 from crm.tags.models import ContactTag, Tag
@@ -136,12 +136,12 @@ class OwnerFilter(DynamicOptionsFilter):
         return _l("is")
 
 
-class CountryFilter(BaseSQLAFilter):
+class CountryFilter(DynamicOptionsFilter):
     def __init__(self):
-        options = sorted(
-            ((c.alpha_3, c.name) for c in pycountry.countries), key=lambda item: item[1]
-        )
-        super().__init__(Contact.country_code, _l("Country"), options=options)
+        super().__init__(Contact.country_code, _l("Country"))
+
+    def load_options(self):
+        return list(countries())
 
     def apply(self, query, value, alias=None):
         return query.filter(Contact.country_code == value)
@@ -155,7 +155,7 @@ class ContactTypeFilter(DynamicOptionsFilter):
         super().__init__(Contact.contact_type, _l("Contact type"))
 
     def load_options(self):
-        return [(t, contact_type_label(t)) for t in current_app.config["CONTACT_TYPES"]]
+        return CONTACT_TYPES.options()
 
     def apply(self, query, value, alias=None):
         return query.filter(Contact.contact_type == value)

@@ -17,17 +17,18 @@ import zoneinfo
 from functools import lru_cache
 
 import pycountry
-from flask import current_app
 from flask_admin.contrib.sqla.fields import InlineModelFormList
 from flask_admin.contrib.sqla.form import InlineModelConverter
 from flask_admin.form import BaseForm, RenderTemplateWidget
 from flask_admin.model.form import InlineFormAdmin
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from wtforms import HiddenField, SelectField, StringField
 from wtforms.fields import SelectChoice
 from wtforms.validators import Length, Optional, StopValidation, ValidationError
 
+from crm.contacts import picklists
 from crm.contacts.models import (
     SOCIAL_LABELS,
     SOCIAL_TYPES,
@@ -41,7 +42,10 @@ from crm.core.i18n import reader_locale
 
 LOCALES = ("en", "en_US", "en_GB", "es", "es_MX", "fr", "de", "it", "pt_BR", "nl")
 
-EXTRA_ADDRESS_KINDS = (("shipping", _l("Shipping")), ("other", _l("Other")))
+EXTRA_ADDRESS_KINDS = (
+    ("shipping", lazy_pgettext("address kind", "Shipping")),
+    ("other", lazy_pgettext("address kind", "Other")),
+)
 
 
 @lru_cache(maxsize=1)
@@ -65,11 +69,6 @@ def country_name(code: str | None) -> str:
     return country_label(code)
 
 
-def config_options(key: str, label=str):
-    """Options read from a config list on each request (CONTACT_TYPES, ...)."""
-    return lambda: [(value, label(value)) for value in current_app.config[key]]
-
-
 def fixed_options(values):
     """Options from a fixed list of values or (value, label) pairs, or a callable."""
 
@@ -85,7 +84,8 @@ class PickListField(SelectField):
 
     A stored value that is no longer offered (the list was edited, or the
     value came from an import) stays selectable, so saving an unrelated
-    change never fails on it.
+    change never fails on it. Options from a pick-list (see
+    ``crm.core.picklists``) name such a value with the pick-list's label.
     """
 
     def __init__(
@@ -109,7 +109,8 @@ class PickListField(SelectField):
         values = {value for value, _ in pairs}
         stored = self.object_data
         if stored and stored not in values:
-            pairs.insert(0, (stored, stored))
+            shown = getattr(self.options, "label", str)
+            pairs.insert(0, (stored, shown(stored)))
         return pairs
 
     def _choices(self):
@@ -235,14 +236,14 @@ class PhoneRow(RowForm):
 
     number = StringField(_l("Number"), validators=[Needed(), Length(max=40)])
     extension = StringField(_l("Extension"), **_text(20))
-    type = PickListField(_l("Type"), options=config_options("PHONE_TYPES"))
+    type = PickListField(_l("Type"), options=picklists.PHONE_TYPES)
 
 
 class FaxRow(RowForm):
     content = ("number",)
 
     number = StringField(_l("Number"), validators=[Needed(), Length(max=40)])
-    type = PickListField(_l("Type"), options=config_options("FAX_TYPES"))
+    type = PickListField(_l("Type"), options=picklists.FAX_TYPES)
 
 
 class AddressRow(RowForm):

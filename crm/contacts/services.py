@@ -70,25 +70,6 @@ def country_code(value: str | None) -> str | None:
     return None
 
 
-# Labels of the default contact types (CONTACT_TYPES); the stored value stays
-# English, and a type an operator adds reads as written.
-CONTACT_TYPE_LABELS = {
-    "Lead": _l("Lead"),
-    "Prospect": _l("Prospect"),
-    "Customer": _l("Customer"),
-    "Partner": _l("Partner"),
-    "Vendor": _l("Vendor"),
-    "Other": _l("Other"),
-}
-
-
-def contact_type_label(value: str | None) -> str:
-    """A contact type in the reader's language when it is one of the defaults."""
-    if not value:
-        return ""
-    return str(CONTACT_TYPE_LABELS.get(value, value))
-
-
 def country_label(code: str | None, locale: str | None = None) -> str:
     """The country of an ISO 3166 alpha-3 code, named in ``locale`` (default: the
     reader's language); the code itself when it is no country."""

@@ -35,7 +35,7 @@ from wtforms.validators import ValidationError
 
 from crm.access import policy
 from crm.auth.models import User
-from crm.contacts import forms, services, tabs
+from crm.contacts import forms, picklists, services, tabs
 from crm.contacts.models import Company, Contact
 from crm.core.admin import STALE_MESSAGE, SecuredAjaxLoader, SecuredModelView
 from crm.core.errors import ServiceError
@@ -256,13 +256,9 @@ class GeneralTabView(ContactTabView):
         "preferred_locale": forms.PickListField,
     }
     form_args = {
-        "prefix": {"options": forms.config_options("TITLE_TYPES")},
-        "suffix": {"options": forms.config_options("SUFFIX_TYPES")},
-        "contact_type": {
-            "options": forms.config_options(
-                "CONTACT_TYPES", services.contact_type_label
-            )
-        },
+        "prefix": {"options": picklists.TITLES},
+        "suffix": {"options": picklists.SUFFIXES},
+        "contact_type": {"options": picklists.CONTACT_TYPES},
         "time_zone": {"options": forms.fixed_options(forms.time_zones)},
         "preferred_locale": {"options": forms.fixed_options(forms.LOCALES)},
         "emails": {"min_entries": 1},

@@ -39,10 +39,12 @@ def init_app(app) -> None:
     app.add_template_filter(phone_filter, "phone")
     # Texts the system stored in English (reasons, import problems), read back.
     app.add_template_global(stored_message, "stored_message")
-    from crm.contacts.services import contact_type_label
+    from crm.contacts import picklists
 
-    # Stored values of a fixed list, read in the reader's language.
-    app.add_template_global(contact_type_label, "contact_type_label")
+    # Stored values of the configured pick-lists, read in the reader's language.
+    app.add_template_global(picklists.contact_type_label, "contact_type_label")
+    app.add_template_global(picklists.phone_type_label, "phone_type_label")
+    app.add_template_global(picklists.full_name, "contact_full_name")
 
 
 def phone_filter(number, e164=None) -> str:

@@ -7,6 +7,9 @@ import email_validator
 import phonenumbers
 from flask_babel import get_translations, gettext
 
+from crm.core.email_reasons import MSGIDS as EMAIL_REASON_MSGIDS
+from crm.core.email_reasons import email_reason, known_email_reason
+
 # Deliverability is a status of the address, not a reason to refuse it: an
 # address at a reserved domain such as example.invalid is still kept. The
 # library documents this list as the place to say so.
@@ -22,9 +25,10 @@ def stored_message(text: str | None) -> str:
     applied." in the catalog's source language. Read back, the text is
     looked up in the reader's catalog: as it stands, or else as a message
     with values ("Tag %(name)s applied.") whose values are taken back out of
-    the text. A value named ``problem`` is itself such a message and is looked
-    up the same way. Text that is no catalog entry (a user's words) comes back
-    as stored.
+    the text. A value named ``problem`` or ``reason`` is itself such a
+    message, or one of email-validator's reasons (see
+    ``crm.core.email_reasons``), and is read back the same way. Text that is
+    no catalog entry (a user's words) comes back as stored.
     """
     if not text:
         return ""
@@ -40,10 +44,15 @@ def stored_message(text: str | None) -> str:
         found = pattern.fullmatch(text)
         if found:
             values = found.groupdict()
-            if "problem" in values:
-                values["problem"] = stored_message(values["problem"])
+            for name in ("problem", "reason"):
+                if name in values:
+                    values[name] = _nested_message(values[name])
             return translations.gettext(msgid) % values
     return text
+
+
+def _nested_message(text: str) -> str:
+    return known_email_reason(text) or stored_message(text)
 
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
@@ -57,11 +66,15 @@ def _patterns_of(key: int, catalog: dict) -> list:
 
     A message needs some words of its own besides the values (at least six
     characters), so that "%(a)s: %(b)s" does not swallow any text.
+    email-validator's reasons are left to ``known_email_reason``, which knows
+    the shape of their values.
     """
     if key not in _pattern_cache:
         found = []
         for msgid in catalog:
             if not isinstance(msgid, str) or "%(" not in msgid:
+                continue
+            if msgid in EMAIL_REASON_MSGIDS:
                 continue
             literal = _PLACEHOLDER.sub("", msgid)
             names = _PLACEHOLDER.findall(msgid)
@@ -118,7 +131,7 @@ def email_problem(value: str) -> str | None:
         return gettext(
             "%(value)s is not an e-mail address: %(reason)s",
             value=repr(value),
-            reason=str(exc),
+            reason=email_reason(str(exc)),
         )
     return None
 

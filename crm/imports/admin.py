@@ -4,6 +4,7 @@ import logging
 
 from flask import abort, current_app, flash, jsonify, redirect, request, url_for
 from flask_admin import expose
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -107,7 +108,7 @@ class ImportView(SecuredView):
             db.session.commit()
         except ServiceError as exc:
             db.session.rollback()
-            flash(exc.message, "error")
+            flash(stored_message(exc.message), "error")
             return redirect(url_for(".job", job_id=job.id))
         flash(
             _(
@@ -175,10 +176,11 @@ class ImportView(SecuredView):
             log.exception("import %s: step failed", job_id)
             job = self._job(job_id)
             job.state = FAILED
-            job.message = _(
-                "The import stopped because of an unexpected error, which was "
-                "logged. The rows imported so far are kept."
-            )
+            with force_locale("en"):  # stored in English, shown via stored_message
+                job.message = _(
+                    "The import stopped because of an unexpected error, which was "
+                    "logged. The rows imported so far are kept."
+                )
             db.session.commit()
         if not _wants_json():
             if job.state == RUNNING:

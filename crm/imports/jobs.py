@@ -5,6 +5,9 @@ ImportJob row keeps the choices and the progress. Each step opens the file
 again, processes the next rows and records where it stopped, so a long
 import needs no background thread: the page calls the step endpoint until
 the job is done. Services flush; the view commits once per request.
+
+The problems a dry run or a step finds are stored in English, whoever runs
+it, and shown in each reader's language with ``stored_message``.
 """
 
 import logging
@@ -12,6 +15,7 @@ import secrets
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -190,7 +194,8 @@ def dry_run(job: ImportJob, actor) -> engine.ImportResult:
     options.dry_run = True
     contact_file = open_job_file(job)
     importer = engine.Importer(contact_file, options, actor=actor, owner=actor)
-    importer.run()
+    with force_locale("en"):
+        importer.run()
     result = importer.result
     job.state = CHECKED
     job.dry_run_counts = result.counts()
@@ -225,11 +230,12 @@ def step(job: ImportJob, actor, max_rows: int | None = None) -> ImportJob:
     max_rows = max_rows or current_app.config["IMPORT_STEP_ROWS"]
     options = _options(job)
     try:
-        contact_file = open_job_file(job)
-        importer = engine.Importer(contact_file, options, actor=actor, owner=actor)
-        cursor = importer.run(
-            cursor=tuple(job.cursor) if job.cursor else None, max_rows=max_rows
-        )
+        with force_locale("en"):
+            contact_file = open_job_file(job)
+            importer = engine.Importer(contact_file, options, actor=actor, owner=actor)
+            cursor = importer.run(
+                cursor=tuple(job.cursor) if job.cursor else None, max_rows=max_rows
+            )
     except ServiceError as exc:
         job.state = FAILED
         job.message = exc.message
