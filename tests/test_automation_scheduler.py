@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy import func, select
 
@@ -16,7 +17,7 @@ from tests.automation_helpers import make_sequence, tag
 from tests.conftest import ROOT
 
 
-def _flask(database_url, *args):
+def _flask(database_url, *args, new_session=False):
     env = {
         **os.environ,
         "CRM_DATABASE_URL": database_url,
@@ -30,6 +31,7 @@ def _flask(database_url, *args):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=new_session,
     )
 
 
@@ -144,3 +146,40 @@ def test_a_second_stop_signal_stops_the_scheduler_without_a_traceback(database_u
     assert process.returncode == 0, output
     assert "Traceback" not in output, output
     assert "scheduler stopped" in output
+
+
+def _group_gone(pgid) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_stop_signal_in_the_first_moment_leaves_nothing_running(database_url):
+    # Ctrl-C while the command is still starting (before, during or just
+    # after its workers start) reaches the whole process group, and a
+    # script's exit trap then sends SIGTERM: the command and every worker
+    # it started end, without a traceback.
+    for delay in (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0):
+        process = _flask(
+            database_url,
+            "scheduler",
+            "run",
+            "--workers",
+            "2",
+            "--interval",
+            "0.5",
+            new_session=True,
+        )
+        try:
+            time.sleep(delay)
+            os.killpg(process.pid, signal.SIGINT)
+            process.send_signal(signal.SIGTERM)
+            output, _ = process.communicate(timeout=60)
+            gone = partial(_group_gone, process.pid)
+            assert _wait_for(gone, 30), (delay, output)
+        finally:
+            if not _group_gone(process.pid):
+                os.killpg(process.pid, signal.SIGKILL)
+        assert "Traceback" not in output, (delay, output)

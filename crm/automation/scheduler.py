@@ -16,7 +16,7 @@ import time
 from datetime import timedelta
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import func, select
 
 logger = logging.getLogger(__name__)
@@ -184,41 +184,58 @@ def _log_job_event(event) -> None:
 
 def run(app, workers: int = 2, interval: float = 5.0, batch: int = 50) -> None:
     """Run the scheduler and ``workers`` worker processes until stopped."""
-    context = multiprocessing.get_context("spawn")
-    settings = child_settings(app)
-    host = socket.gethostname()
-    processes = [
-        context.Process(
-            target=worker_main,
-            args=(settings, f"{host}:{os.getpid()}:w{i}", batch, min(interval, 1.0)),
-            name=f"crm-worker-{i}",
-        )
-        for i in range(workers)
-    ]
-    for process in processes:
-        process.start()
-
-    scheduler = BlockingScheduler(timezone="UTC")
-    scheduler.add_listener(_log_job_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
-    add_beat_jobs(scheduler, app, interval)
-
     stopping = []
 
     def shut_down(signum, frame):
         logger.info("signal %s: stopping the scheduler and workers", signum)
         stopping.append(signum)
-        # A second signal (Ctrl-C reaches the whole process group, then a
-        # script's exit trap sends SIGTERM) finds the scheduler stopped.
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
 
+    # Before anything starts: a signal in the first moment (Ctrl-C reaches
+    # the whole process group, a script's exit trap sends SIGTERM) only
+    # marks the stop, which the loop below acts on once, however many come.
     signal.signal(signal.SIGTERM, shut_down)
     signal.signal(signal.SIGINT, shut_down)
-    logger.info("scheduler started with %s workers", workers)
+
+    context = multiprocessing.get_context("spawn")
+    settings = child_settings(app)
+    host = socket.gethostname()
+    processes = []
+    scheduler = BackgroundScheduler(timezone="UTC")
     try:
+        for i in range(workers):
+            if stopping:
+                break
+            process = context.Process(
+                target=worker_main,
+                args=(
+                    settings,
+                    f"{host}:{os.getpid()}:w{i}",
+                    batch,
+                    min(interval, 1.0),
+                ),
+                name=f"crm-worker-{i}",
+            )
+            # A worker ignores SIGINT (the scheduler stops it with SIGTERM);
+            # started while this process ignores it, it does so from its
+            # first instruction, so a Ctrl-C during its start-up is no
+            # KeyboardInterrupt traceback. A Ctrl-C in those few
+            # milliseconds is lost here too.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                process.start()
+            finally:
+                signal.signal(signal.SIGINT, shut_down)
+            processes.append(process)
         if not stopping:
+            scheduler.add_listener(_log_job_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
+            add_beat_jobs(scheduler, app, interval)
             scheduler.start()
+            logger.info("scheduler started with %s workers", workers)
+        while not stopping:
+            time.sleep(0.1)
     finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=True)
         stop_workers(processes)
         logger.info("scheduler stopped")
 
