@@ -155,3 +155,52 @@ def test_a_restricted_search_is_counted_exactly_to_its_own_lower_cap(
     web.login("boss@example.com")
     _ids, page = shown(web, search=term)
     assert "6+ contacts" in page
+
+
+COUNT_TEXT = re.compile(r'id="contact-count">\s*([^<]*?)\s*</span>')
+
+
+def count_text(page):
+    """The list's count as shown, e.g. "3 contacts" or "2+ contacts"."""
+    return COUNT_TEXT.search(page).group(1)
+
+
+@pytest.mark.parametrize(
+    "who, args",
+    [
+        ("own", {}),
+        ("own", {"search": "own"}),
+        ("own", {"search": "ow"}),
+        ("own", {"sort": "0"}),
+        ("own", {"search": "own", "sort": "0"}),
+        ("boss", {"search": "own"}),
+    ],
+)
+def test_a_page_past_the_end_leaves_a_capped_count_as_it_was(
+    app, db, web, make_contact, monkeypatch, who, args
+):
+    # Each user sees three matches, counted to 2 ("2+"). A page past the end
+    # shows no rows, so it proves none: the count stays "2+", never the rows
+    # such a page would have skipped.
+    app.config["LIST_COUNT_CAP"] = 2
+    app.config["RESTRICTED_SEARCH_COUNT_CAP"] = 2
+    monkeypatch.setattr(ContactView, "page_size", 2)
+    user = own_only(db, quick_user(db, "own@example.com"))
+    quick_user(db, "boss@example.com", is_admin=True)
+    owner = user if who == "own" else None
+    for n in range(3):
+        make_contact("Own", f"Contact{n}", owner=owner)
+    if who == "own":
+        make_contact("Own", "Hidden")
+
+    web.login(f"{who}@example.com")
+    ids, page = shown(web, **args)
+    assert len(ids) == 2
+    assert count_text(page) == "2+ contacts"
+    for number in (2, 3, 10**12):
+        ids, page = shown(web, page=number, **args)
+        assert ids == []
+        assert count_text(page) == "2+ contacts"
+    ids, page = shown(web, page=1, **args)
+    assert len(ids) == 1
+    assert count_text(page) == "3 contacts"
