@@ -8,7 +8,7 @@ import pytest
 
 from crm.contacts.admin import ContactView
 from crm.tags.models import ContactTag, Tag
-from tests.access_helpers import own_only, quick_user
+from tests.access_helpers import own_only, quick_user, set_contacts
 
 ROW_LINK = re.compile(r'href="/admin/contact/details/\?id=(\d+)"')
 
@@ -204,3 +204,33 @@ def test_a_page_past_the_end_leaves_a_capped_count_as_it_was(
     ids, page = shown(web, page=1, **args)
     assert len(ids) == 1
     assert count_text(page) == "3 contacts"
+
+
+@pytest.mark.parametrize("who", ["admin", "views_all"])
+@pytest.mark.parametrize("term", ["searchable", "se"])
+def test_a_search_by_a_user_who_sees_every_contact_keeps_the_list_cap(
+    app, db, web, make_contact, monkeypatch, who, term
+):
+    # The lower cap is for a restricted user only: an administrator, and a
+    # user whose permissions let them view every contact, are counted
+    # exactly up to LIST_COUNT_CAP.
+    app.config["LIST_COUNT_CAP"] = 6
+    app.config["RESTRICTED_SEARCH_COUNT_CAP"] = 2
+    monkeypatch.setattr(ContactView, "page_size", 3)
+    user = quick_user(db, "all@example.com", is_admin=who == "admin")
+    if who == "views_all":
+        set_contacts(db, user, view_scope="all", edit_scope="own")
+    other = quick_user(db, "other@example.com")
+    for n in range(5):
+        make_contact("Searchable", f"N{n}", owner=other)
+    make_contact("Other", "Person", owner=other)
+
+    web.login("all@example.com")
+    ids, page = shown(web, search=term)
+    assert len(ids) == 3
+    assert count_text(page) == "5 contacts"
+    for n in range(2):
+        make_contact("Searchable", f"More{n}", owner=other)
+    ids, page = shown(web, search=term)
+    assert len(ids) == 3
+    assert count_text(page) == "6+ contacts"
