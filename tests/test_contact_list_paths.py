@@ -234,3 +234,29 @@ def test_a_search_by_a_user_who_sees_every_contact_keeps_the_list_cap(
     ids, page = shown(web, search=term)
     assert len(ids) == 3
     assert count_text(page) == "6+ contacts"
+
+
+@pytest.mark.parametrize(
+    "who, expected", [("own", "3+ contacts"), ("boss", "5 contacts")]
+)
+def test_a_search_of_only_spaces_is_counted_as_the_whole_list(
+    app, db, web, make_contact, monkeypatch, who, expected
+):
+    # Spaces hold no term: the list is the whole list, and so is its count
+    # (not a restricted search's lower cap, nor an administrator's capped one).
+    app.config["LIST_COUNT_CAP"] = 3
+    app.config["RESTRICTED_SEARCH_COUNT_CAP"] = 1
+    monkeypatch.setattr(ContactView, "page_size", 2)
+    user = own_only(db, quick_user(db, "own@example.com"))
+    quick_user(db, "boss@example.com", is_admin=True)
+    for n in range(4):
+        make_contact("Own", f"Contact{n}", owner=user)
+    make_contact("Other", "Person")
+
+    web.login(f"{who}@example.com")
+    whole, page = shown(web)
+    assert count_text(page) == expected
+    for blank in (" ", "   ", "\t"):
+        ids, page = shown(web, search=blank)
+        assert ids == whole
+        assert count_text(page) == expected

@@ -195,6 +195,9 @@ class ContactView(SecuredModelView):
         page_size=None,
     ):
         page = page_number(page)
+        if not search.has_terms(search_term):
+            # Only spaces: the whole list, counted and paged as such.
+            search_term = None
         query = self.get_query()
         # A joined index (search or tag) that lists the matches newest first.
         driver = None
