@@ -260,3 +260,19 @@ def test_a_search_of_only_spaces_is_counted_as_the_whole_list(
         ids, page = shown(web, search=blank)
         assert ids == whole
         assert count_text(page) == expected
+
+
+def test_a_restricted_search_cap_above_the_list_cap_is_held_to_the_list_cap(
+    app, db, web, make_contact, monkeypatch
+):
+    app.config["LIST_COUNT_CAP"] = 2
+    app.config["RESTRICTED_SEARCH_COUNT_CAP"] = 10
+    monkeypatch.setattr(ContactView, "page_size", 3)
+    user = own_only(db, quick_user(db, "own@example.com"))
+    for n in range(4):
+        make_contact("Searchable", f"N{n}", owner=user)
+
+    web.login("own@example.com")
+    ids, page = shown(web, search="searchable")
+    assert len(ids) == 3
+    assert count_text(page) == "3+ contacts"  # counted to 2+, three shown
