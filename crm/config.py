@@ -40,8 +40,8 @@ DEFAULTS = {
     "EXPORT_MAX_ROWS": 100_000,
     "LOOKUP_PAGE_CAP": 20,
     "LIST_COUNT_CAP": 1000,
-    # A restricted user's search is counted exactly up to this instead: each
-    # match it counts costs it several it may not see.
+    # A restricted user's search is counted exactly up to this instead (never
+    # past LIST_COUNT_CAP): each match it counts costs it several it may not see.
     "RESTRICTED_SEARCH_COUNT_CAP": 100,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
