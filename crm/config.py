@@ -40,8 +40,8 @@ DEFAULTS = {
     "EXPORT_MAX_ROWS": 100_000,
     "LOOKUP_PAGE_CAP": 20,
     "LIST_COUNT_CAP": 1000,
-    # A restricted user's search is counted exactly up to this instead: each
-    # match it counts costs it several it may not see.
+    # A restricted user's search is counted exactly up to this instead (never
+    # past LIST_COUNT_CAP): each match it counts costs it several it may not see.
     "RESTRICTED_SEARCH_COUNT_CAP": 100,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
@@ -146,12 +146,21 @@ def _from_environment(environ) -> dict:
         if name in _BOOL_KEYS:
             values[name] = raw.strip().lower() in {"1", "true", "yes", "on"}
         elif name in _FLOAT_KEYS:
-            values[name] = float(raw)
+            values[name] = _number(key, raw, float)
         elif name in _INT_KEYS:
-            values[name] = int(raw)
+            values[name] = _number(key, raw, int)
         else:
             values[name] = raw
     return values
+
+
+def _number(key, raw, kind):
+    """``raw`` read as a number, or a ConfigError that names the variable."""
+    try:
+        return kind(raw)
+    except ValueError:
+        noun = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{key} is {raw!r}; set it to {noun}.") from None
 
 
 def load(app, overrides=None, environ=None) -> None:
@@ -186,6 +195,18 @@ def load(app, overrides=None, environ=None) -> None:
         app.config["MAX_CONTENT_LENGTH"] = largest + 1024 * 1024
     _check_secret(app.config)
     _check_password_profile(app.config)
+    _check_count_caps(app.config)
+
+
+def _check_count_caps(config) -> None:
+    for name in ("LIST_COUNT_CAP", "RESTRICTED_SEARCH_COUNT_CAP"):
+        value = config[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(
+                f"CRM_{name} is {value!r}; set it (or {name} in "
+                "instance/config.py) to a whole number of 1 or more: the "
+                "contact list counts exactly up to it."
+            )
 
 
 def _check_password_profile(config) -> None:

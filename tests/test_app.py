@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from crm import create_app
@@ -59,3 +61,52 @@ def test_web_form_settings_from_the_environment_are_typed(tmp_path):
     assert app.config["WEBFORMS_PROCESS_LATER"] is False
     assert app.config["WEBFORMS_RATE_WINDOW"] == 60
     assert app.config["WEBFORMS_HARD_LIMIT_PER_FORM"] == 3000
+
+
+def _load(tmp_path, environ):
+    from flask import Flask
+
+    from crm import config
+
+    app = Flask("probe", instance_path=str(tmp_path))
+    config.load(
+        app,
+        {"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite", "TESTING": True},
+        environ=environ,
+    )
+    return app
+
+
+def test_list_count_caps_from_the_environment_are_numbers(tmp_path):
+    app = _load(
+        tmp_path,
+        {"CRM_LIST_COUNT_CAP": "500", "CRM_RESTRICTED_SEARCH_COUNT_CAP": " 50 "},
+    )
+    assert app.config["LIST_COUNT_CAP"] == 500
+    assert app.config["RESTRICTED_SEARCH_COUNT_CAP"] == 50
+
+
+CAP_KEYS = ["CRM_LIST_COUNT_CAP", "CRM_RESTRICTED_SEARCH_COUNT_CAP"]
+
+
+@pytest.mark.parametrize("key", CAP_KEYS)
+@pytest.mark.parametrize("raw", ["0", "-1"])
+def test_a_list_count_cap_below_one_is_refused(tmp_path, key, raw):
+    # PostgreSQL refuses the negative LIMIT such a cap makes (a 500 on the
+    # list); SQLite reads it as no limit at all.
+    with pytest.raises(ConfigError, match=rf"{key} is {raw}; .* 1 or more"):
+        _load(tmp_path, {key: raw})
+
+
+@pytest.mark.parametrize("key", CAP_KEYS)
+@pytest.mark.parametrize("raw", ["1000+", "ten", ""])
+def test_a_list_count_cap_that_is_not_a_number_is_refused(tmp_path, key, raw):
+    with pytest.raises(ConfigError, match=rf"{key} is {re.escape(repr(raw))}"):
+        _load(tmp_path, {key: raw})
+
+
+def test_a_setting_from_the_environment_that_is_not_a_number_names_itself(tmp_path):
+    with pytest.raises(ConfigError, match="CRM_EXPORT_MAX_ROWS is 'lots'"):
+        _load(tmp_path, {"CRM_EXPORT_MAX_ROWS": "lots"})
+    with pytest.raises(ConfigError, match="CRM_WEATHER_TIMEOUT is '1,5'"):
+        _load(tmp_path, {"CRM_WEATHER_TIMEOUT": "1,5"})

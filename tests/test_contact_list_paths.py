@@ -8,7 +8,7 @@ import pytest
 
 from crm.contacts.admin import ContactView
 from crm.tags.models import ContactTag, Tag
-from tests.access_helpers import own_only, quick_user
+from tests.access_helpers import own_only, quick_user, set_contacts
 
 ROW_LINK = re.compile(r'href="/admin/contact/details/\?id=(\d+)"')
 
@@ -155,3 +155,124 @@ def test_a_restricted_search_is_counted_exactly_to_its_own_lower_cap(
     web.login("boss@example.com")
     _ids, page = shown(web, search=term)
     assert "6+ contacts" in page
+
+
+COUNT_TEXT = re.compile(r'id="contact-count">\s*([^<]*?)\s*</span>')
+
+
+def count_text(page):
+    """The list's count as shown, e.g. "3 contacts" or "2+ contacts"."""
+    return COUNT_TEXT.search(page).group(1)
+
+
+@pytest.mark.parametrize(
+    "who, args",
+    [
+        ("own", {}),
+        ("own", {"search": "own"}),
+        ("own", {"search": "ow"}),
+        ("own", {"sort": "0"}),
+        ("own", {"search": "own", "sort": "0"}),
+        ("boss", {"search": "own"}),
+    ],
+)
+def test_a_page_past_the_end_leaves_a_capped_count_as_it_was(
+    app, db, web, make_contact, monkeypatch, who, args
+):
+    # Each user sees three matches, counted to 2 ("2+"). A page past the end
+    # shows no rows, so it proves none: the count stays "2+", never the rows
+    # such a page would have skipped.
+    app.config["LIST_COUNT_CAP"] = 2
+    app.config["RESTRICTED_SEARCH_COUNT_CAP"] = 2
+    monkeypatch.setattr(ContactView, "page_size", 2)
+    user = own_only(db, quick_user(db, "own@example.com"))
+    quick_user(db, "boss@example.com", is_admin=True)
+    owner = user if who == "own" else None
+    for n in range(3):
+        make_contact("Own", f"Contact{n}", owner=owner)
+    if who == "own":
+        make_contact("Own", "Hidden")
+
+    web.login(f"{who}@example.com")
+    ids, page = shown(web, **args)
+    assert len(ids) == 2
+    assert count_text(page) == "2+ contacts"
+    for number in (2, 3, 10**12):
+        ids, page = shown(web, page=number, **args)
+        assert ids == []
+        assert count_text(page) == "2+ contacts"
+    ids, page = shown(web, page=1, **args)
+    assert len(ids) == 1
+    assert count_text(page) == "3 contacts"
+
+
+@pytest.mark.parametrize("who", ["admin", "views_all"])
+@pytest.mark.parametrize("term", ["searchable", "se"])
+def test_a_search_by_a_user_who_sees_every_contact_keeps_the_list_cap(
+    app, db, web, make_contact, monkeypatch, who, term
+):
+    # The lower cap is for a restricted user only: an administrator, and a
+    # user whose permissions let them view every contact, are counted
+    # exactly up to LIST_COUNT_CAP.
+    app.config["LIST_COUNT_CAP"] = 6
+    app.config["RESTRICTED_SEARCH_COUNT_CAP"] = 2
+    monkeypatch.setattr(ContactView, "page_size", 3)
+    user = quick_user(db, "all@example.com", is_admin=who == "admin")
+    if who == "views_all":
+        set_contacts(db, user, view_scope="all", edit_scope="own")
+    other = quick_user(db, "other@example.com")
+    for n in range(5):
+        make_contact("Searchable", f"N{n}", owner=other)
+    make_contact("Other", "Person", owner=other)
+
+    web.login("all@example.com")
+    ids, page = shown(web, search=term)
+    assert len(ids) == 3
+    assert count_text(page) == "5 contacts"
+    for n in range(2):
+        make_contact("Searchable", f"More{n}", owner=other)
+    ids, page = shown(web, search=term)
+    assert len(ids) == 3
+    assert count_text(page) == "6+ contacts"
+
+
+@pytest.mark.parametrize(
+    "who, expected", [("own", "3+ contacts"), ("boss", "5 contacts")]
+)
+def test_a_search_of_only_spaces_is_counted_as_the_whole_list(
+    app, db, web, make_contact, monkeypatch, who, expected
+):
+    # Spaces hold no term: the list is the whole list, and so is its count
+    # (not a restricted search's lower cap, nor an administrator's capped one).
+    app.config["LIST_COUNT_CAP"] = 3
+    app.config["RESTRICTED_SEARCH_COUNT_CAP"] = 1
+    monkeypatch.setattr(ContactView, "page_size", 2)
+    user = own_only(db, quick_user(db, "own@example.com"))
+    quick_user(db, "boss@example.com", is_admin=True)
+    for n in range(4):
+        make_contact("Own", f"Contact{n}", owner=user)
+    make_contact("Other", "Person")
+
+    web.login(f"{who}@example.com")
+    whole, page = shown(web)
+    assert count_text(page) == expected
+    for blank in (" ", "   ", "\t"):
+        ids, page = shown(web, search=blank)
+        assert ids == whole
+        assert count_text(page) == expected
+
+
+def test_a_restricted_search_cap_above_the_list_cap_is_held_to_the_list_cap(
+    app, db, web, make_contact, monkeypatch
+):
+    app.config["LIST_COUNT_CAP"] = 2
+    app.config["RESTRICTED_SEARCH_COUNT_CAP"] = 10
+    monkeypatch.setattr(ContactView, "page_size", 3)
+    user = own_only(db, quick_user(db, "own@example.com"))
+    for n in range(4):
+        make_contact("Searchable", f"N{n}", owner=user)
+
+    web.login("own@example.com")
+    ids, page = shown(web, search="searchable")
+    assert len(ids) == 3
+    assert count_text(page) == "3+ contacts"  # counted to 2+, three shown

@@ -59,12 +59,13 @@ def _count_from_page(page, size, shown) -> None:
     A page with rows, or the first page, that is not full ends the list:
     the count is then the rows before it and on it. A full page is at least
     that many (a search's count for a restricted user is a lower bound).
+    An empty page past the first proves nothing: the list ends before it.
     """
     count = g.get("crm_list_count")
-    if not count or not count["capped"]:
+    if not count or not count["capped"] or (page and not shown):
         return
     before = page * size
-    if shown < size and (shown or page == 0):
+    if shown < size:
         g.crm_list_count = {"value": before + shown, "capped": False}
     elif before + shown > count["value"]:
         g.crm_list_count = {"value": before + shown, "capped": True}
@@ -194,6 +195,9 @@ class ContactView(SecuredModelView):
         page_size=None,
     ):
         page = page_number(page)
+        if not search.has_terms(search_term):
+            # Only spaces: the whole list, counted and paged as such.
+            search_term = None
         query = self.get_query()
         # A joined index (search or tag) that lists the matches newest first.
         driver = None

@@ -36,6 +36,11 @@ def _terms(query: str) -> list[str]:
     return terms
 
 
+def has_terms(text_query: str | None) -> bool:
+    """Whether the text holds anything to search for (not only spaces)."""
+    return bool(_terms(text_query or ""))
+
+
 def _match(terms: list[str]) -> str:
     return " AND ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
