@@ -217,6 +217,7 @@ class ContactView(SecuredModelView):
             if not isinstance(on_driver, True_):
                 query = query.filter(on_driver)
 
+        g.crm_list_ids = None  # visible matches the count read (_keep_ids)
         g.crm_list_count = self._capped_count(query, search_term, filters)
 
         if sort_column is None and driver is not None:
@@ -230,12 +231,26 @@ class ContactView(SecuredModelView):
             # here and run by the caller, reads up to its row limit and then
             # looks past it for its note, which ids narrowed to the limit hide.
             page_ids = self._visible_page(search_term, filters, sort_column)
+        size = page_size or self.page_size
+        known, complete = g.crm_list_ids or ((), False)
+        if complete or len(known) >= (page + 1) * size:
+            known = known[page * size : (page + 1) * size]
+        else:
+            known = None
         if page_ids is not None:
             # The page's ids come from the user's own id lists, newest first;
             # the query keeps its rule, so it can only narrow them further.
-            size = page_size or self.page_size
             ids = page_ids.limit(size).offset(page * size)
             query = query.filter(Contact.id.in_(ids.scalar_subquery())).limit(size)
+        elif execute and page_size != 0 and known is not None and sort_column is None:
+            # The count read the page's visible matches, newest first: read
+            # them by id (the rule still on the query) instead of testing
+            # the rule on the same matches again.
+            query = (
+                self.get_query()
+                .filter(Contact.id.in_(known))
+                .order_by(Contact.id.desc())
+            )
         else:
             query = self._apply_pagination(query, page, page_size)
         if not execute:
@@ -329,23 +344,40 @@ class ContactView(SecuredModelView):
                     streams = partial(
                         contact_id_streams, current_user, self.scope_action()
                     )
-                    total = counting.capped_count(
+                    found, newest = counting.capped_ids(
                         ids, streams, self._scope_on, partial(_carries_tag, tag_id), cap
                     )
-                    return {"value": min(total, cap), "capped": total > cap}
+                    self._keep_ids(found, cap, newest)
+                    return {"value": min(len(found), cap), "capped": len(found) > cap}
 
         if ids is not None:
             if not everything:
                 ids = ids.where(self._scope_on(ids.selected_columns[0]))
-            limited = ids.limit(cap + 1).subquery()
+            limited = ids.limit(cap + 1)
         else:
             limited = (
-                query.with_entities(Contact.id).order_by(None).limit(cap + 1)
-            ).subquery()
+                query.with_entities(Contact.id).order_by(None).limit(cap + 1).statement
+            )
+        if search_term and not everything:
+            # Read the ids themselves (at most the lower cap + 1): when they
+            # are all of them, the page is read from them (see get_list)
+            # instead of testing the rule on the same matches again.
+            found = db.session.scalars(limited).all()
+            self._keep_ids(found, cap, newest=False)
+            return {"value": min(len(found), cap), "capped": len(found) > cap}
         total = db.session.scalar(
-            select(func.count(literal_column("*"))).select_from(limited)
+            select(func.count(literal_column("*"))).select_from(limited.subquery())
         )
         return {"value": min(total, cap), "capped": total > cap}
+
+    @staticmethod
+    def _keep_ids(found, cap, newest) -> None:
+        """Keep the visible matches a count read, for get_list to page from:
+        all of them (fewer than cap + 1), or the newest cap + 1 in order."""
+        if len(found) <= cap:
+            g.crm_list_ids = (sorted(found, reverse=True), True)
+        elif newest:
+            g.crm_list_ids = (list(found), False)
 
     def _single_tag(self, filters) -> int | None:
         """The tag id when the only filter is one tag (any of or all of)."""
