@@ -192,9 +192,10 @@ def dry_run(job: ImportJob, actor) -> engine.ImportResult:
     """Check every row with the saved choices; write no contact."""
     options = _options(job)
     options.dry_run = True
-    contact_file = open_job_file(job)
-    importer = engine.Importer(contact_file, options, actor=actor, owner=actor)
+    # A vCard's broken cards are found while the file is opened: in English too.
     with force_locale("en"):
+        contact_file = open_job_file(job)
+        importer = engine.Importer(contact_file, options, actor=actor, owner=actor)
         importer.run()
     result = importer.result
     job.state = CHECKED

@@ -1,0 +1,118 @@
+"""Which language an import writes in: problems in English, whoever runs the dry
+run or the steps, read back in each reader's language; the words it adds to a
+contact ("PO Box", "Birthday:") in the language of the user who imports."""
+
+import html
+
+from sqlalchemy import select
+
+from crm.imports import engine
+from crm.imports.models import ImportJob
+from tests.test_import_screen import _form, _job_url, _run_steps, _upload
+
+BROKEN_VCARD = (
+    b"BEGIN:VCARD\r\nVERSION:3.0\r\nN:Doe;Jane;;;\r\nFN:Jane Doe\r\n"
+    b"BEGIN:VCARD\r\nVERSION:3.0\r\nN:Roe;Bob;;;\r\nFN:Bob Roe\r\nEND:VCARD\r\n"
+)
+CARD_PROBLEM = {
+    "en": "Card 1 (line 5) was not imported: The card has no END:VCARD before the "
+    "next card begins.",
+    "es": "La tarjeta 1 (línea 5) no se importó: La tarjeta no tiene END:VCARD antes "
+    "de que empiece la siguiente.",
+}
+
+
+def user_reading(db, login_as, locale):
+    user = login_as("user")
+    user.locale = locale
+    db.session.commit()
+    return user
+
+
+def problems_panel(web, url):
+    """The stored problems as the job page lists them (not the live preview)."""
+    response = web.get(url)
+    assert response.status_code == 200
+    page = html.unescape(response.get_data(as_text=True))
+    assert 'id="problems"' in page
+    return page.split('id="problems"', 1)[1]
+
+
+def check(web, url):
+    form = _form(web.get(url).get_data(as_text=True))
+    response = web.post(url, {**form, "action": "check"})
+    assert response.status_code == 302
+    return response
+
+
+def run(web, url):
+    form = _form(web.get(url).get_data(as_text=True))
+    response = web.post(url, {**form, "action": "import"})
+    assert response.status_code == 302
+    _run_steps(web, url)
+
+
+def stored_problems(db):
+    db.session.expire_all()
+    job = db.session.scalar(select(ImportJob))
+    return [p["message"] for p in job.problems]
+
+
+def test_a_spanish_dry_run_of_a_vcard_stores_its_card_problems_in_english(
+    db, web, login_as
+):
+    user = user_reading(db, login_as, "es")
+    url = _job_url(_upload(web, "people.vcf", BROKEN_VCARD))
+
+    check(web, url)
+
+    assert stored_problems(db) == [CARD_PROBLEM["en"]]
+    assert CARD_PROBLEM["es"] in problems_panel(web, url)
+    user.locale = "en"
+    db.session.commit()
+    english = problems_panel(web, url)
+    assert CARD_PROBLEM["en"] in english
+    assert "La tarjeta" not in english
+
+
+def test_a_spanish_import_stores_its_problems_in_english(db, web, login_as):
+    user = user_reading(db, login_as, "es")
+    url = _job_url(_upload(web, "people.csv", b"Last Name,Email\nDoe,jane@intranet\n"))
+
+    run(web, url)
+
+    assert stored_problems(db) == [
+        "jane@intranet is not an e-mail address; the contact was imported without it."
+    ]
+    assert (
+        "jane@intranet no es una dirección de correo electrónico; el contacto se "
+        "importó sin ella." in problems_panel(web, url)
+    )
+    user.locale = "en"
+    db.session.commit()
+    assert "the contact was imported without it." in problems_panel(web, url)
+
+
+def test_an_import_stopped_by_an_unexpected_error_says_so_in_each_language(
+    db, web, login_as, monkeypatch
+):
+    user = user_reading(db, login_as, "es")
+    url = _job_url(_upload(web, "people.csv", b"Last Name\nDoe\n"))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(engine.Importer, "run", broken)
+    run(web, url)
+
+    job = db.session.scalar(select(ImportJob))
+    assert job.message == (
+        "The import stopped because of an unexpected error, which was logged. The "
+        "rows imported so far are kept."
+    )
+    page = html.unescape(web.get(url).get_data(as_text=True))
+    assert "La importación se detuvo por un error inesperado" in page
+    assert "disk on fire" not in page
+    user.locale = "en"
+    db.session.commit()
+    assert "The import stopped because" in web.get(url).get_data(as_text=True)
