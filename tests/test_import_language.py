@@ -4,8 +4,10 @@ contact ("PO Box", "Birthday:") in the language of the user who imports."""
 
 import html
 
+import pytest
 from sqlalchemy import select
 
+from crm.contacts.models import Contact
 from crm.imports import engine
 from crm.imports.models import ImportJob
 from tests.test_import_screen import _form, _job_url, _run_steps, _upload
@@ -116,3 +118,37 @@ def test_an_import_stopped_by_an_unexpected_error_says_so_in_each_language(
     user.locale = "en"
     db.session.commit()
     assert "The import stopped because" in web.get(url).get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("locale", "po_box", "note"),
+    [
+        ("es", "Apartado de correos 12", "Cumpleaños: circa 1800"),
+        ("en", "PO Box 12", "Birthday: circa 1800"),
+    ],
+)
+def test_the_words_an_import_adds_to_a_contact_are_in_the_importers_language(
+    db, web, login_as, locale, po_box, note
+):
+    user_reading(db, login_as, locale)
+    rows = (
+        b"Last Name,Business Street,Business Address PO Box,E-mail Address\n"
+        b"Doe,Main 1,12,\nPoe,,,jane@intranet\n"
+    )
+    card = (
+        b"BEGIN:VCARD\r\nVERSION:3.0\r\nN:Roe;Bob;;;\r\nFN:Bob Roe\r\n"
+        b"BDAY:circa 1800\r\nEND:VCARD\r\n"
+    )
+
+    run(web, _job_url(_upload(web, "people.csv", rows)))
+    # The problems after a PO box are still in English.
+    assert stored_problems(db) == [
+        "jane@intranet is not an e-mail address; the contact was imported without it."
+    ]
+    run(web, _job_url(_upload(web, "people.vcf", card)))
+
+    db.session.expire_all()
+    doe = db.session.scalar(select(Contact).where(Contact.family_name == "Doe"))
+    roe = db.session.scalar(select(Contact).where(Contact.family_name == "Roe"))
+    assert [(a.line1, a.line2) for a in doe.billing_addresses] == [("Main 1", po_box)]
+    assert roe.person_notes == note

@@ -36,6 +36,7 @@ from crm.core.text import (
     phone_to_e164,
 )
 from crm.imports import presets
+from crm.imports.language import contact_language
 
 log = logging.getLogger(__name__)
 
@@ -960,7 +961,8 @@ def _po_box(text: str | None) -> str | None:
         return None
     if re.match(r"(p\.?\s*o\.?\s*box|postfach|apartado)\b", text, re.IGNORECASE):
         return text
-    return _("PO Box %(box)s", box=text)
+    with contact_language():
+        return _("PO Box %(box)s", box=text)
 
 
 def _shorten(text: str, limit: int = 60) -> str:
