@@ -5,9 +5,11 @@ contact ("PO Box", "Birthday:") in the language of the user who imports."""
 import html
 
 import pytest
+from flask_babel import refresh
 from sqlalchemy import select
 
 from crm.contacts.models import Contact
+from crm.core.text import stored_message
 from crm.imports import engine
 from crm.imports.models import ImportJob
 from tests.test_import_screen import _form, _job_url, _run_steps, _upload
@@ -152,3 +154,25 @@ def test_the_words_an_import_adds_to_a_contact_are_in_the_importers_language(
     roe = db.session.scalar(select(Contact).where(Contact.family_name == "Roe"))
     assert [(a.line1, a.line2) for a in doe.billing_addresses] == [("Main 1", po_box)]
     assert roe.person_notes == note
+
+
+@pytest.fixture
+def spanish(app):
+    with app.test_request_context(headers={"Accept-Language": "es"}):
+        refresh()
+        yield
+    refresh()
+
+
+@pytest.mark.parametrize(
+    ("stored", "read"),
+    [
+        ("day 31 is not valid in 1990-02", "el día 31 no es válido en 1990-02"),
+        (
+            "day 31 is not valid in 1990-02 This value was left out.",
+            "el día 31 no es válido en 1990-02 Este valor se dejó fuera.",
+        ),
+    ],
+)
+def test_an_impossible_day_reads_back_in_spanish(spanish, stored, read):
+    assert stored_message(stored) == read

@@ -239,10 +239,10 @@ def parse_date(text: str, fmt: str) -> date:
     except ValueError:
         raise ValueError(
             _(
-                "day %(day)s is not valid in %(year)s-%(month)02d",
+                "day %(day)s is not valid in %(year)s-%(month)s",
                 day=day,
                 year=year,
-                month=month,
+                month=f"{month:02d}",  # %(month)02d could not be read back
             )
         ) from None
 
