@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from crm.contacts.models import Contact
 from crm.core.text import stored_message
+from crm.customfields.models import CustomField, CustomHeader, CustomTab
 from crm.imports import engine
 from crm.imports.models import ImportJob
 from tests.test_import_screen import _form, _job_url, _run_steps, _upload
@@ -156,6 +157,41 @@ def test_the_words_an_import_adds_to_a_contact_are_in_the_importers_language(
     assert roe.person_notes == note
 
 
+def test_date_problems_of_a_spanish_dry_run_read_in_spanish(db, web, login_as):
+    user = user_reading(db, login_as, "es")
+    tab = CustomTab(name="Sales")
+    header = CustomHeader(tab=tab, name="Profile")
+    since = CustomField(
+        header=header, label="Since", field_name="Since", field_type="date"
+    )
+    db.session.add_all([tab, header, since])
+    db.session.commit()
+    data = b"Last Name,Birthday,Since\nDoe,1990-02-31,\nRoe,,soon\n"
+    url = _job_url(_upload(web, "people.csv", data))
+    form = _form(web.get(url).get_data(as_text=True))
+    form["map-2"] = f"custom:{since.id}"
+    assert web.post(url, {**form, "action": "check"}).status_code == 302
+
+    assert stored_problems(db) == [
+        "day 31 is not valid in 1990-02",
+        "soon is not a date in the format YYYY-MM-DD. This value was left out.",
+    ]
+    spanish = problems_panel(web, url)
+    assert "el día 31 no es válido en 1990-02" in spanish
+    assert (
+        "soon no es una fecha con el formato YYYY-MM-DD. Este valor se dejó fuera."
+        in spanish
+    )
+    assert "is not" not in spanish and "left out" not in spanish
+    user.locale = "en"
+    db.session.commit()
+    english = problems_panel(web, url)
+    assert "day 31 is not valid in 1990-02" in english
+    assert "soon is not a date in the format YYYY-MM-DD. This value was left out." in (
+        english
+    )
+
+
 @pytest.fixture
 def spanish(app):
     with app.test_request_context(headers={"Accept-Language": "es"}):
@@ -169,10 +205,25 @@ def spanish(app):
     [
         ("day 31 is not valid in 1990-02", "el día 31 no es válido en 1990-02"),
         (
+            "'soon' is not a date in the format DD/MM/YYYY. This value was left out.",
+            "'soon' no es una fecha con el formato DD/MM/YYYY. Este valor se dejó "
+            "fuera.",
+        ),
+        (
             "day 31 is not valid in 1990-02 This value was left out.",
             "el día 31 no es válido en 1990-02 Este valor se dejó fuera.",
         ),
+        # A message around one that no catalog knows is still read.
+        (
+            "The contact could not be saved: the database refused a value",
+            "No se pudo guardar el contacto: the database refused a value",
+        ),
+        # A value that only looks like the end of another message stays a value.
+        (
+            "'x' is not a date in the format This value was left out.",
+            "'x' no es una fecha con el formato This value was left out.",
+        ),
     ],
 )
-def test_an_impossible_day_reads_back_in_spanish(spanish, stored, read):
+def test_stored_import_problems_read_back_whole_in_spanish(spanish, stored, read):
     assert stored_message(stored) == read
