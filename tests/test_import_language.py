@@ -11,8 +11,9 @@ from sqlalchemy import select
 from crm.contacts.models import Contact
 from crm.core.text import stored_message
 from crm.customfields.models import CustomField, CustomHeader, CustomTab
-from crm.imports import engine
+from crm.imports import engine, jobs
 from crm.imports.models import ImportJob
+from tests.record_helpers import flashes
 from tests.test_import_screen import _form, _job_url, _run_steps, _upload
 
 BROKEN_VCARD = (
@@ -78,6 +79,20 @@ def test_a_spanish_dry_run_of_a_vcard_stores_its_card_problems_in_english(
     english = problems_panel(web, url)
     assert CARD_PROBLEM["en"] in english
     assert "La tarjeta" not in english
+
+
+def test_a_dry_run_that_cannot_start_says_why_in_the_readers_language(
+    db, web, login_as
+):
+    user_reading(db, login_as, "es")
+    url = _job_url(_upload(web, "people.vcf", BROKEN_VCARD))
+    form = _form(web.get(url).get_data(as_text=True))
+    jobs._path(db.session.scalar(select(ImportJob))).unlink()
+
+    response = web.post(url, {**form, "action": "check"})
+
+    assert response.status_code == 302
+    assert flashes(web) == ["El archivo subido ya no está; vuelva a subirlo."]
 
 
 def test_a_spanish_import_stores_its_problems_in_english(db, web, login_as):
