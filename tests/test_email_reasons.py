@@ -37,6 +37,9 @@ SPANISH = {
     "caracteres entre dos puntos (sobra 1 carácter).",
     "a" * 250 + "@ex.com": "La dirección de correo electrónico es demasiado larga "
     "(sobran 3 caracteres).",
+    # Characters of several bytes: the library gives a range.
+    "é" * 130 + "@" + "b" * 60 + ".com": "La dirección de correo electrónico es "
+    "demasiado larga (sobran de 35 a 71 caracteres).",
     "jane@xn--ls8h.com": "La parte posterior a la arroba no es IDNA válido "
     "(Codepoint U+1F4A9 at position 1 of '💩' not allowed).",
 }

@@ -4,6 +4,7 @@ country filter) read in the reader's language; the stored value stays English.""
 import html
 import re
 
+import pytest
 import vobject
 
 from crm.contacts import services
@@ -223,3 +224,45 @@ def test_the_address_kinds_agree_with_address_in_spanish(
     kind = select_of(form, "kind")  # the row the "Add" button copies
     assert '<option value="shipping">Envío</option>' in kind
     assert '<option value="other">Otra</option>' in kind
+
+
+@pytest.mark.parametrize(
+    ("locale", "saved"), [("es", "Contacto guardado."), ("en", "Contact saved.")]
+)
+def test_values_no_list_offers_are_saved_unchanged(
+    db, web, login_as, make_contact, locale, saved
+):
+    user = login_as("user")
+    user.locale = locale
+    db.session.commit()
+    # "Móvil" and "Cliente" read like the labels of Mobile and Customer.
+    jane = add_lines(
+        db,
+        make_contact(
+            "Jane",
+            "Doe",
+            owner=user,
+            prefix="Dr.",
+            suffix="Esq.",
+            contact_type="Cliente",
+        ),
+        ("phone", "555 0100", "Fax line"),
+        ("phone", "555 0101", "Móvil"),
+        ("fax", "555 0102", "mobile"),
+    )
+
+    response = edit(web, "general", jane.id, job_title="Buyer")
+
+    assert saved in response.get_data(as_text=True)
+    contact = reload(db, Contact, jane.id)
+    assert contact.job_title == "Buyer"
+    assert (contact.prefix, contact.suffix, contact.contact_type) == (
+        "Dr.",
+        "Esq.",
+        "Cliente",
+    )
+    assert [p.type for p in contact.phones + contact.faxes] == [
+        "Fax line",
+        "Móvil",
+        "mobile",
+    ]

@@ -29,7 +29,16 @@ def stored_message(text: str | None) -> str:
     message, or one of email-validator's reasons (see
     ``crm.core.email_reasons``), and is read back the same way. Text that is
     no catalog entry (a user's words) comes back as stored.
+
+    A message that ends in a value can also swallow the words of a message
+    around it ("... in the format %(format)s." inside "%(problem)s This value
+    was left out."); the message around it is read instead when what it
+    wraps reads back as a message.
     """
+    return _read_back(text, _DEPTH)
+
+
+def _read_back(text: str | None, depth: int) -> str:
     if not text:
         return ""
     translations = get_translations()
@@ -40,25 +49,36 @@ def stored_message(text: str | None) -> str:
         return catalog[text]
     if len(text) > _LONGEST_STORED:
         return text  # no system message is this long; matching would be slow
+    if depth == 0:
+        return text
+    plain = None
     for msgid, pattern in _patterns_of(id(catalog), catalog):
         found = pattern.fullmatch(text)
-        if found:
-            values = found.groupdict()
-            for name in ("problem", "reason"):
-                if name in values:
-                    values[name] = _nested_message(values[name])
-            return translations.gettext(msgid) % values
-    return text
+        if not found:
+            continue
+        values = found.groupdict()
+        inner = [name for name in ("problem", "reason") if name in values]
+        if not inner:
+            if plain is None:
+                plain = translations.gettext(msgid) % values
+            continue
+        read = {name: _nested_message(values[name], depth - 1) for name in inner}
+        if plain is not None and all(read[name] == values[name] for name in inner):
+            continue
+        return translations.gettext(msgid) % {**values, **read}
+    return text if plain is None else plain
 
 
-def _nested_message(text: str) -> str:
-    return known_email_reason(text) or stored_message(text)
+def _nested_message(text: str, depth: int) -> str:
+    return known_email_reason(text) or _read_back(text, depth)
 
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 _pattern_cache: dict[int, list] = {}
 # Stored reasons and problems are at most 255 characters (their columns).
 _LONGEST_STORED = 1000
+# Messages inside messages, at most (real ones go two deep).
+_DEPTH = 4
 
 
 def _patterns_of(key: int, catalog: dict) -> list:

@@ -15,7 +15,6 @@ import secrets
 from pathlib import Path
 
 from flask import current_app
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -25,6 +24,7 @@ from crm.core.errors import ServiceError
 from crm.core.text import stored_message
 from crm.extensions import db
 from crm.imports import engine, presets, reading
+from crm.imports.language import problems_in_english
 from crm.imports.models import CHECKED, DONE, FAILED, RUNNING, UPLOADED, ImportJob
 from crm.imports.rows import ISO_DATE, check_date_format
 
@@ -192,9 +192,10 @@ def dry_run(job: ImportJob, actor) -> engine.ImportResult:
     """Check every row with the saved choices; write no contact."""
     options = _options(job)
     options.dry_run = True
-    contact_file = open_job_file(job)
-    importer = engine.Importer(contact_file, options, actor=actor, owner=actor)
-    with force_locale("en"):
+    # A vCard's broken cards are found while the file is opened: in English too.
+    with problems_in_english():
+        contact_file = open_job_file(job)
+        importer = engine.Importer(contact_file, options, actor=actor, owner=actor)
         importer.run()
     result = importer.result
     job.state = CHECKED
@@ -230,7 +231,7 @@ def step(job: ImportJob, actor, max_rows: int | None = None) -> ImportJob:
     max_rows = max_rows or current_app.config["IMPORT_STEP_ROWS"]
     options = _options(job)
     try:
-        with force_locale("en"):
+        with problems_in_english():
             contact_file = open_job_file(job)
             importer = engine.Importer(contact_file, options, actor=actor, owner=actor)
             cursor = importer.run(

@@ -36,6 +36,7 @@ from crm.core.text import (
     phone_to_e164,
 )
 from crm.imports import presets
+from crm.imports.language import contact_language
 
 log = logging.getLogger(__name__)
 
@@ -238,10 +239,10 @@ def parse_date(text: str, fmt: str) -> date:
     except ValueError:
         raise ValueError(
             _(
-                "day %(day)s is not valid in %(year)s-%(month)02d",
+                "day %(day)s is not valid in %(year)s-%(month)s",
                 day=day,
                 year=year,
-                month=month,
+                month=f"{month:02d}",  # %(month)02d could not be read back
             )
         ) from None
 
@@ -960,7 +961,8 @@ def _po_box(text: str | None) -> str | None:
         return None
     if re.match(r"(p\.?\s*o\.?\s*box|postfach|apartado)\b", text, re.IGNORECASE):
         return text
-    return _("PO Box %(box)s", box=text)
+    with contact_language():
+        return _("PO Box %(box)s", box=text)
 
 
 def _shorten(text: str, limit: int = 60) -> str:

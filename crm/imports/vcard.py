@@ -20,6 +20,7 @@ import vobject
 from flask_babel import gettext as _
 
 from crm.imports import reading
+from crm.imports.language import contact_language
 from crm.imports.rows import ERROR, WARNING, Problem
 
 log = logging.getLogger(__name__)
@@ -727,7 +728,8 @@ class _CardMapper:
             return
         if not text:
             return
-        what = _("Birthday") if key == "birthday" else _("Anniversary")
+        with contact_language():
+            what = _("Birthday") if key == "birthday" else _("Anniversary")
         self.notes.append(f"{what}: {text}")
         self.warn(
             label,
