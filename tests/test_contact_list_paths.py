@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from crm.contacts import counting
 from crm.contacts.admin import ContactView
 from crm.tags.models import ContactTag, Tag
 from tests.access_helpers import own_only, quick_user, set_contacts
@@ -276,3 +277,85 @@ def test_a_restricted_search_cap_above_the_list_cap_is_held_to_the_list_cap(
     ids, page = shown(web, search="searchable")
     assert len(ids) == 3
     assert count_text(page) == "3+ contacts"  # counted to 2+, three shown
+
+
+# Family names out of id order, so that sorting by name moves every page.
+FAMILIES = ("Moss", "Abbot", "Young", "Fisher", "Cole", "Price", "Baker")
+
+
+@pytest.fixture
+def counted(db, make_contact):
+    """Seven contacts of a restricted user, each with a hidden twin (no owner),
+    all matching the search "counted" and carrying the tag VIP."""
+    user = own_only(db, quick_user(db, "own@example.com"))
+    tag = Tag(name="VIP")
+    mine = []
+    for family in FAMILIES:
+        for owner in (user, None):
+            contact = make_contact("Counted", family, owner=owner)
+            contact.tag_links.append(ContactTag(tag=tag))
+            if owner is user:
+                mine.append(contact)
+    db.session.commit()
+    return user, str(tag.id), mine
+
+
+def _page_by_page(web, **args):
+    """Every row of the list, page after page, and the count the last page shows."""
+    rows, page = [], 0
+    while True:
+        ids, body = shown(web, page=page, **args)
+        rows += ids
+        if len(ids) < ContactView.page_size:
+            return rows, count_text(body)
+        page += 1
+
+
+@pytest.mark.parametrize("sort", [None, "0"])
+@pytest.mark.parametrize("narrowed", ["search", "tag", "search and tag"])
+def test_a_restricted_list_read_from_its_counted_ids_pages_in_list_order(
+    app, web, counted, monkeypatch, narrowed, sort
+):
+    # The count reads all seven visible matches (under both caps), so a page
+    # in the default order is read from those ids; sorted, it is not. Either
+    # way the pages follow one another in the list's order, each row once.
+    app.config["LIST_COUNT_CAP"] = 10
+    app.config["RESTRICTED_SEARCH_COUNT_CAP"] = 10
+    monkeypatch.setattr(ContactView, "page_size", 3)
+    user, tag, mine = counted
+    args = {}
+    if "search" in narrowed:
+        args["search"] = "counted"
+    if "tag" in narrowed:
+        args["flt0_tags_any_of"] = tag
+    if sort:
+        args["sort"] = sort
+        expected = [c.id for c in sorted(mine, key=lambda c: c.family_name)]
+    else:
+        expected = sorted((c.id for c in mine), reverse=True)
+
+    web.login(user.email)
+    rows, count = _page_by_page(web, **args)
+    assert rows == expected
+    assert count == "7 contacts"
+
+
+@pytest.mark.parametrize("way", ["probe", "merge", "visible"])
+def test_a_restricted_tag_list_pages_newest_first_whichever_way_it_is_counted(
+    app, web, counted, monkeypatch, way
+):
+    # Seven visible, counted to the cap of five: the merge keeps the newest
+    # six in order and the first two pages are read from them, the third
+    # from the list's own query; the other ways keep no ids past the cap.
+    app.config["LIST_COUNT_CAP"] = 5
+    monkeypatch.setattr(ContactView, "page_size", 3)
+    monkeypatch.setattr(counting, "choose", lambda *_args: way)
+    user, tag, mine = counted
+
+    web.login(user.email)
+    first, body = shown(web, flt0_tags_any_of=tag)
+    assert count_text(body) == "5+ contacts"
+    rows, count = _page_by_page(web, flt0_tags_any_of=tag)
+    assert rows == sorted((c.id for c in mine), reverse=True)
+    assert rows[:3] == first
+    assert count == "7 contacts"
