@@ -109,6 +109,15 @@ def _visible(db, user, args):
     return set(db.session.scalars(query))
 
 
+def _in_list_order(db, ids, args):
+    """The ids in the order the path lists them: by family name when sorted
+    by the name column (every family name differs), else newest first."""
+    if "sort" not in args:
+        return sorted(ids, reverse=True)
+    query = select(Contact.id).where(Contact.id.in_(ids)).order_by(Contact.family_name)
+    return list(db.session.scalars(query))
+
+
 def _every_page(web, args):
     """Every row of the list and the count each page shows, two past the end."""
     rows, counts, page = [], [], 0
@@ -142,6 +151,8 @@ def test_every_list_path_counts_only_what_the_user_may_see(
         expected = _visible(db, user, args)
         rows, counts = _every_page(web, args)
         assert sorted(rows) == sorted(expected), args
+        # Page after page in the list's order, whichever way a page is read.
+        assert rows == _in_list_order(db, expected, args), args
         for text in counts:
             value, capped = COUNT.fullmatch(text).groups()
             value = int(value.replace(",", ""))
