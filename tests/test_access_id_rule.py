@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select, union
 
 from crm.access import policy
+from crm.access.models import ContactShare
 from crm.access.rules import contact_criterion, contact_id_streams
 from crm.contacts import counting
 from crm.contacts.admin import ContactView, _carries_tag
@@ -99,6 +100,37 @@ def test_the_capped_count_from_an_index_respects_the_rule(
     shown, page = _shown(web, flt0_tags_any_of=str(tagged.id))
     assert shown == [world["c2"].id]
     assert re.search(r"\b1 contact\b", page)
+
+
+@pytest.mark.parametrize("narrowed", ["search", "tag"])
+def test_a_grant_withdrawn_after_the_count_keeps_its_contact_off_the_page(
+    db, web, world, tagged, monkeypatch, narrowed
+):
+    # The page is read by the ids the count found, with the rule still on
+    # its query: a contact whose grant goes between the two is not shown.
+    direct = world["direct"].id
+    keep = ContactView._keep_ids
+    withdrawn = []
+
+    def keep_then_withdraw(found, cap, newest):
+        keep(found, cap, newest)
+        assert direct in found
+        db.session.execute(
+            ContactShare.__table__.delete().where(ContactShare.contact_id == direct)
+        )
+        db.session.commit()
+        withdrawn.append(direct)
+
+    monkeypatch.setattr(ContactView, "_keep_ids", staticmethod(keep_then_withdraw))
+    web.login(world["u1"].email)
+    if narrowed == "search":
+        shown, _page = _shown(web, search="shared")
+        expected = ids(world, "team", "edit")
+    else:
+        shown, _page = _shown(web, flt0_tags_any_of=str(tagged.id))
+        expected = ids(world, "c1", "team", "edit")
+    assert withdrawn == [direct]
+    assert shown == sorted(expected, reverse=True)
 
 
 @pytest.mark.parametrize("who", ["u1", "u2", "u3", "manager"])
