@@ -270,6 +270,36 @@ def test_export_holds_only_what_the_user_may_see(db, web, make_contact):
     assert list_ids(web) == [str(shared.id), str(mine.id)]
 
 
+@pytest.mark.parametrize("narrowed", ["search", "tag"])
+def test_a_restricted_export_of_a_counted_list_stops_at_the_row_limit_with_a_note(
+    app, db, web, make_contact, narrowed
+):
+    # The list's count reads all three of the user's matches, which a list
+    # page is read from; the export is still the whole list up to its
+    # limit, and says that it stopped there.
+    app.config["EXPORT_MAX_ROWS"] = 2
+    user = own_only_user(db, "own@example.com")
+    tag = Tag(name="VIP")
+    made = []
+    for family in ("A", "B", "C", "Hidden"):
+        contact = make_contact(
+            "Counted", family, owner=None if family == "Hidden" else user
+        )
+        contact.tag_links.append(ContactTag(tag=tag))
+        made.append(contact)
+    db.session.commit()
+    if narrowed == "search":
+        args = {"search": "counted"}
+    else:
+        args = {"flt0_tags_any_of": str(tag.id)}
+
+    web.login(user.email)
+    header, *rows = csv_rows(export(web, "csv", **args))
+    assert [row[0] for row in rows[:2]] == [str(made[2].id), str(made[1].id)]
+    assert len(rows) == 3
+    assert rows[2][0].startswith("Only the first 2 contacts were exported")
+
+
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
 def test_csv_cells_that_could_start_a_formula_are_neutralised(
     db, web, signed_in, make_contact, start
