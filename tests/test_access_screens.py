@@ -280,3 +280,23 @@ def test_ordinary_users_do_not_see_the_settings_screens(db, web, fast_user):
         assert web.get(url).status_code == 403, url
     page = web.get("/admin/contact/").get_data(as_text=True)
     assert "Audit log" not in page and "Default permissions" not in page
+
+
+@pytest.mark.parametrize("value", ["Spanish", "xx", "español"])
+def test_a_language_the_interface_does_not_ship_is_refused(db, web, admin, value):
+    data = {"email": "u1@example.com", "active": "y", "new_password": PASSWORD}
+    data.update(permission_form(), locale=value)
+    page = web.post("/admin/user/new/", data).get_data(as_text=True)
+    assert "is not a language of the interface: use en, es" in page
+    assert db.session.scalar(select(User).where(User.email == "u1@example.com")) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "stored"), [("es", "es"), ("es-MX", "es-MX"), ("", None)]
+)
+def test_a_language_of_the_interface_or_none_is_kept(db, web, admin, value, stored):
+    data = {"email": "u1@example.com", "active": "y", "new_password": PASSWORD}
+    data.update(permission_form(), locale=value)
+    assert web.post("/admin/user/new/", data).status_code == 302
+    user = db.session.scalar(select(User).where(User.email == "u1@example.com"))
+    assert user.locale == stored
