@@ -57,9 +57,10 @@ def _count_from_page(page, size, shown) -> None:
     """Make a capped count exact, or raise it, from the page just read.
 
     A page with rows, or the first page, that is not full ends the list:
-    the count is then the rows before it and on it. A full page is at least
-    that many (a search's count for a restricted user is a lower bound).
-    An empty page past the first proves nothing: the list ends before it.
+    the count is then the rows before it and on it. A full page proves at
+    least that many (a capped count may be lower: a restricted user's
+    search is capped at 100). An empty page past the first proves nothing:
+    the list ends before it.
     """
     count = g.get("crm_list_count")
     if not count or not count["capped"] or (page and not shown):
