@@ -40,22 +40,16 @@ MERGE_COST = 0.11
 VISIBLE_COST = 1.1
 
 
-def capped_count(matches, streams, rule_on, probe_match, cap, way=None) -> int:
-    """How many of ``matches`` the user may see, counted up to ``cap`` + 1.
+def capped_ids(matches, streams, rule_on, probe_match, cap, way=None):
+    """Up to cap + 1 of ``matches`` the user may see (their number is the
+    capped count), and whether they are the newest ones, in that order (the
+    merge reads them so).
 
     ``matches`` selects one column of contact ids; ``streams()`` gives the
-    user's id lists (``rules.contact_id_streams``), asked for only when the
-    count needs them; ``rule_on(column)`` states the user's rule on a column
-    of contact ids; ``probe_match(ids)`` states "this id is among the
-    matches" on a column. ``way`` is chosen from samples of both sides
-    unless given.
-    """
-    return len(capped_ids(matches, streams, rule_on, probe_match, cap, way)[0])
-
-
-def capped_ids(matches, streams, rule_on, probe_match, cap, way=None):
-    """The ids ``capped_count`` counts (at most cap + 1), and whether they
-    are the newest ones, in that order (the merge reads them so).
+    user's id lists (``rules.contact_id_streams``), asked for only when a way
+    needs them; ``rule_on(column)`` states the user's rule on a column of
+    contact ids; ``probe_match(ids)`` states "this id is among the matches"
+    on a column. ``way`` is chosen from samples of both sides unless given.
 
     Fewer than cap + 1 are all of them, in any order; cap + 1 read newest
     first are the start of the list in its default order. Reading the ids
