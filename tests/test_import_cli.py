@@ -70,10 +70,25 @@ def test_problems_are_listed_by_row_and_column_and_capped(runner, db, tmp_path):
         (["empty.csv"], "The file is empty."),
         (["notes.txt"], "No column could be matched"),
         (["ok.csv", "--encoding", "no-such-code"], "is not an encoding"),
-        (["ok.csv", "--date-format", "%m/%Y"], "needs a day, a month and a year"),
+        (
+            ["ok.csv", "--date-format", "%m/%Y"],
+            "needs a day, a month and a year, for example %d/%m/%Y.",
+        ),
+        (
+            ["ok.csv", "--date-format", "%d.%q.%Y"],
+            "may only use %d, %m, %Y, %y, %b.",
+        ),
         (["ok.csv", "--owner", "nobody@example.com"], "no active user"),
     ],
-    ids=["missing", "empty", "not-contacts", "encoding", "date-format", "owner"],
+    ids=[
+        "missing",
+        "empty",
+        "not-contacts",
+        "encoding",
+        "date-format",
+        "date-code",
+        "owner",
+    ],
 )
 def test_unreadable_file_exits_non_zero_with_one_line(
     runner, db, tmp_path, args, message

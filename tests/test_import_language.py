@@ -242,3 +242,14 @@ def spanish(app):
 )
 def test_stored_import_problems_read_back_whole_in_spanish(spanish, stored, read):
     assert stored_message(stored) == read
+
+
+def test_a_date_format_message_reads_back_with_single_percent_signs(spanish):
+    # The message is written with "%%"; the stored text has one "%".
+    stored = (
+        "The date format %m/%Y needs a day, a month and a year, for example %d/%m/%Y."
+    )
+    assert stored_message(stored) == (
+        "El formato de fecha %m/%Y necesita un día, un mes y un año, por ejemplo "
+        "%d/%m/%Y."
+    )

@@ -102,7 +102,8 @@ def _patterns_of(key: int, catalog: dict) -> list:
                 continue
             parts = _PLACEHOLDER.split(msgid)
             regex = "".join(
-                re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)"
+                # "%%" in a message is one "%" in the text it made.
+                re.escape(part.replace("%%", "%")) if i % 2 == 0 else f"(?P<{part}>.+?)"
                 for i, part in enumerate(parts)
             )
             found.append((len(literal), msgid, re.compile(regex, re.DOTALL)))

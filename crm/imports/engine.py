@@ -763,7 +763,7 @@ class Importer:
         for pending, contact, changed, warnings in done:
             if contact is None:
                 # The match is made in the edit scope; this guards the write too.
-                self._failed(pending.row, "the existing contact cannot be changed")
+                self._failed(pending.row, _("You may not change that contact."))
                 continue
             for problem in warnings.found:
                 self.result.add_problem(problem)
@@ -779,7 +779,7 @@ class Importer:
         """Fill the blanks of one contact in its own savepoint."""
         if contact is None:
             # The match is made in the edit scope; this guards the write too.
-            self._failed(pending.row, "the existing contact cannot be changed")
+            self._failed(pending.row, _("You may not change that contact."))
             return
         try:
             with db.session.begin_nested():

@@ -176,7 +176,10 @@ def _date_pattern(fmt: str) -> re.Pattern:
             i += 2
         elif code.startswith("%"):
             raise ServiceError(
-                _("The date format may only use %%d, %%m, %%Y, %%y and %%b.")
+                _(
+                    "The date format may only use %(codes)s.",
+                    codes="%d, %m, %Y, %y, %b",
+                )
             )
         else:
             parts.append(re.escape(fmt[i]))
