@@ -3,6 +3,7 @@ run or the steps, read back in each reader's language; the words it adds to a
 contact ("PO Box", "Birthday:") in the language of the user who imports."""
 
 import html
+import re
 
 import pytest
 from flask_babel import refresh
@@ -253,3 +254,22 @@ def test_a_date_format_message_reads_back_with_single_percent_signs(spanish):
         "El formato de fecha %m/%Y necesita un día, un mes y un año, por ejemplo "
         "%d/%m/%Y."
     )
+
+
+def recent_states(web):
+    page = web.get("/admin/imports/").get_data(as_text=True)
+    table = page.split('id="recent-imports"', 1)[1].split("</table>", 1)[0]
+    return re.findall(r"</a></td>\s*<td>([^<]*)</td>", table)
+
+
+def test_the_recent_imports_name_their_state_in_the_readers_language(db, web, login_as):
+    user = user_reading(db, login_as, "es")
+    url = _job_url(_upload(web, "people.csv", b"Last Name\nDoe\n"))
+    assert recent_states(web) == ["Subido"]
+    check(web, url)
+    assert recent_states(web) == ["Comprobado"]
+    run(web, url)
+    assert recent_states(web) == ["Hecho"]
+    user.locale = "en"
+    db.session.commit()
+    assert recent_states(web) == ["Done"]

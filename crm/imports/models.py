@@ -1,6 +1,7 @@
 """An import started from the admin screen, worked through in steps."""
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -13,6 +14,13 @@ RUNNING = "running"
 DONE = "done"
 FAILED = "failed"
 STATES = (UPLOADED, CHECKED, RUNNING, DONE, FAILED)
+STATE_LABELS = {
+    UPLOADED: _l("Uploaded"),
+    CHECKED: _l("Checked"),
+    RUNNING: _l("Running"),
+    DONE: _l("Done"),
+    FAILED: _l("Failed"),
+}
 
 
 class ImportJob(db.Model):
@@ -62,6 +70,11 @@ class ImportJob(db.Model):
     user = relationship("User")
 
     __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def state_label(self) -> str:
+        """The state in the reader's language."""
+        return str(STATE_LABELS[self.state])
 
     @property
     def percent(self) -> int:
