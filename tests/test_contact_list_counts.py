@@ -3,7 +3,9 @@ ones the rule lets through, each page's count is exact when it says so and
 never more than those rows when it is capped, and contacts the user may not
 see never move it."""
 
+import html
 import re
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -128,11 +130,40 @@ def _every_page(web, args):
         if len(ids) < PAGE:
             break
         page += 1
-    for past in (page + 1, page + 2):
+    # A negative page is the first, and its pager goes on from there.
+    ids, body = shown(web, page=-1, **args)
+    assert ids == rows[:PAGE]
+    assert _pager_links(body) == (None, 1 if len(ids) == PAGE else None), args
+    for past in (page + 1, page + 2, page + 50):
         ids, body = shown(web, page=past, **args)
         assert ids == []
         counts.append(count_text(body))
+        # "<" leads back to a page with rows: the last one when the count
+        # is exact, else the last the count proves; ">" leads nowhere.
+        back, onward = _pager_links(body)
+        assert onward is None, (args, past)
+        back_ids, _body = shown(web, page=back, **args)
+        assert back_ids or not rows, (args, past, back)
+        if "+" not in counts[-1]:
+            last = max(len(rows) - 1, 0) // PAGE
+            assert back == last, (args, past, back)
     return rows, counts
+
+
+PAGER_LINK = re.compile(
+    r'<li class="page-item( disabled)?">\s*<a class="page-link" href="([^"]*)">'
+    r"(&lt;|&gt;)</a>"
+)
+
+
+def _pager_links(body):
+    """The pages "<" and ">" lead to; None for a disabled one."""
+    pager = body.split('class="crm-pager"', 1)[1]
+    links = {}
+    for disabled, href, arrow in PAGER_LINK.findall(pager):
+        query = parse_qs(urlsplit(html.unescape(href)).query)
+        links[arrow] = None if disabled else int(query.get("page", ["0"])[0])
+    return links["&lt;"], links["&gt;"]
 
 
 @pytest.mark.parametrize("who", ["u1", "u2", "u3", "manager", "all"])

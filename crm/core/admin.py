@@ -264,6 +264,12 @@ class SecuredModelView(SecuredMixin, ModelView):
     def _apply_pagination(self, query, page, page_size):
         return super()._apply_pagination(query, page_number(page), page_size)
 
+    def _get_list_extra_args(self):
+        # The page the list reads is also the one its pager counts from.
+        args = super()._get_list_extra_args()
+        args.page = page_number(args.page)
+        return args
+
     def get_count_query(self):
         # A literal count(*) keeps SQLite on its fast counting path.
         return (
