@@ -51,3 +51,26 @@ def test_inline_add_buttons_say_what_they_add(app, web, login_as):
     login_as("admin")
     page = web.get("/admin/sequence/new/").get_data(as_text=True)
     assert 'data-crm-add-inline="steps"' in page
+
+
+def _segment(page, start, end):
+    begin = page.index(start)
+    return page[begin : page.index(end, begin)]
+
+
+def test_the_menus_of_a_list_have_no_javascript_links(web, login_as, make_contact):
+    """The main menu's dropdown toggles and the contact list's menus (filter,
+    export, actions) are plain "#" links: a javascript: link is a CSP
+    violation on every click. (The stock lists' active "List" tab keeps
+    Flask-Admin's link; it is the page already open.)"""
+    make_contact("Menu", "Holder")
+    login_as("admin")
+    for url in ("/admin/contact/", "/admin/tag/"):
+        page = web.get(url).get_data(as_text=True)
+        menu = _segment(page, 'class="nav navbar-nav mr-auto"', "</ul>\n")
+        assert 'data-toggle="dropdown"' in menu, url
+        assert "javascript:" not in menu, url
+    page = web.get("/admin/contact/").get_data(as_text=True)
+    tabs = _segment(page, 'class="nav nav-tabs"', "</ul>\n")
+    assert "javascript:" not in tabs
+    assert ">Export CSV</a>" in tabs and ">Export vCard</a>" in tabs

@@ -211,14 +211,32 @@ def test_note_body_is_sanitised_on_save_and_shown_inert(web, db, make_contact):
 
     assert response.status_code == 302
     body = db.session.scalar(select(Note.body))
-    for active in ("<script", "alert(", "onerror", "javascript:"):
+    # No picture either: it would make every reader's browser fetch its URL.
+    for active in ("<script", "alert(", "onerror", "javascript:", "<img", "x.png"):
         assert active not in body
-    for kept in ("<b>Jane</b>", 'src="x.png"', 'href="https://example.com/"', "link"):
+    for kept in ("<b>Jane</b>", 'href="https://example.com/"', "link"):
         assert kept in body
+    assert 'rel="noopener noreferrer"' in body
     tab = tab_section(web.get(record_url(jane.id, "tasks")).get_data(as_text=True))
     assert "<b>Jane</b>" in tab
-    for active in ("alert(", "onerror", "javascript:"):
+    for active in ("alert(", "onerror", "javascript:", "<img"):
         assert active not in tab
+
+
+def test_a_stored_note_picture_is_not_shown(web, db, make_contact):
+    """A body stored before pictures were refused (or written around the
+    service) is cleaned again on display."""
+    from crm.tasks.models import Note
+
+    user = sign_in(web, db)
+    jane = make_contact(owner=user)
+    _create(web, "note", jane.id, title="Old note", note_type="call", body="<p>x</p>")
+    note = db.session.scalar(select(Note))
+    note.body = '<p>Seen</p><img src="/admin/contact/details/x">'
+    db.session.commit()
+
+    tab = tab_section(web.get(record_url(jane.id, "tasks")).get_data(as_text=True))
+    assert "<p>Seen</p>" in tab and "<img" not in tab
 
 
 def test_a_note_title_with_markup_is_escaped(web, db, make_contact):

@@ -50,7 +50,7 @@ def _category(parts, item, admin_view, main) -> None:
     parts.append(
         f'<li class="{active}dropdown">'
         f'<a class="dropdown-toggle {toggle}" data-toggle="dropdown" '
-        f'href="javascript:void(0)">{span}{_icon(item)}{escape(item.name)}'
+        f'href="#" role="button">{span}{_icon(item)}{escape(item.name)}'
         f'<i class="glyphicon {chevron} small"></i></a>'
         '<ul class="dropdown-menu">'
     )

@@ -7,7 +7,6 @@ domain gave one, so e-mail opens and clicks show without this module knowing
 the mail domain.
 """
 
-import nh3
 from flask import current_app, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
@@ -36,7 +35,7 @@ def _page() -> int:
 
 def safe_body(html: str | None) -> Markup:
     """A note body for display: sanitised again, whatever the stored text holds."""
-    return Markup(nh3.clean(html or ""))
+    return Markup(services.clean_note_html(html))
 
 
 def _describe(event) -> dict:

@@ -122,11 +122,27 @@ def _remind_minutes(value) -> int | None:
     return minutes
 
 
+# Notes carry no pictures: the site serves none for them, and an image
+# would make each reader's browser request whatever URL the note names.
+NOTE_TAGS = nh3.ALLOWED_TAGS - {"img", "map", "area"}
+NOTE_URL_SCHEMES = {"http", "https", "mailto", "tel"}
+
+
+def clean_note_html(html: str | None) -> str:
+    """Rich text without scripts, handlers, images or script URLs."""
+    return nh3.clean(
+        html or "",
+        tags=NOTE_TAGS,
+        url_schemes=NOTE_URL_SCHEMES,
+        link_rel="noopener noreferrer",
+    )
+
+
 def sanitise_html(html: str | None) -> str | None:
-    """Rich text with scripts, event handlers and script URLs removed."""
+    """A note body to store: ``clean_note_html``, or None when nothing is left."""
     if html is None:
         return None
-    cleaned = nh3.clean(html).strip()
+    cleaned = clean_note_html(html).strip()
     return cleaned or None
 
 
