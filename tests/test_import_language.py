@@ -273,3 +273,18 @@ def test_the_recent_imports_name_their_state_in_the_readers_language(db, web, lo
     user.locale = "en"
     db.session.commit()
     assert recent_states(web) == ["Done"]
+
+
+def test_the_import_screen_names_delimiters_and_dry_runs_in_spanish(db, web, login_as):
+    user_reading(db, login_as, "es")
+    url = _job_url(_upload(web, "people.csv", b"Last Name;City\nDoe;K\xc3\xb6ln\n"))
+    page = html.unescape(web.get(url).get_data(as_text=True))
+    assert 'id="detected-delimiter">Punto y coma (;)<' in page
+    assert "Detectado: Punto y coma (;)" in page
+    choices = page.split('id="delimiter"', 1)[1].split("</select>", 1)[0]
+    assert ">Tabulador<" in choices and ">Barra vertical (|)<" in choices
+    for english in ("comma", "semicolon", "tab character", "vertical bar"):
+        assert english not in choices.lower()
+    check(web, url)
+    page = html.unescape(web.get(url).get_data(as_text=True))
+    assert "se crearían 1, se actualizarían 0, se omitirían 0; fallarían 0" in page

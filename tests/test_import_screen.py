@@ -61,7 +61,8 @@ def test_keap_file_check_then_import_with_progress(web, login_as, db, corpus, ap
     url = _job_url(_upload(web, "keap-style-export.csv", data))
 
     page = web.get(url).get_data(as_text=True)
-    assert "utf-8" in page and "Keap / Infusionsoft" in page and "comma" in page
+    assert "utf-8" in page and "Keap / Infusionsoft" in page
+    assert re.search(r'id="detected-delimiter">Comma \(,\)<', page)
     assert "Ümit" in page
     form = _form(page)
     assert (form["map-1"], form["map-9"]) == ("given_name", "email1")
@@ -202,8 +203,11 @@ def test_dry_run_problems_are_listed_by_row_and_column(web, login_as, db):
     web.post(url, {**form, "action": "check"})
     page = web.get(url).get_data(as_text=True)
 
-    assert "created 1, updated 0, skipped 0, failed 1" in page
+    assert "would create 1, update 0, skip 0; 1 would fail" in page
     assert re.search(r"<td>2</td><td>email</td><td>x is not an e-mail", page)
+    # The recent imports say what the dry run found, too.
+    recent = web.get("/admin/imports/").get_data(as_text=True)
+    assert "would create 1, update 0, skip 0; 1 would fail" in recent
     assert re.search(r"<td>3</td><td>birthday</td><td>month 13 is not valid", page)
     assert _count(db) == 0
 

@@ -23,6 +23,12 @@ log = logging.getLogger(__name__)
 
 PREVIEW_ROWS = 5
 SHOWN_PROBLEMS = 200
+DELIMITER_LABELS = {
+    ",": _l("Comma (,)"),
+    ";": _l("Semicolon (;)"),
+    "\t": _l("Tab character"),
+    "|": _l("Vertical bar (|)"),
+}
 
 
 class ImportView(SecuredView):
@@ -143,7 +149,7 @@ class ImportView(SecuredView):
             presets=presets.PRESETS,
             encodings=reading.CHOICES,
             chosen_encoding=options.get("encoding") or "",
-            delimiters=csvfile.DELIMITER_NAMES,
+            delimiters={d: str(DELIMITER_LABELS[d]) for d in csvfile.DELIMITERS},
             chosen_delimiter=options.get("delimiter") or "",
             date_format=options.get("date_format") or "%Y-%m-%d",
             date_formats=[(f, date_format_label(f)) for f in jobs.DATE_FORMATS],

@@ -95,6 +95,11 @@ class ImportJob(db.Model):
         """The counts in the reader's language."""
         return shown_summary(self.created, self.updated, self.skipped, self.failed)
 
+    def shown_dry_run(self) -> str:
+        """What the dry run found the import would do, in the reader's language."""
+        counts = self.dry_run_counts or {}
+        return dry_run_summary(**{key: counts.get(key, 0) for key in COUNT_KEYS})
+
     def __str__(self) -> str:
         return self.file_name or f"Import {self.id}"
 
@@ -104,6 +109,21 @@ def shown_summary(created, updated, skipped, failed) -> str:
     return _(
         "created %(created)s, updated %(updated)s, skipped %(skipped)s, "
         "failed %(failed)s",
+        created=created,
+        updated=updated,
+        skipped=skipped,
+        failed=failed,
+    )
+
+
+COUNT_KEYS = ("created", "updated", "skipped", "failed")
+
+
+def dry_run_summary(created, updated, skipped, failed) -> str:
+    """Dry-run counts as a sentence in the reader's language."""
+    return _(
+        "would create %(created)s, update %(updated)s, skip %(skipped)s; "
+        "%(failed)s would fail",
         created=created,
         updated=updated,
         skipped=skipped,
