@@ -38,7 +38,7 @@ from crm.contacts.models import (
     SocialAccount,
 )
 from crm.contacts.services import country_label, name_key
-from crm.core.i18n import reader_locale
+from crm.core.i18n import locale_label, reader_locale
 
 LOCALES = ("en", "en_US", "en_GB", "es", "es_MX", "fr", "de", "it", "pt_BR", "nl")
 
@@ -67,6 +67,15 @@ def _countries(locale: str) -> tuple[tuple[str, str], ...]:
 def country_name(code: str | None) -> str:
     """The name of an ISO 3166 alpha-3 code in the reader's language (else the code)."""
     return country_label(code)
+
+
+def locale_options() -> list[tuple[str, str]]:
+    """LOCALES, each named in the reader's language with its code after it."""
+    return [(code, locale_label(code)) for code in LOCALES]
+
+
+# A stored locale that is no longer offered (an import's) reads the same way.
+locale_options.label = locale_label
 
 
 def fixed_options(values):

@@ -260,7 +260,7 @@ class GeneralTabView(ContactTabView):
         "suffix": {"options": picklists.SUFFIXES},
         "contact_type": {"options": picklists.CONTACT_TYPES},
         "time_zone": {"options": forms.fixed_options(forms.time_zones)},
-        "preferred_locale": {"options": forms.fixed_options(forms.LOCALES)},
+        "preferred_locale": {"options": forms.locale_options},
         "emails": {"min_entries": 1},
         "phones": {"min_entries": 1},
         "billing_addresses": {"min_entries": 1},

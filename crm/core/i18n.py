@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency
 from flask import current_app, has_app_context, request
 from flask_babel import get_locale
@@ -45,6 +46,7 @@ def init_app(app) -> None:
     app.add_template_global(picklists.contact_type_label, "contact_type_label")
     app.add_template_global(picklists.phone_type_label, "phone_type_label")
     app.add_template_global(picklists.full_name, "contact_full_name")
+    app.add_template_global(locale_label, "locale_label")
 
 
 def phone_filter(number, e164=None) -> str:
@@ -58,6 +60,27 @@ def reader_locale() -> str:
     if locale is None:
         return current_app.config.get("DEFAULT_LOCALE") if has_app_context() else "en"
     return str(locale)
+
+
+def locale_name(code: str | None, locale: str | None = None) -> str | None:
+    """A locale code ("es_MX", "es-MX") named in ``locale`` (default: the reader's
+    language), capitalised as an entry of a list reads: "Spanish (Mexico)",
+    "Español (México)". None when Babel knows no such locale."""
+    try:
+        named = Locale.parse((code or "").strip().replace("-", "_"))
+        name = named.get_display_name(locale or reader_locale())
+    except (ValueError, TypeError, UnknownLocaleError):
+        return None
+    return name[:1].upper() + name[1:] if name else None
+
+
+def locale_label(code: str | None) -> str:
+    """A stored locale code for reading: "Spanish (Mexico) · es_MX" in English,
+    "Español (México) · es_MX" in Spanish; an unknown code as stored."""
+    if not code:
+        return ""
+    name = locale_name(code)
+    return f"{name} · {code}" if name else code
 
 
 def format_money(amount, currency: str) -> str:
