@@ -1,5 +1,7 @@
 """Settings screens: users with permissions, teams, default permissions, audit log."""
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -282,21 +284,49 @@ def test_ordinary_users_do_not_see_the_settings_screens(db, web, fast_user):
     assert "Audit log" not in page and "Default permissions" not in page
 
 
-@pytest.mark.parametrize("value", ["Spanish", "xx", "español"])
-def test_a_language_the_interface_does_not_ship_is_refused(db, web, admin, value):
+@pytest.mark.parametrize("value", ["Spanish", "xx", "español", "es-MX", "ES"])
+def test_a_language_outside_the_drop_down_is_refused(db, web, admin, value):
     data = {"email": "u1@example.com", "active": "y", "new_password": PASSWORD}
     data.update(permission_form(), locale=value)
     page = web.post("/admin/user/new/", data).get_data(as_text=True)
-    assert "is not a language of the interface: use en, es" in page
+    assert "is not a language of the interface; choose one from the list." in page
     assert db.session.scalar(select(User).where(User.email == "u1@example.com")) is None
 
 
-@pytest.mark.parametrize(
-    ("value", "stored"), [("es", "es"), ("es-MX", "es-MX"), ("", None)]
-)
-def test_a_language_of_the_interface_or_none_is_kept(db, web, admin, value, stored):
+@pytest.mark.parametrize(("value", "stored"), [("es", "es"), ("en", "en"), ("", None)])
+def test_a_language_of_the_drop_down_is_kept(db, web, admin, value, stored):
     data = {"email": "u1@example.com", "active": "y", "new_password": PASSWORD}
     data.update(permission_form(), locale=value)
     assert web.post("/admin/user/new/", data).status_code == 302
     user = db.session.scalar(select(User).where(User.email == "u1@example.com"))
     assert user.locale == stored
+
+
+def _locale_options(page):
+    select = re.search(r'<select[^>]*name="locale"[^>]*>(.*?)</select>', page, re.S)
+    assert select, "no language drop-down"
+    return re.findall(r'<option([^>]*)value="([^"]*)"[^>]*>([^<]*)</option>', select[1])
+
+
+def test_the_users_screen_offers_the_languages_in_a_drop_down(web, admin):
+    page = web.get("/admin/user/new/").get_data(as_text=True)
+    options = [(value, label) for _attrs, value, label in _locale_options(page)]
+    assert options == [
+        ("", "Browser&#39;s language"),
+        ("en", "English"),
+        ("es", "Español"),
+    ]
+    assert not re.search(r'<input[^>]*name="locale"', page)
+
+
+def test_a_regional_locale_typed_before_shows_as_its_language_and_stays(
+    db, web, admin, fast_user
+):
+    user = fast_user("u1@example.com")
+    user.locale = "es_MX"
+    db.session.commit()
+    page = web.get(f"/admin/user/edit/?id={user.id}").get_data(as_text=True)
+    selected = [
+        value for attrs, value, _ in _locale_options(page) if "selected" in attrs
+    ]
+    assert selected == ["es"]

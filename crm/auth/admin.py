@@ -1,6 +1,6 @@
 """User administration: flags, per-area permissions, password reset."""
 
-from flask import current_app, request
+from flask import request
 from flask_admin.form import rules
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -12,6 +12,7 @@ from wtforms import PasswordField
 from crm.access import forms as permission_forms
 from crm.access import services as access
 from crm.auth import services
+from crm.auth.forms import LanguageField
 from crm.auth.models import User
 from crm.core.admin import SecuredModelView
 from crm.core.errors import ServiceError
@@ -56,6 +57,7 @@ class UserView(SecuredModelView):
     column_filters = ("is_admin", "active")
     column_formatters = {"teams": _teams}
     form_columns = ("email", "name", "is_admin", "active", "locale", "new_password")
+    form_overrides = {"locale": LanguageField}
     form_extra_fields = {
         "new_password": PasswordField(
             _l("New password"),
@@ -76,7 +78,8 @@ class UserView(SecuredModelView):
     }
     column_descriptions = {
         "locale": _l(
-            "A language code such as es; empty follows the browser's language."
+            "The language of the screens this user sees; with “Browser's "
+            "language”, their browser's setting decides."
         ),
         "active": _l("Inactive users cannot sign in; what they own stays theirs."),
         "is_admin": _l("Administrators see everything and manage the settings."),
@@ -141,7 +144,7 @@ class UserView(SecuredModelView):
                 _("A user with the e-mail %(email)s already exists.", email=key)
             )
         model.email = key
-        model.locale = _checked_locale(model.locale)
+        model.locale = services.checked_language(model.locale)
 
         password = form.new_password.data
         if is_created and not password:
@@ -150,26 +153,6 @@ class UserView(SecuredModelView):
             services.set_password(model, password)
         services.check_admin_change(model, before, actor=current_user)
         return before
-
-
-def _checked_locale(value):
-    """A language the interface ships ("es", "es_MX", "es-MX"), or None for
-    the browser's; anything else is refused with the choices."""
-    value = (value or "").strip()
-    if not value:
-        return None
-    languages = current_app.config["LANGUAGES"]
-    if value.replace("-", "_").split("_")[0].lower() not in languages:
-        raise ServiceError(
-            _(
-                "%(value)s is not a language of the interface: use %(choices)s, "
-                "or leave it empty to follow the browser's language.",
-                value=value,
-                choices=", ".join(languages),
-            ),
-            field="locale",
-        )
-    return value
 
 
 def _stored_value(state, attr):

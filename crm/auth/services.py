@@ -2,6 +2,7 @@
 
 import logging
 
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
@@ -135,3 +136,28 @@ def set_password(user: User, password: str) -> None:
     user.password_hash = hash_password(password)
     user.session_token = new_session_token()
     log.info("password changed for %s", user.email)
+
+
+def language_problem(value: str | None) -> str | None:
+    """Why ``value`` cannot be a user's interface language, or None.
+
+    The choices are the languages the interface ships and none at all (the
+    browser's language decides).
+    """
+    if not value or value in current_app.config["LANGUAGES"]:
+        return None
+    return _(
+        "“%(value)s” is not a language of the interface; choose one from the list.",
+        value=value,
+    )
+
+
+def checked_language(value: str | None) -> str | None:
+    """The interface language to store for ``value``, or None for the browser's.
+
+    Raises ServiceError, naming the value, for anything else.
+    """
+    problem = language_problem(value)
+    if problem:
+        raise ServiceError(problem, field="locale")
+    return value or None

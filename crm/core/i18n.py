@@ -15,8 +15,8 @@ from crm.extensions import babel
 def select_locale():
     languages = current_app.config["LANGUAGES"]
     if current_user and getattr(current_user, "is_authenticated", False):
-        locale = (current_user.locale or "").split("_")[0].split("-")[0]
-        if locale in languages:
+        locale = interface_language(current_user.locale)
+        if locale is not None:
             return locale
     if request:
         return (
@@ -24,6 +24,22 @@ def select_locale():
             or (current_app.config["DEFAULT_LOCALE"])
         )
     return current_app.config["DEFAULT_LOCALE"]
+
+
+def interface_language(value: str | None) -> str | None:
+    """The language of the interface a stored locale is served in ("es_MX",
+    "es-MX" and "ES" are "es"), or None: the browser's language decides."""
+    language = (value or "").strip().replace("-", "_").split("_")[0].lower()
+    return language if language in current_app.config["LANGUAGES"] else None
+
+
+def interface_languages() -> list[tuple[str, str]]:
+    """The languages the interface ships, each named in itself, as language
+    pickers show them: ("en", "English"), ("es", "Español")."""
+    return [
+        (code, locale_name(code, code) or code)
+        for code in current_app.config["LANGUAGES"]
+    ]
 
 
 def init_app(app) -> None:
