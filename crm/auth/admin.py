@@ -175,6 +175,10 @@ def _old_value(state, attr, default):
 def views():
     yield UserView()
 
+    from crm.auth.account import AccountView
+
+    yield AccountView()
+
     # Access screens live in crm.access; registered here with the user screens.
     from crm.access.admin import views as access_views
 

@@ -1,4 +1,4 @@
-"""Sign-in form and the interface language field."""
+"""Sign-in form and the forms of the user's own account page."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -7,6 +7,7 @@ from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, ValidationError
 
 from crm.auth import services
+from crm.auth.passwords import MIN_LENGTH
 from crm.core.i18n import interface_language, interface_languages
 
 
@@ -43,3 +44,23 @@ class LanguageField(SelectField):
         problem = services.language_problem(self.data)
         if problem:
             raise ValidationError(problem)
+
+
+class LanguageForm(FlaskForm):
+    locale = LanguageField(_l("Interface language"))
+
+
+class PasswordForm(FlaskForm):
+    current_password = PasswordField(
+        _l("Current password"), validators=[DataRequired()]
+    )
+    new_password = PasswordField(
+        _l("New password"),
+        validators=[DataRequired()],
+        description=_l(
+            "At least %(n)s characters, not a common password.", n=MIN_LENGTH
+        ),
+    )
+    repeated_password = PasswordField(
+        _l("New password again"), validators=[DataRequired()]
+    )

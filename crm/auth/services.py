@@ -161,3 +161,35 @@ def checked_language(value: str | None) -> str | None:
     if problem:
         raise ServiceError(problem, field="locale")
     return value or None
+
+
+def set_own_language(user: User, value: str | None) -> None:
+    """Set the interface language ``user`` chose for themselves; the caller commits.
+
+    An empty value lets the browser's language decide again. Raises
+    ServiceError and changes nothing for a language the interface does not ship.
+    """
+    user.locale = checked_language(value)
+    db.session.flush()
+    log.info("language of %s set to %s", user.email, user.locale or "browser's")
+
+
+def change_own_password(user: User, current: str, new: str, repeated: str) -> None:
+    """Change the password of ``user`` at their own request; the caller commits.
+
+    The current password must match, and the new one follows the rules of
+    every password (``set_password``), which also ends every other session.
+    Raises ServiceError and changes nothing otherwise.
+    """
+    if not verify_password(user.password_hash, current or ""):
+        raise ServiceError(
+            _("The current password is not right; nothing was changed."),
+            field="current_password",
+        )
+    if new != repeated:
+        raise ServiceError(
+            _("The two new passwords differ; nothing was changed."),
+            field="repeated_password",
+        )
+    set_password(user, new or "")
+    db.session.flush()
