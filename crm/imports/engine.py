@@ -205,6 +205,13 @@ class ContactFile:
                 )
             )
 
+    def custom_keys(self) -> list[str]:
+        """The custom-field keys the records may hold: the mapped columns' in a
+        CSV; any contact field in a vCard, whose cards name their fields."""
+        if self.kind == VCARD:
+            return [f"custom:{i}" for i in db.session.scalars(select(CustomField.id))]
+        return self.mapping
+
     @property
     def unmapped(self) -> list[str]:
         return [h for h, key in zip(self.headers, self.mapping, strict=True) if not key]
@@ -361,7 +368,7 @@ def preview_contacts(
     builder = RowBuilder(
         date_format=ISO_DATE if contact_file.kind == VCARD else options.date_format,
         region=current_app.config["DEFAULT_PHONE_REGION"],
-        custom_fields=_custom_fields(contact_file.mapping),
+        custom_fields=_custom_fields(contact_file.custom_keys()),
         owners=OwnerResolver(actor, owner if owner is not None else actor),
     )
     found = []
@@ -412,7 +419,7 @@ class Importer:
         self.builder = RowBuilder(
             date_format=ISO_DATE if contact_file.kind == VCARD else options.date_format,
             region=self.region,
-            custom_fields=_custom_fields(contact_file.mapping),
+            custom_fields=_custom_fields(contact_file.custom_keys()),
             check_phones=options.dry_run,
             owners=OwnerResolver(actor, default_owner),
             phone_types=presets.phone_types(contact_file.preset),

@@ -13,13 +13,15 @@ import binascii
 import codecs
 import logging
 import re
+import zoneinfo
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 
 import vobject
 from flask_babel import gettext as _
 
-from crm.imports import reading
+from crm.imports import presets, reading
 from crm.imports.language import contact_language
 from crm.imports.rows import ERROR, WARNING, Problem
 
@@ -55,14 +57,21 @@ _ANNIVERSARY = {
     "X-MS-ANNIVERSARY",
     "X-KADDRESSBOOK-X-ANNIVERSARY",
 }
+_ASSISTANT_TEL = "X-ASSISTANT-TEL"
+# A custom field as this CRM's export writes it:
+# X-CRM-FIELD;LABEL=<label>;NAME=<field name>:<value>.
+_CUSTOM_FIELD = "X-CRM-FIELD"
 _PARAM_QUOTE = re.compile(r'[;:,"]')
 # What the mapping reads; other properties are not handed to vobject, so a
 # quirk in one of them cannot cost the card.
 _USED = {
     "N", "FN", "ORG", "TITLE", "ROLE", "NICKNAME", "URL", "EMAIL", "TEL", "ADR",
-    "BDAY", "NOTE", "CATEGORIES", "KIND", "X-ABLABEL", "X-ABDATE",
-    "X-ABRELATEDNAMES", *_SPOUSE, *_ASSISTANT, *_ANNIVERSARY,
+    "BDAY", "NOTE", "CATEGORIES", "KIND", "TZ", "X-ABLABEL", "X-ABDATE",
+    "X-ABRELATEDNAMES", *_SPOUSE, *_ASSISTANT, _ASSISTANT_TEL, *_ANNIVERSARY,
+    _CUSTOM_FIELD,
 }  # fmt: skip
+# A US ZIP+4 code in one postal code, split as the contact keeps it.
+_ZIP_FOUR = re.compile(r"(\d{5})-(\d{4})")
 
 
 def _used(name: str) -> bool:
@@ -107,6 +116,8 @@ class VCardFile:
     cards: list
     # Charsets named by CHARSET parameters on values that needed one.
     declared_charsets: list = field(default_factory=list)
+    # The custom field id each (label, field name) of X-CRM-FIELD names.
+    custom_fields: dict = field(default_factory=dict)
 
     @property
     def count(self) -> int:
@@ -115,7 +126,7 @@ class VCardFile:
     def records(self, start: int = 0):
         """(card number, cells, problems) per card from index ``start`` on."""
         for card in self.cards[start:]:
-            yield card.number, *map_card(card, self.fallback_encoding)
+            yield card.number, *map_card(card, self.fallback_encoding, self)
 
 
 def looks_like_vcard(data: bytes) -> bool:
@@ -478,8 +489,12 @@ def _content_line(prop: Property, version: str, fallback: str) -> str:
 
 
 # Mapping a card to cells.
-def map_card(card: RawCard, fallback: str):
-    """(cells, problems) of one card; cells use the field keys of presets."""
+def map_card(card: RawCard, fallback: str, source: VCardFile | None = None):
+    """(cells, problems) of one card; cells use the field keys of presets.
+
+    ``source`` (the card's file) keeps which custom field each X-CRM-FIELD
+    names, looked up once per file.
+    """
     if card.error is not None:
         return [], [Problem(card.number, "", _card_error(card), ERROR)]
     lines = ["BEGIN:VCARD", "VERSION:3.0"]
@@ -495,7 +510,7 @@ def map_card(card: RawCard, fallback: str):
             "The card could not be read (%(reason)s).", reason=_short_reason(exc)
         )
         return [], [Problem(card.number, "", message, ERROR)]
-    return _CardMapper(card, component).cells()
+    return _CardMapper(card, component, source).cells()
 
 
 def _card_error(card: RawCard) -> str:
@@ -551,9 +566,10 @@ def parse_vcard_date(text: str) -> date | None:
 
 
 class _CardMapper:
-    def __init__(self, card: RawCard, component):
+    def __init__(self, card: RawCard, component, source: VCardFile | None = None):
         self.card = card
         self.component = component
+        self.custom_fields = source.custom_fields if source is not None else {}
         self.out: list = []
         self.problems: list[Problem] = []
         self.notes: list[str] = []
@@ -580,7 +596,9 @@ class _CardMapper:
         self._addresses()
         self._dates()
         self._people()
+        self._time_zone()
         self._tags()
+        self._custom()
         notes = [unescape_text(p) for p in self.props("NOTE")]
         notes = [n.strip() for n in notes + self.notes if n and n.strip()]
         if notes:
@@ -688,23 +706,45 @@ class _CardMapper:
                     left=left,
                 ),
             )
-        for kind, prop in zip(kinds, addresses, strict=False):
+        for kind, prop in self._address_kinds(addresses[: len(kinds)], kinds):
             value = prop.value
             street = _join_address(value.street)
             extended = _join_address(value.extended)
             if not street:
                 # Some writers (Gmail) put the whole address in this field.
                 street, extended = extended, ""
+            code, zip_four = _join_address(value.code), ""
+            match = _ZIP_FOUR.fullmatch(code)
+            if match:
+                code, zip_four = match.groups()
             for part, text in (
                 ("po_box", _join_address(value.box)),
                 ("line1", street),
                 ("line3", extended),
                 ("locality", _join_address(value.city)),
                 ("region", _join_address(value.region)),
-                ("postal_code", _join_address(value.code)),
+                ("postal_code", code),
+                ("zip_four", zip_four),
                 ("country", _join_address(value.country)),
             ):
                 self.add(f"{kind}_{part}", "ADR", text)
+
+    def _address_kinds(self, addresses, kinds):
+        """(kind, ADR) pairs: a parcel address is the shipping address and one
+        labelled "other" (Apple's label) the other address, when free; the rest
+        take the free kinds in order, preferred first."""
+        chosen = {}
+        for prop in addresses:
+            if "other" in self._label(prop) or "other" in _types(prop):
+                wanted = "other"
+            elif "parcel" in _types(prop) and not _is_pref(prop):
+                wanted = "shipping"
+            else:
+                continue
+            if wanted not in chosen.values():
+                chosen[id(prop)] = wanted
+        free = [k for k in kinds if k not in chosen.values()]
+        return [(chosen.get(id(prop)) or free.pop(0), prop) for prop in addresses]
 
     def _dates(self):
         bday = self.props("BDAY")
@@ -757,6 +797,38 @@ class _CardMapper:
         for prop in self.props("X-ABRELATEDNAMES"):
             if "spouse" in self._label(prop):
                 self.add("spouse_name", "X-ABRELATEDNAMES", unescape_text(prop))
+        for prop in self.props(_ASSISTANT_TEL)[:1]:
+            self.add("assistant_phone", _ASSISTANT_TEL, unescape_text(prop))
+
+    def _time_zone(self):
+        # TZ is usually an offset (-05:00), which names no zone; a zone name
+        # (TZ;VALUE=text:Europe/Berlin) is the contact's time zone.
+        for prop in self.props("TZ")[:1]:
+            text = unescape_text(prop)
+            if text in _zone_names():
+                self.add("time_zone", "TZ", text)
+
+    def _custom(self):
+        """The values of X-CRM-FIELD properties, on the custom field each names."""
+        for prop in self.props(_CUSTOM_FIELD):
+            label = _param_value(prop, "LABEL")
+            name = _param_value(prop, "NAME")
+            key = (label, name)
+            if key not in self.custom_fields:
+                self.custom_fields[key] = _custom_field_id(label, name)
+                if self.custom_fields[key] is None:
+                    # Said once, on the first card that has it.
+                    self.warn(
+                        _CUSTOM_FIELD,
+                        _(
+                            "There is no custom field %(name)s, so the file's "
+                            "values for it were left out.",
+                            name=label or name,
+                        ),
+                    )
+            field_id = self.custom_fields[key]
+            if field_id is not None:
+                self.add(f"custom:{field_id}", label or name, str(prop.value))
 
     def _tags(self):
         names = []
@@ -777,6 +849,25 @@ def unescape_text(prop) -> str:
     known = prop.name.upper() in {"NOTE", "FN", "TITLE", "ROLE", "NICKNAME"}
     text = value if known else unescape_30(value)
     return text.strip()
+
+
+def _param_value(prop, name: str) -> str:
+    values = prop.params.get(name) or [""]
+    return str(values[0]).strip()
+
+
+def _custom_field_id(label: str, name: str) -> int | None:
+    """The custom field a label (else a field name) names, or None."""
+    for text in (label, name):
+        found = presets.custom_field_for(text) if text else None
+        if found is not None:
+            return found.id
+    return None
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
 
 
 def _name_text(name) -> str:
