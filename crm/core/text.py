@@ -2,6 +2,7 @@
 
 import re
 import unicodedata
+from urllib.parse import urlsplit
 
 import email_validator
 import phonenumbers
@@ -163,14 +164,48 @@ def looks_spreadsheet_damaged(raw: str) -> bool:
 
 
 def phone_to_e164(raw: str, region: str) -> str | None:
-    """The E.164 form of a phone number, or None when it cannot be read as one."""
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
+    """The E.164 form of a phone number, or None when it cannot be read as one.
+
+    An extension typed with the number ("x12", "ext. 12") is not part of it.
+    """
+    number = _parsed_phone(raw, region)
+    if number is None or not phonenumbers.is_possible_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def has_digits(raw: str | None) -> bool:
+    """Whether the text has a digit: a phone number without any is no number."""
+    return any(ch.isdigit() for ch in raw or "")
+
+
+def split_extension(raw: str, region: str) -> tuple[str, str | None]:
+    """The typed number without its extension, and the extension, if it has one.
+
+    The extension is the one phonenumbers reads at the end of the text ("x12",
+    "ext. 12", "#12", ";ext=12"). The number keeps the rest as typed: the
+    shortest beginning of the text that reads as the same number.
+    """
+    number = _parsed_phone(raw, region)
+    if number is None or not number.extension:
+        return raw, None
+    for end in range(1, len(raw)):
+        head = _parsed_phone(raw[:end], region)
+        if (
+            head is not None
+            and head.country_code == number.country_code
+            and head.national_number == number.national_number
+            and head.italian_leading_zero == number.italian_leading_zero
+        ):
+            return raw[:end].rstrip(), number.extension
+    return raw, number.extension
+
+
+def _parsed_phone(raw: str, region: str):
+    try:
+        return phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
 
 
 def format_phone(number: str | None, e164: str | None, region: str) -> str:
@@ -201,6 +236,38 @@ def is_bare_digits(number: str | None) -> bool:
     """Digits only, with at most a leading plus: a number nobody laid out."""
     body = (number or "").strip().removeprefix("+")
     return body.isdigit()
+
+
+def web_address(value: str | None) -> str | None:
+    """The text as an http(s) address, or None when it is no web address.
+
+    A bare host name gets ``https://`` ("example.com" is
+    "https://example.com"). Refused: other schemes (javascript:, data:,
+    mailto:), text with spaces, a host without a dot, user names or passwords
+    in the address, and a port that is no number. The one rule for the
+    contact's website and the custom website fields.
+    """
+    text = (value or "").strip()
+    if not text or any(ch.isspace() for ch in text):
+        return None
+    if "://" not in text:
+        text = "https://" + text
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018  (raises ValueError for "alert(1)" as a port)
+    except ValueError:  # "http://[shop" is no address either
+        return None
+    host = parts.hostname or ""
+    labels = host.split(".")
+    if (
+        parts.scheme.lower() not in ("http", "https")
+        or "@" in parts.netloc
+        or len(labels) < 2
+        or not all(labels)
+        or not all(ch.isalnum() or ch == "-" for ch in host.replace(".", ""))
+    ):
+        return None
+    return text
 
 
 def digits(value: str | None) -> str:

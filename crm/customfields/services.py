@@ -13,7 +13,6 @@ import re
 import unicodedata
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from urllib.parse import urlsplit
 
 import pycountry
 from flask import current_app
@@ -23,7 +22,13 @@ from sqlalchemy import select
 from crm.auth.models import User
 from crm.core.db import utcnow
 from crm.core.errors import ServiceError
-from crm.core.text import clean, email_problem, fold, looks_spreadsheet_damaged
+from crm.core.text import (
+    clean,
+    email_problem,
+    fold,
+    looks_spreadsheet_damaged,
+    web_address,
+)
 from crm.customfields.models import (
     FIELD_TYPES,
     OPTION_TYPES,
@@ -319,18 +324,11 @@ def _coerce_phone(field, raw):
 
 
 def _coerce_website(field, raw):
-    text = _text(field, raw, WEBSITE_LIMIT)
-    if "://" not in text:
-        text = "https://" + text
-    message = _("enter a web address starting with http:// or https://.")
-    if any(ch.isspace() for ch in text):
-        raise _invalid(field, message)
-    try:
-        parts = urlsplit(text)
-    except ValueError:  # "http://[shop" is no address
-        raise _invalid(field, message) from None
-    if parts.scheme.lower() not in ("http", "https") or "." not in parts.netloc:
-        raise _invalid(field, message)
+    text = web_address(_text(field, raw, WEBSITE_LIMIT))
+    if text is None:
+        raise _invalid(
+            field, _("enter a web address starting with http:// or https://.")
+        )
     if len(text) > WEBSITE_LIMIT:
         raise _invalid(
             field, _("use at most %(limit)s characters.", limit=WEBSITE_LIMIT)
