@@ -33,7 +33,8 @@ DEFAULTS = {
     "LANGUAGES": ["en", "es"],
     "WEATHER_URL": None,  # e.g. https://api.open-meteo.com
     "WEATHER_GEOCODE_URL": None,  # e.g. https://geocoding-api.open-meteo.com
-    "WEATHER_TIMEOUT": 1.5,
+    "WEATHER_TIMEOUT": 1.5,  # seconds per connect or read
+    "WEATHER_DEADLINE": 2.0,  # seconds for a whole lookup (place and forecast)
     "WEATHER_CACHE_SECONDS": 1800,
     "IMPORT_MAX_BYTES": 20 * 1024 * 1024,
     "IMPORT_STEP_ROWS": 2000,  # rows per step of an import from the screen
@@ -106,7 +107,7 @@ _BOOL_KEYS = {
     "REMEMBER_COOKIE_SECURE",
     "WEBFORMS_PROCESS_LATER",
 }
-_FLOAT_KEYS = {"WEATHER_TIMEOUT"}
+_FLOAT_KEYS = {"WEATHER_TIMEOUT", "WEATHER_DEADLINE"}
 _INT_KEYS = {
     "LIST_COUNT_CAP",
     "RESTRICTED_SEARCH_COUNT_CAP",

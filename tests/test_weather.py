@@ -1,6 +1,7 @@
 """The local-weather panel: a real HTTP provider (Open-Meteo's API shape)."""
 
 import json
+import select
 import socket
 import threading
 import time
@@ -78,8 +79,78 @@ def closed_port_url():
     return f"http://127.0.0.1:{port}"
 
 
-def configure(app, url, timeout=1.5):
-    app.config.update(WEATHER_URL=url, WEATHER_GEOCODE_URL=url, WEATHER_TIMEOUT=timeout)
+def configure(app, url, timeout=1.5, deadline=2.0):
+    app.config.update(
+        WEATHER_URL=url,
+        WEATHER_GEOCODE_URL=url,
+        WEATHER_TIMEOUT=timeout,
+        WEATHER_DEADLINE=deadline,
+    )
+
+
+class TrickleServer:
+    """A server that answers one byte at a time, each well within a read timeout.
+
+    ``mode`` "body" sends the headers at once and then the body byte by
+    byte; "headers" sends the status line and headers byte by byte.
+    ``closed_early`` is set when the client hangs up before the last byte.
+    """
+
+    BYTES = 40
+    INTERVAL = 0.4  # 16 s for the whole answer
+
+    def __init__(self, mode):
+        self.mode = mode
+        self.closed_early = threading.Event()
+        self.finished = threading.Event()
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        try:
+            conn, _address = self.sock.accept()
+        except OSError:  # closed by the test
+            return
+        with conn:
+            conn.recv(65536)
+            if self.mode == "body":
+                head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                conn.sendall(head + b"Content-Length: %d\r\n\r\n" % self.BYTES)
+                chunks = [b" "] * self.BYTES
+            else:
+                chunks = [bytes([b]) for b in b"HTTP/1.1 200 OK\r\nX-Slow: "]
+                chunks += [b"a"] * (self.BYTES - len(chunks))
+            for chunk in chunks:
+                if self._hung_up(conn):
+                    self.closed_early.set()
+                    return
+                try:
+                    conn.sendall(chunk)
+                except OSError:
+                    self.closed_early.set()
+                    return
+                time.sleep(self.INTERVAL)
+        self.finished.set()
+
+    @staticmethod
+    def _hung_up(conn) -> bool:
+        readable, _w, _x = select.select([conn], [], [], 0)
+        try:
+            return bool(readable) and conn.recv(1) == b""
+        except OSError:
+            return True
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.fixture(params=["body", "headers"])
+def trickle_server(request):
+    server = TrickleServer(request.param)
+    yield server
+    server.close()
 
 
 @pytest.fixture
@@ -200,3 +271,15 @@ def test_a_failing_custom_provider_does_not_break_the_panel(app, web, contact_in
 
     weather.install_provider(app, Exploding())
     assert "Weather is unavailable right now." in panel(web, contact_in("Berlin"))
+
+
+def test_a_trickling_service_is_cut_off_at_the_deadline(
+    app, web, contact_in, trickle_server
+):
+    # Each byte comes well within the read timeout: only a deadline on the
+    # whole lookup ends it before the 16 s the answer takes.
+    configure(app, trickle_server.url, timeout=1.5, deadline=1.0)
+    page = panel(web, contact_in("Berlin"))
+    assert "Weather is unavailable right now." in page
+    assert trickle_server.closed_early.wait(timeout=5)
+    assert not trickle_server.finished.is_set()

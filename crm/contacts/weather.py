@@ -4,11 +4,17 @@ The record page never waits for this: it loads a small fragment after the
 page has rendered. A provider answers ``get(address)`` with a ``Weather``, or
 ``None`` when the place is unknown, and raises ``WeatherUnavailable`` when the
 service cannot be reached or answers nonsense.
+
+A lookup has a deadline for the whole of it (``WEATHER_DEADLINE``), not only
+a timeout per read: a server that sends a byte a second never lets a read
+time out, and would hold the request and a server thread for minutes.
 """
 
 import logging
+import socket
 import threading
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -17,6 +23,9 @@ import requests
 from flask import current_app, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +110,113 @@ class TTLCache:
             self._items[key] = (time.monotonic() + seconds, value)
 
 
+class Deadline:
+    """The end of one lookup: the sockets still open then are shut down.
+
+    Shutting a socket down ends a read in progress in the thread that waits
+    on it, so the lookup fails at once and the server sees the connection
+    closed. Requests' own timeout is for each read only.
+    """
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.ends = time.monotonic() + seconds
+        self.passed = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._pass)
+        self._timer.daemon = True
+
+    def __enter__(self):
+        self._token = _DEADLINE.set(self)
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._timer.cancel()
+        _DEADLINE.reset(self._token)
+
+    def left(self) -> float:
+        return max(0.0, self.ends - time.monotonic())
+
+    def watch(self, sock: socket.socket) -> None:
+        """Shut ``sock`` down when the deadline passes (at once if it has)."""
+        with self._lock:
+            if not self.passed:
+                self._sockets.append(sock)
+                return
+        _shut(sock)
+
+    def _pass(self) -> None:
+        with self._lock:
+            self.passed = True
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # closed already
+        pass
+
+
+# The deadline of the lookup running in this context, read by the connections.
+_DEADLINE: ContextVar[Deadline | None] = ContextVar("weather_deadline", default=None)
+
+
+class _Watched:
+    """A urllib3 connection whose socket the current lookup's deadline watches."""
+
+    def _new_conn(self):
+        sock = super()._new_conn()
+        deadline = _DEADLINE.get()
+        if deadline is not None:
+            deadline.watch(sock)
+        return sock
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = type("WatchedHTTPConnection", (_Watched, HTTPConnection), {})
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = type("WatchedHTTPSConnection", (_Watched, HTTPSConnection), {})
+
+
+_WATCHED_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class WatchedAdapter(HTTPAdapter):
+    """Requests' adapter with connections that a ``Deadline`` can shut down."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(_WATCHED_POOLS)
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):  # SOCKS has pools of its own
+            manager.pool_classes_by_scheme = dict(_WATCHED_POOLS)
+        return manager
+
+
 class OpenMeteoProvider:
     """Open-Meteo: the geocoding API finds the city, the forecast API its weather."""
 
-    def __init__(self, geocode_url, forecast_url, timeout=1.5, cache_seconds=1800):
+    def __init__(
+        self,
+        geocode_url,
+        forecast_url,
+        timeout=1.5,
+        cache_seconds=1800,
+        deadline=2.0,
+    ):
         self.geocode_url = geocode_url.rstrip("/")
         self.forecast_url = forecast_url.rstrip("/")
         self.timeout = timeout
+        self.deadline = deadline
         self.cache_seconds = cache_seconds
         self.cache = TTLCache()
 
@@ -132,11 +241,23 @@ class OpenMeteoProvider:
         return value
 
     def _fetch(self, city: str, country_code: str | None) -> Weather | None:
+        """One lookup within the deadline, on a session of its own.
+
+        A connection kept from an earlier lookup would be watched by that
+        lookup's deadline, not this one's.
+        """
+        with Deadline(self.deadline) as deadline, requests.Session() as session:
+            session.mount("http://", WatchedAdapter())
+            session.mount("https://", WatchedAdapter())
+            calls = _Calls(session, deadline, self.timeout)
+            return self._read(calls, city, country_code)
+
+    def _read(self, calls, city: str, country_code: str | None) -> Weather | None:
         params = {"name": city, "count": 1, "format": "json"}
         alpha_2 = _alpha_2(country_code)
         if alpha_2:
             params["countryCode"] = alpha_2
-        places = self._json(f"{self.geocode_url}/v1/search", params).get("results")
+        places = calls.json(f"{self.geocode_url}/v1/search", params).get("results")
         if not places:
             return None
 
@@ -145,7 +266,7 @@ class OpenMeteoProvider:
             latitude, longitude = float(place["latitude"]), float(place["longitude"])
         except (KeyError, TypeError, ValueError) as exc:
             raise WeatherUnavailable(f"geocoding without coordinates: {exc}") from exc
-        forecast = self._json(
+        forecast = calls.json(
             f"{self.forecast_url}/v1/forecast",
             {
                 "latitude": latitude,
@@ -167,12 +288,27 @@ class OpenMeteoProvider:
             code=int(code) if isinstance(code, int | float) else None,
         )
 
-    def _json(self, url: str, params: dict) -> dict:
+
+@dataclass
+class _Calls:
+    """The HTTP calls of one lookup, within its deadline."""
+
+    session: requests.Session
+    deadline: Deadline
+    timeout: float
+
+    def json(self, url: str, params: dict) -> dict:
+        timeout = min(self.timeout, self.deadline.left())
         try:
-            response = requests.get(url, params=params, timeout=self.timeout)
+            if timeout <= 0:
+                raise requests.Timeout("no time left")
+            response = self.session.get(url, params=params, timeout=timeout)
             response.raise_for_status()
             data = response.json()
         except (requests.RequestException, ValueError) as exc:
+            if self.deadline.passed:
+                message = f"{url}: no answer within {self.deadline.seconds} s"
+                raise WeatherUnavailable(message) from exc
             raise WeatherUnavailable(f"{url}: {exc}") from exc
         if not isinstance(data, dict):
             raise WeatherUnavailable(f"{url}: the answer is not a JSON object")
@@ -203,6 +339,7 @@ def current_provider() -> Provider | None:
                 config["WEATHER_URL"],
                 timeout=config["WEATHER_TIMEOUT"],
                 cache_seconds=config["WEATHER_CACHE_SECONDS"],
+                deadline=config["WEATHER_DEADLINE"],
             )
         extensions[EXTENSION_KEY] = provider
     return extensions[EXTENSION_KEY]
