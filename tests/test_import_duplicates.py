@@ -238,13 +238,13 @@ def test_dry_run_update_creates_no_company(app, db, make_contact):
     assert _companies(db) == []
 
 
-def test_companies_differing_by_case_or_spaces_stay_apart_on_update(
+def test_companies_differing_by_case_or_spaces_are_one_company_on_update(
     app, db, make_contact
 ):
     import unicodedata
 
-    # As the lookup of one company at a time did: the trimmed NFC name is
-    # the key, case and inner spaces are kept.
+    # As on the record: names are matched folded (case, runs of spaces and
+    # the Unicode normalisation do not count); the company on file wins.
     emails = [f"{c}@example.com" for c in "abcdefg"]
     ids = [make_contact("N", "X", email=e).id for e in emails]
     make_contact("Old", "X", email="old@example.com", company="Acme")
@@ -253,7 +253,7 @@ def test_companies_differing_by_case_or_spaces_stay_apart_on_update(
         "ACME",
         "  Acme  ",
         unicodedata.normalize("NFD", "Caf\u00e9"),
-        "Caf\u00e9",
+        "CAF\u00c9",
         "Ac  me",
         "\u00a0ACME\u00a0",
     ]
@@ -263,16 +263,42 @@ def test_companies_differing_by_case_or_spaces_stay_apart_on_update(
     result = _import(db, data, on_duplicate="update", batch_size=3)
 
     assert result.summary() == "created 0, updated 7, skipped 0, failed 0"
-    assert _companies(db) == ["ACME", "Ac  me", "Acme", "Caf\u00e9"]
+    assert _companies(db) == ["Ac  me", "Acme", "Caf\u00e9"]
     assert [_company_of(db, db.session.get(Contact, i)) for i in ids] == [
         "Acme",
-        "ACME",
+        "Acme",
         "Acme",
         "Caf\u00e9",
         "Caf\u00e9",
         "Ac  me",
-        "ACME",
+        "Acme",
     ]
+
+
+def test_new_contacts_join_a_company_written_differently(app, db, make_contact):
+    make_contact("Old", "X", email="old@example.com", company="Acme Widgets")
+    data = (
+        b"email,first_name,company\n"
+        b"a@example.com,A,ACME WIDGETS\n"
+        b"b@example.com,B,acme  widgets\n"
+        b"c@example.com,C,Nova Ltd\n"
+        b"d@example.com,D,NOVA LTD\n"
+    )
+
+    result = _import(db, data)
+
+    assert result.summary() == "created 4, updated 0, skipped 0, failed 0"
+    assert _companies(db) == ["Acme Widgets", "Nova Ltd"]
+    by_email = {
+        c.primary_email: c.company.name for c in db.session.scalars(select(Contact))
+    }
+    assert by_email == {
+        "old@example.com": "Acme Widgets",
+        "a@example.com": "Acme Widgets",
+        "b@example.com": "Acme Widgets",
+        "c@example.com": "Nova Ltd",
+        "d@example.com": "Nova Ltd",
+    }
 
 
 def test_new_company_of_a_failing_first_row_goes_to_the_next_row(app, db, make_contact):

@@ -21,7 +21,8 @@ from crm.contacts.models import (
     ContactPhone,
     SocialAccount,
 )
-from crm.contacts.services import search_text_of
+from crm.contacts.services import company_ids as existing_company_ids
+from crm.contacts.services import company_key, search_text_of
 from crm.core.db import utcnow
 from crm.core.text import clean, fold, normalize_email, phone_to_e164
 from crm.customfields.models import CustomValue
@@ -73,13 +74,20 @@ class _PhoneCache(dict):
 
 
 def company_ids(names) -> dict[str, int]:
-    """Ids of the named companies, creating the missing ones."""
-    wanted = {n for n in (clean(x) for x in names) if n}
+    """Ids of the named companies by ``company_key``, creating the missing ones.
+
+    Names are matched as everywhere else (``services.company_ids``); a new
+    company takes the first spelling the rows give it.
+    """
+    wanted: dict[str, str] = {}
+    for name in names:
+        text = clean(name)
+        if text:
+            wanted.setdefault(company_key(text), text)
     if not wanted:
         return {}
-    query = select(Company.name, Company.id).where(Company.name.in_(wanted))
-    found = {name: company_id for name, company_id in db.session.execute(query)}
-    missing = sorted(wanted - found.keys())
+    found = existing_company_ids(wanted.values())
+    missing = sorted(wanted[key] for key in wanted.keys() - found.keys())
     if missing:
         # One batched INSERT and one SELECT: SQLite would send an INSERT with
         # RETURNING once per row.
@@ -88,7 +96,10 @@ def company_ids(names) -> dict[str, int]:
         _insert_rows(table, [{"name": n, "created_at": now} for n in missing])
         query = select(Company.name, Company.id).where(Company.name.in_(missing))
         found.update(
-            {name: company_id for name, company_id in db.session.execute(query)}
+            {
+                company_key(name): company_id
+                for name, company_id in db.session.execute(query)
+            }
         )
     return found
 
@@ -143,7 +154,7 @@ def insert_contacts(
         phone_texts = [p["number"] for p in row.phones + row.faxes]
         values.update(
             version=1,
-            company_id=companies.get(company) if company else None,
+            company_id=companies.get(company_key(company)) if company else None,
             owner_id=values.get("owner_id", owner_id),
             source_type=source_type,
             created_at=values.get("created_at") or now,

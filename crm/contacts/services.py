@@ -126,16 +126,49 @@ def _territory_names(locale: str) -> dict[str, str]:
     return names
 
 
+def company_key(name: str | None) -> str:
+    """What company names are matched by: "ACME  Widgets" is "acme widgets"."""
+    return fold(clean(name))
+
+
+def company_ids(names) -> dict[str, int]:
+    """The ids of the companies on file for these names, by ``company_key``.
+
+    A name matches the company written the same way, else one that differs
+    only in case and spacing (the oldest, when there are several). The one
+    rule for the record, web forms and imports. A name without an exact
+    match is compared with the folded name of every company: the folding is
+    Python's (NFC, casefold), which neither database does the same way.
+    """
+    spellings = {text for text in (clean(n) for n in names) if text}
+    if not spellings:
+        return {}
+    found: dict[str, int] = {}
+    with db.session.no_autoflush:
+        exact = select(Company.id, Company.name).where(Company.name.in_(spellings))
+        for company_id, name in db.session.execute(exact.order_by(Company.id)):
+            found.setdefault(company_key(name), company_id)
+        missing = {company_key(text) for text in spellings} - found.keys()
+        if missing:
+            every = select(Company.id, Company.name).order_by(Company.id)
+            for company_id, name in db.session.execute(every):
+                key = company_key(name)
+                if key in missing:
+                    found.setdefault(key, company_id)
+    return found
+
+
 def get_or_create_company(name: str | None) -> Company | None:
-    """The company of that name, created when it does not exist yet."""
+    """The company of that name (see ``company_ids``), created when there is none."""
     name = clean(name)
     if not name:
         return None
-    company = db.session.scalar(select(Company).where(Company.name == name))
-    if company is None:
-        company = Company(name=name)
-        db.session.add(company)
-        db.session.flush()
+    company_id = company_ids([name]).get(company_key(name))
+    if company_id is not None:
+        return db.session.get(Company, company_id)
+    company = Company(name=name)
+    db.session.add(company)
+    db.session.flush()
     return company
 
 
