@@ -253,7 +253,7 @@ class ContactAccessView(SecuredView):
         def work():
             if not services.can_reassign(current_user):
                 raise ServiceError(_("You may not reassign the owner of a contact."))
-            if new_owner is None or not new_owner.active:
+            if new_owner is None:
                 raise ServiceError(_("Choose an active user as the new owner."))
             services.reassign_owner(contact, new_owner, current_user)
 

@@ -401,8 +401,9 @@ def can_reassign(user) -> bool:
 
 def reassign_owner(contact, new_owner: User | None, actor) -> None:
     """Give ``contact`` to ``new_owner``; the flush hook checks and audits it."""
-    if new_owner is not None and not new_owner.active:
-        raise ServiceError(_("Choose an active user as the new owner."))
+    from crm.contacts.services import check_owner
+
+    check_owner(new_owner, contact.owner_id)
     contact.owner = new_owner
     contact.owner_id = new_owner.id if new_owner is not None else None
     db.session.flush()

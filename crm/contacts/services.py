@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import inspect, select
 
 from crm.access import policy
+from crm.auth.models import User
 from crm.contacts.models import (
     ADDRESS_LIMITS,
     EMAIL_SLOTS,
@@ -232,6 +233,7 @@ def validate(contact: Contact) -> None:
     # Read before any lazy load below can autoflush the rows and their history.
     with db.session.no_autoflush:
         kept = {id(email) for email in contact.emails if _kept_as_stored(email)}
+        _check_owner(contact)
 
     if len(contact.emails) > EMAIL_SLOTS:
         raise ServiceError(
@@ -285,6 +287,35 @@ def validate(contact: Contact) -> None:
         )
     for address in contact.addresses:
         _validate_address(address)
+
+
+def check_owner(user, current_owner_id=None) -> None:
+    """Refuse a deactivated user as a contact's new owner.
+
+    The one rule for every way an owner is set (the record, the Access tab,
+    automation, imports): active users only. A contact keeps a current owner
+    who was deactivated later until someone changes it.
+    """
+    if user is None or user.active or user.id == current_owner_id:
+        return
+    raise ServiceError(
+        _("%(user)s is deactivated; choose an active user as the owner.", user=user)
+    )
+
+
+def _check_owner(contact: Contact) -> None:
+    """``check_owner`` for the owner this save gives the contact, if it changes."""
+    state = inspect(contact)
+    chosen, ids = state.attrs.owner.history, state.attrs.owner_id.history
+    if chosen.has_changes():
+        user = chosen.added[0] if chosen.added else None
+    elif ids.has_changes():
+        user_id = ids.added[0] if ids.added else None
+        user = db.session.get(User, user_id) if user_id is not None else None
+    else:
+        return
+    stored = (ids.deleted or ids.unchanged or [None])[0]
+    check_owner(user, stored if state.persistent else None)
 
 
 def _kept_as_stored(email: ContactEmail) -> bool:

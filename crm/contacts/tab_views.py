@@ -27,7 +27,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from wtforms import Field, HiddenField
 from wtforms.fields.choices import Choice
 from wtforms.utils import unset_value
@@ -89,10 +89,58 @@ def as_id(value) -> int | None:
 
 
 class UserLoader(SecuredAjaxLoader):
-    """The owner picker: visible users only, looked up by an integer id."""
+    """The owner picker: active users by name, then e-mail; ids read as integers.
+
+    A deactivated user is never offered, but an id posted back still finds
+    one, so a form that keeps its deactivated owner saves and a form that
+    picks one is refused by the owner rule (``services.check_owner``).
+    """
 
     def get_one(self, pk):
         return super().get_one(as_id(pk))
+
+    def get_list(self, term, offset=0, limit=10):
+        cap = current_app.config["LOOKUP_PAGE_CAP"]
+        limit = max(1, min(limit or cap, cap))
+        query = self.get_query().filter(User.active.is_(True))
+        if term:
+            query = query.filter(
+                or_(
+                    User.name.icontains(term, autoescape=True),
+                    User.email.icontains(term, autoescape=True),
+                )
+            )
+        query = query.order_by(func.lower(User.name), func.lower(User.email), User.id)
+        return query.offset(max(offset or 0, 0)).limit(limit).all()
+
+
+OWNER_LOADER = UserLoader(
+    "owner",
+    db,
+    User,
+    fields=(User.email, User.name),
+    page_size=10,
+    placeholder=_l("Choose the owner"),
+)
+
+
+class OwnerField(AjaxSelectField):
+    """The owner picker's field: an id that names no user is refused, not read
+    as "no owner" (Flask-Admin's field reads both as an empty choice)."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(OWNER_LOADER, label, validators, **kwargs)
+
+    def pre_validate(self, form):
+        posted = (self.raw_data or [""])[0].strip()
+        if posted and posted != "__None" and self.data is None:
+            raise ValidationError(
+                _(
+                    "Owner: choose a user from the list (there is no user %(id)s).",
+                    id=posted[:20],
+                )
+            )
+        super().pre_validate(form)
 
 
 def record_url(contact_id, tab_key: str) -> str:
@@ -251,6 +299,7 @@ class GeneralTabView(ContactTabView):
     form_overrides = {
         "prefix": forms.PickListField,
         "suffix": forms.PickListField,
+        "owner": OwnerField,
         "contact_type": forms.PickListField,
         "time_zone": forms.PickListField,
         "preferred_locale": forms.PickListField,
@@ -265,16 +314,7 @@ class GeneralTabView(ContactTabView):
         "phones": {"min_entries": 1},
         "billing_addresses": {"min_entries": 1},
     }
-    form_ajax_refs = {
-        "owner": UserLoader(
-            "owner",
-            db,
-            User,
-            fields=(User.email, User.name),
-            page_size=10,
-            placeholder=_l("Choose the owner"),
-        )
-    }
+    form_ajax_refs = {"owner": OWNER_LOADER}
     inline_models = (
         forms.email_rows(),
         forms.phone_rows(),

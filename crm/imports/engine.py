@@ -1082,6 +1082,7 @@ def _reason(exc: Exception) -> str:
 
 def check_permission(actor, owner) -> None:
     """ServiceError unless the actor may import (and give contacts to ``owner``)."""
+    contact_services.check_owner(owner)
     if actor is None:
         return
     if not policy.allowed(actor, Contact, "import"):
