@@ -233,6 +233,35 @@ def test_a_website_that_does_not_parse_is_a_field_error(client, db, value):
     assert count(db, Contact) == 0
 
 
+def test_website_and_birthday_follow_the_record_rules(client, db):
+    fields = (("email", {"required": True}), ("website", {}), ("birthday", {}))
+    form = make_form(db, fields=fields)
+
+    response = submit(
+        client,
+        form,
+        {
+            "email": "jane@example.com",
+            "website": "javascript:alert(1)",
+            "birthday": "2999-01-01",
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "is not a web address; enter one such as https://example.com." in page
+    assert "The birthday 2999-01-01 lies in the future." in page
+    assert count(db, Contact) == 0
+
+    response = submit(
+        client,
+        form,
+        {"email": "jane@example.com", "website": "example.com", "birthday": ""},
+    )
+    assert response.status_code in (200, 302, 303), response.get_data(as_text=True)
+    contact = db.session.scalar(select(Contact))
+    assert contact.website == "https://example.com"
+
+
 def test_bad_input_answers_with_each_field_error_keeps_values_writes_nothing(
     client, db
 ):

@@ -2,6 +2,7 @@
 
 import logging
 import unicodedata
+from datetime import date
 from functools import lru_cache
 
 import pycountry
@@ -18,6 +19,7 @@ from crm.contacts.models import (
     EMAIL_SLOTS,
     FAX_SLOTS,
     PHONE_SLOTS,
+    SOCIAL_LABELS,
     Company,
     Contact,
     ContactEmail,
@@ -30,9 +32,12 @@ from crm.core.text import (
     digits,
     email_problem,
     fold,
+    has_digits,
     looks_spreadsheet_damaged,
     normalize_email,
     phone_to_e164,
+    split_extension,
+    web_address,
 )
 from crm.extensions import db
 
@@ -46,6 +51,21 @@ ADDRESS_FIELD_LABELS = {
     "postal_code": _l("Postal code"),
     "zip_four": _l("ZIP+4"),
 }
+
+# The earliest year a birthday or an anniversary may have.
+FIRST_YEAR = 1900
+# Keap's website column; the person notes have no published limit, so they
+# get the 64 KB that Keap's long text fields hold.
+WEBSITE_LIMIT = 100
+PERSON_NOTES_LIMIT = 65_535
+# Contact fields whose rules apply to what is typed (see validate).
+CHECKED_FIELDS = (
+    "website",
+    "birthday",
+    "anniversary",
+    "assistant_phone",
+    "person_notes",
+)
 
 
 def country_code(value: str | None) -> str | None:
@@ -229,10 +249,25 @@ def _renumber(rows, kind=None):
 
 
 def validate(contact: Contact) -> None:
-    """Check slot counts and per-slot limits; raises ServiceError with one sentence."""
+    """Check slot counts and per-slot limits; raises ServiceError with one sentence.
+
+    Values typed in this save (new rows, changed values) are also checked
+    against the rules that came after the values stored earlier were
+    accepted: those are left as they are (see ``_kept_as_stored``).
+    """
     # Read before any lazy load below can autoflush the rows and their history.
     with db.session.no_autoflush:
         kept = {id(email) for email in contact.emails if _kept_as_stored(email)}
+        numbers = list(contact.phones) + list(contact.faxes)
+        typed = {id(p) for p in numbers if _is_typed(p, "number", "extension")}
+        typed_fields = {attr for attr in CHECKED_FIELDS if _is_typed(contact, attr)}
+        # Not loaded means not changed: the importer's updates never load them.
+        accounts = (
+            contact.social_accounts
+            if "social_accounts" in inspect(contact).dict
+            else []
+        )
+        typed_social = {id(a) for a in accounts if _is_typed(a, "type", "name")}
         _check_owner(contact)
 
     if len(contact.emails) > EMAIL_SLOTS:
@@ -258,10 +293,14 @@ def validate(contact: Contact) -> None:
             raise ServiceError(
                 _("The e-mail address %(email)s is too long.", email=email.address)
             )
+    _check_repeated_emails(contact.emails, kept)
 
-    for phone in list(contact.phones) + list(contact.faxes):
+    region = current_app.config["DEFAULT_PHONE_REGION"]
+    for phone in numbers:
         if not clean(phone.number):
             raise ServiceError(_("A phone row is empty; fill it in or remove it."))
+        if id(phone) in typed:
+            _check_typed_phone(phone, region)
         limit = 40 if phone.kind == "fax" or phone.slot <= 3 else 20
         if len(phone.number) > limit:
             raise ServiceError(
@@ -287,6 +326,203 @@ def validate(contact: Contact) -> None:
         )
     for address in contact.addresses:
         _validate_address(address)
+
+    _check_social_accounts(accounts, typed_social)
+    _check_typed_fields(contact, typed_fields, region)
+
+
+def _is_typed(row, *attrs) -> bool:
+    """True for a new row, or one whose ``attrs`` change in this save.
+
+    A value set again as it was (give or take surrounding spaces) is no change.
+    """
+    state = inspect(row)
+    if not state.persistent:
+        return True
+    for attr in attrs:
+        history = state.attrs[attr].history
+        if not history.has_changes():
+            continue
+        before = history.deleted[0] if history.deleted else None
+        if clean(before) != clean(getattr(row, attr)):
+            return True
+    return False
+
+
+def _check_repeated_emails(emails, kept) -> None:
+    """Refuse one address in two slots (compared as normalised addresses)."""
+    first: dict[str, ContactEmail] = {}
+    for email in emails:
+        key = normalize_email(email.address)
+        earlier = first.setdefault(key, email)
+        if earlier is email or (id(email) in kept and id(earlier) in kept):
+            continue
+        raise ServiceError(
+            _(
+                "E-mail address %(slot)s, %(email)s, is already e-mail address "
+                "%(first)s of this contact; remove one of them.",
+                slot=email.slot,
+                email=clean(email.address),
+                first=earlier.slot,
+            )
+        )
+
+
+def _phone_label(phone) -> str:
+    if phone.kind == "fax":
+        return _("Fax %(n)s", n=phone.slot)
+    return _("Phone %(n)s", n=phone.slot)
+
+
+def _check_typed_phone(phone, region: str) -> None:
+    """Refuse a typed number without digits; move a typed extension to its field.
+
+    "+1 212 555 0100 x12" keeps "+1 212 555 0100" as the number and 12 as the
+    extension, when the extension field is empty or says the same. Faxes
+    have no extension.
+    """
+    label = _phone_label(phone)
+    _require_digits(label, phone.number)
+    number, extension = split_extension(clean(phone.number), region)
+    if not extension:
+        return
+    if phone.kind == "fax":
+        raise ServiceError(_no_extension(label, extension))
+    given = clean(phone.extension)
+    if given and given != extension:
+        raise ServiceError(
+            _(
+                "%(field)s: the number ends in extension %(typed)s but the "
+                "extension field says %(extension)s; keep one of them.",
+                field=label,
+                typed=extension,
+                extension=given,
+            )
+        )
+    phone.number, phone.extension = number, extension
+
+
+def _no_extension(label: str, extension: str) -> str:
+    return _(
+        "%(field)s has no extension; type the number without the extension "
+        "%(extension)s.",
+        field=label,
+        extension=extension,
+    )
+
+
+def _require_digits(label: str, number: str | None) -> None:
+    if not has_digits(number):
+        raise ServiceError(
+            _(
+                "%(field)s: %(value)s has no digits; type a phone number.",
+                field=label,
+                value=repr(clean(number) or ""),
+            )
+        )
+
+
+def _check_social_accounts(accounts, typed) -> None:
+    """Refuse a second account on one network (one of the two typed now)."""
+    first: dict[str, int] = {}
+    for account in accounts:
+        earlier = first.setdefault(account.type, id(account))
+        if earlier == id(account) or not ({earlier, id(account)} & typed):
+            continue
+        raise ServiceError(
+            _(
+                "A contact has one %(network)s account; remove the second one.",
+                network=SOCIAL_LABELS.get(account.type, account.type),
+            )
+        )
+
+
+def _check_typed_fields(contact: Contact, typed: set[str], region: str) -> None:
+    """The rules of the single-valued fields typed in this save."""
+    if "website" in typed and contact.website:
+        contact.website = website_address(contact.website)
+    if "birthday" in typed and contact.birthday:
+        check_birthday(contact.birthday)
+    if "anniversary" in typed and contact.anniversary:
+        check_anniversary(contact.anniversary)
+    if "assistant_phone" in typed and contact.assistant_phone:
+        label = _("Assistant phone")
+        _require_digits(label, contact.assistant_phone)
+        _number, extension = split_extension(contact.assistant_phone, region)
+        if extension:
+            raise ServiceError(_no_extension(label, extension))
+    notes = contact.person_notes or ""
+    if "person_notes" in typed and len(notes) > PERSON_NOTES_LIMIT:
+        raise ServiceError(
+            _(
+                "The person notes are %(length)s characters long; they may have "
+                "at most %(limit)s.",
+                length=f"{len(notes):,}",
+                limit=f"{PERSON_NOTES_LIMIT:,}",
+            )
+        )
+
+
+def website_address(text: str) -> str:
+    """The website as stored: an http(s) address (see ``web_address``).
+
+    Raises ServiceError for anything else, or for one too long to keep.
+    """
+    address = web_address(text)
+    if address is None:
+        raise ServiceError(
+            _(
+                "Website: %(value)s is not a web address; enter one such as "
+                "https://example.com.",
+                value=repr(text),
+            )
+        )
+    if len(address) > WEBSITE_LIMIT:
+        raise ServiceError(
+            _(
+                "Website: %(value)s is longer than %(limit)s characters.",
+                value=address,
+                limit=WEBSITE_LIMIT,
+            )
+        )
+    return address
+
+
+def check_birthday(value: date) -> None:
+    """Refuse a birthday before 1900 or in the future."""
+    _check_first_year(_("Birthday"), value)
+    if value > date.today():
+        raise ServiceError(
+            _("The birthday %(date)s lies in the future.", date=value.isoformat())
+        )
+
+
+def check_anniversary(value: date) -> None:
+    """Refuse an anniversary before 1900 or after next year.
+
+    Keap says nothing of future anniversaries; a wedding planned for next
+    year is one, a year such as 2999 is a typing error.
+    """
+    _check_first_year(_("Anniversary"), value)
+    if value.year > date.today().year + 1:
+        raise ServiceError(
+            _(
+                "The anniversary %(date)s is after next year; check the year.",
+                date=value.isoformat(),
+            )
+        )
+
+
+def _check_first_year(label: str, value: date) -> None:
+    if value.year < FIRST_YEAR:
+        raise ServiceError(
+            _(
+                "%(field)s: %(date)s is before %(year)s; check the year.",
+                field=label,
+                date=value.isoformat(),
+                year=FIRST_YEAR,
+            )
+        )
 
 
 def check_owner(user, current_owner_id=None) -> None:
@@ -361,8 +597,12 @@ def _validate_address(address) -> None:
         address.country_code = code
 
 
-def prepare(contact: Contact, actor=None, *, is_new: bool = False) -> None:
-    """Validate and stamp a contact before its unit of work commits."""
+def prepare(contact: Contact, actor=None, *, is_new: bool = False) -> list[str]:
+    """Validate and stamp a contact before its unit of work commits.
+
+    Returns the warnings to show once it is saved: the numbers typed in this
+    save that could not be read as phone numbers and are kept as typed.
+    """
     for attr in (
         "prefix",
         "given_name",
@@ -387,8 +627,20 @@ def prepare(contact: Contact, actor=None, *, is_new: bool = False) -> None:
     for address in contact.billing_addresses:
         address.kind = "billing"
 
+    with db.session.no_autoflush:
+        numbers = list(contact.phones) + list(contact.faxes)
+        typed = [p for p in numbers if _is_typed(p, "number")]
+        typed_assistant = _is_typed(contact, "assistant_phone")
     validate(contact)
     refresh_derived(contact)
+    warnings = [_unread(p.number) for p in typed if p.e164 is None]
+    region = current_app.config["DEFAULT_PHONE_REGION"]
+    if (
+        typed_assistant
+        and contact.assistant_phone
+        and phone_to_e164(contact.assistant_phone, region) is None
+    ):
+        warnings.append(_unread(contact.assistant_phone))
 
     now = utcnow()
     contact.updated_at = now
@@ -400,6 +652,14 @@ def prepare(contact: Contact, actor=None, *, is_new: bool = False) -> None:
             contact.created_by_id = actor.id
             if contact.owner_id is None and contact.owner is None:
                 contact.owner_id = actor.id
+    return warnings
+
+
+def _unread(number: str) -> str:
+    return _(
+        "%(value)s could not be read as a phone number; it was kept as typed.",
+        value=number,
+    )
 
 
 def require_contact_point(contact: Contact) -> None:

@@ -220,7 +220,7 @@ class ContactTabView(SecuredModelView):
         if not is_created:
             check_version(form.version.data, model)
         self.apply(form, model, is_created)
-        services.prepare(model, current_user, is_new=is_created)
+        form.saved_warnings = services.prepare(model, current_user, is_new=is_created)
         self.after_prepare(form, model, is_created)
 
     def apply(self, form, model, is_created) -> None:
@@ -237,6 +237,8 @@ class ContactTabView(SecuredModelView):
             self.tab_key,
             current_user.id,
         )
+        for warning in getattr(form, "saved_warnings", ()):
+            flash(warning, "warning")
 
     def get_save_return_url(self, model, is_created=False):
         message = _("Contact created.") if is_created else _("Contact saved.")

@@ -47,7 +47,7 @@ CONTACT_FIELDS = {
         ContactField("phone", _l("Phone"), "phone", 40),
         ContactField("company", _l("Company"), limit=255),
         ContactField("job_title", _l("Job title"), limit=255),
-        ContactField("website", _l("Website"), limit=100),
+        ContactField("website", _l("Website"), "website", 100),
         ContactField("lead_source", _l("Lead source"), limit=255),
         ContactField("contact_type", _l("Contact type"), "choice", 50),
         ContactField("birthday", _l("Birthday"), "date"),
@@ -203,13 +203,26 @@ def _check_phone(text, label, key):
     return text
 
 
+def _check_website(text, label, key):
+    try:
+        return contacts.website_address(text)
+    except ServiceError as exc:
+        raise ServiceError(exc.message, key) from None
+
+
 def _check_date(text, label, key):
     try:
-        return date.fromisoformat(text)
+        value = date.fromisoformat(text)
     except ValueError:
         raise ServiceError(
             _("%(label)s: enter a date as YYYY-MM-DD.", label=label), key
         ) from None
+    if key == "birthday":
+        try:
+            contacts.check_birthday(value)
+        except ServiceError as exc:
+            raise ServiceError(exc.message, key) from None
+    return value
 
 
 def _check_country(text, label, key):
@@ -237,6 +250,7 @@ _CHECKS = {
     "email": _check_email,
     "phone": _check_phone,
     "date": _check_date,
+    "website": _check_website,
     "country": _check_country,
     "choice": _check_choice,
 }
