@@ -33,6 +33,20 @@ def test_the_e164_form_leaves_the_extension_out():
 
 
 @pytest.mark.parametrize(
+    ("typed", "region", "e164"),
+    [
+        # Dialable only inside their area: no area code, so no E.164 form.
+        ("555-0100", "US", None),
+        ("0261 8500000", "DE", "+492618500000"),
+        ("(212) 555-0100", "US", "+12125550100"),
+        ("+44 20 7946 0000", "US", "+442079460000"),
+    ],
+)
+def test_only_a_whole_number_gets_an_e164_form(typed, region, e164):
+    assert phone_to_e164(typed, region) == e164
+
+
+@pytest.mark.parametrize(
     ("text", "expected"), [("call me", False), ("", False), (None, False), ("x1", True)]
 )
 def test_has_digits(text, expected):

@@ -169,7 +169,12 @@ def phone_to_e164(raw: str, region: str) -> str | None:
     An extension typed with the number ("x12", "ext. 12") is not part of it.
     """
     number = _parsed_phone(raw, region)
-    if number is None or not phonenumbers.is_possible_number(number):
+    # A number dialable only inside its area ("555-0100" in the US) has no
+    # E.164 form: its area code is missing.
+    if number is None or (
+        phonenumbers.is_possible_number_with_reason(number)
+        != phonenumbers.ValidationResult.IS_POSSIBLE
+    ):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
