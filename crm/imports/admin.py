@@ -135,7 +135,10 @@ class ImportView(SecuredView):
                 sample = jobs.sample(job, contact_file, PREVIEW_ROWS, current_user)
             except ServiceError as exc:
                 flash(exc.message, "error")
-            else:
+                # A saved mapping the file no longer accepts must not hide
+                # the mapping table that can correct it.
+                contact_file = _without_mapping(job)
+            if contact_file is not None:
                 preview = contact_file.preview(PREVIEW_ROWS)
         options = job.options or {}
         return self.render(
@@ -212,6 +215,14 @@ def shown_problems(stored: list[dict]) -> list[dict]:
         }
         for p in stored
     ]
+
+
+def _without_mapping(job):
+    """The job's file read again with the preset's mapping, or None."""
+    try:
+        return jobs.open_job_file(job, mapping=None)
+    except ServiceError:
+        return None
 
 
 def _wants_json() -> bool:

@@ -98,6 +98,9 @@ class ImportResult:
     problems: list[Problem] = field(default_factory=list)
     problem_count: int = 0
     unmapped: list[str] = field(default_factory=list)
+    # "4 (Plan)", "3 (Plan)": each column the automatic mapping left out
+    # because an earlier one fills the same field, and that earlier column.
+    left_out: list[tuple[str, str]] = field(default_factory=list)
 
     def add_problem(self, problem: Problem) -> None:
         self.problem_count += 1
@@ -169,11 +172,15 @@ class ContactFile:
             self.headers = []
             self.preset = None
             self.mapping = []
+            self.left_out = []
             self.total = self.vcards.count
             return
 
         self.kind = CSV
         self.fallback_encoding = None
+        # (column, earlier column) pairs the automatic mapping left out
+        # because the earlier column already fills the same field.
+        self.left_out: list[tuple[int, int]] = []
         if streamed is not None:
             self.encoding = streamed.encoding
             self.csv = streamed
@@ -194,7 +201,9 @@ class ContactFile:
             self.mapping = check_mapping(options.mapping, self.headers)
         else:
             sample = [cells for cells, _end in _take(self.csv.records(), 50)]
-            self.mapping = presets.auto_mapping(self.headers, self.preset, sample)
+            self.mapping, self.left_out = presets.map_columns(
+                self.headers, self.preset, sample
+            )
         if not presets.has_identity(self.mapping):
             raise ReadError(
                 _(
@@ -424,6 +433,8 @@ class Importer:
         self.result.preset = contact_file.preset
         self.result.dry_run = options.dry_run
         self.result.unmapped = contact_file.unmapped
+        named = [f"{i + 1} ({h})" for i, h in enumerate(contact_file.headers)]
+        self.result.left_out = [(named[i], named[j]) for i, j in contact_file.left_out]
         # Keys seen earlier in a dry run: nothing is written that the next
         # batch's query could find.
         self._dry_seen: set[str] = set()
