@@ -201,9 +201,8 @@ class ContactFile:
             self.mapping = check_mapping(options.mapping, self.headers)
         else:
             sample = [cells for cells, _end in _take(self.csv.records(), 50)]
-            self.mapping, self.left_out = presets.map_columns(
-                self.headers, self.preset, sample
-            )
+            mapping = presets.auto_mapping(self.headers, self.preset, sample)
+            self.mapping, self.left_out = first_columns(mapping)
         if not presets.has_identity(self.mapping):
             raise ReadError(
                 _(
@@ -281,6 +280,27 @@ def _take(iterator, n):
         if i >= n:
             return
         yield item
+
+
+def first_columns(mapping: list[str]) -> tuple[list[str], list[tuple[int, int]]]:
+    """The mapping with each single-value field kept for its first column only.
+
+    Two columns may name one custom field (its label and its field name, or
+    the same header twice). The later one is not imported; the pairs
+    (column, earlier column) say which columns were left out for which.
+    """
+    kept = list(mapping)
+    first: dict[str, int] = {}
+    left_out = []
+    for index, key in enumerate(mapping):
+        if not key or key in presets.SCALAR_KEYS:
+            continue
+        if key in first:
+            kept[index] = ""
+            left_out.append((index, first[key]))
+        else:
+            first[key] = index
+    return kept, left_out
 
 
 def check_mapping(mapping: list[str], headers: list[str]) -> list[str]:

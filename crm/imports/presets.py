@@ -681,11 +681,6 @@ class _Slots:
         self.fixed.update(PRESETS[preset].address_kinds)
         self.groups: dict[str, str] = {}
         self.counters = {"email": 0, "phone": 0, "fax": 0, "relation": 0}
-        # The column being resolved, the column that claimed each key, and
-        # the earlier column when the last claim found its key taken.
-        self.column = 0
-        self.claimed: dict[str, int] = {}
-        self.clash: int | None = None
 
     def resolve(self, target: str) -> str:
         if not target:
@@ -702,9 +697,7 @@ class _Slots:
         # notes and tags are joined); numbered slots are claimed once.
         if key in SCALAR_KEYS or key not in self.used:
             self.used.add(key)
-            self.claimed.setdefault(key, self.column)
             return key
-        self.clash = self.claimed.get(key)
         return ""
 
     def _numbered(self, kind, rest):
@@ -759,49 +752,25 @@ def auto_mapping(
     Columns no name matches but whose sample values are e-mail addresses map
     to the next e-mail slot, unless their header speaks of an owner.
     """
-    return map_columns(headers, preset, sample_rows)[0]
-
-
-def map_columns(
-    headers: list[str], preset: str, sample_rows: list[list[str]] | None = None
-) -> tuple[list[str], list[tuple[int, int]]]:
-    """``auto_mapping`` and the columns it left out as (column, earlier column).
-
-    A field that holds one value (a custom field, a numbered slot) takes the
-    first column that names it; a later column naming it again is not
-    imported, and the pair says which column took the field.
-    """
     slots = _Slots(preset)
     mapping = []
-    left_out = []
-    for index, header in enumerate(headers):
+    for header in headers:
         target = _target(preset, normalize_header(header))
-        slots.column = index
         mapping.append(slots.resolve(target) if target else None)
-        if slots.clash is not None:
-            left_out.append((index, slots.clash))
-            slots.clash = None
 
-    custom_columns: dict[str, int] = {}
     for index, header in enumerate(headers):
         if mapping[index] is not None:
             continue
         field = custom_field_for(header)
         if field is not None:
-            key = f"custom:{field.id}"
-            if key in custom_columns:
-                left_out.append((index, custom_columns[key]))
-                mapping[index] = ""
-            else:
-                custom_columns[key] = index
-                mapping[index] = key
+            mapping[index] = f"custom:{field.id}"
             continue
         if _OWNER_HEADER.search(normalize_header(header)):
             continue
         column = [row[index] for row in sample_rows or [] if index < len(row)]
         if _looks_like_email_column(column):
             mapping[index] = slots.resolve("email")
-    return [key or "" for key in mapping], sorted(left_out)
+    return [key or "" for key in mapping]
 
 
 def custom_field_for(header: str):
