@@ -49,6 +49,14 @@ class CsvFile:
                 return
             yield cells, stream.tell()
 
+    def raw(self, start: int, end: int) -> str:
+        """The text of the file between two offsets."""
+        return self.text[start:end]
+
+    @property
+    def end(self) -> int:
+        return len(self.text)
+
 
 @dataclass
 class StreamedCsv:
@@ -71,6 +79,45 @@ class StreamedCsv:
             reader = csv.reader(lines, delimiter=self.delimiter, strict=False)
             for cells in reader:
                 yield cells, lines.offset
+
+    def raw(self, start: int, end: int) -> str:
+        """The text of the file between two byte offsets."""
+        with self.path.open("rb") as handle:
+            handle.seek(start)
+            return handle.read(end - start).decode(self.encoding, errors="replace")
+
+    @property
+    def end(self) -> int:
+        return self.path.stat().st_size
+
+
+# A quoted value that runs over more lines than this is taken for one whose
+# closing quote is missing.
+MAX_VALUE_LINES = 1000
+
+
+def open_quote_problem(cells: list[str], raw, at_end: bool, delimiter: str):
+    """Why the record seems to hold a quote that was never closed, or None.
+
+    ``raw`` gives the record's text. Without a closing quote the CSV reader
+    takes the rest of the file into one value; such a record is not imported.
+    """
+    lines = max((c.count("\n") + c.count("\r") for c in cells), default=0)
+    if lines > MAX_VALUE_LINES:
+        return "lines", lines
+    if not at_end:
+        return None
+    text = raw()
+    if text.count('"') % 2 == 0:
+        return None
+    stream = io.StringIO(text, newline="")
+    try:
+        for _cells in csv.reader(stream, delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as exc:
+        if "unexpected end of data" in str(exc):
+            return "end", text.count("\n")
+    return None
 
 
 # A carriage return not followed by a line feed ends a line too, as it does

@@ -242,9 +242,21 @@ class ContactFile:
         pairs = enumerate(zip(self.headers, self.mapping, strict=True))
         columns = [(i, k, h) for i, (h, k) in pairs if k]
         width = len(self.headers)
+        start = self.csv.body_start if offset is None else offset
+        file_end = self.csv.end
         for cells, end in self.csv.records(offset):
             row += 1
+            begin, start = start, end
             if not "".join(cells).strip():
+                continue
+            unclosed = csvfile.open_quote_problem(
+                cells,
+                lambda b=begin, e=end: self.csv.raw(b, e),
+                end >= file_end,
+                self.delimiter,
+            )
+            if unclosed is not None:
+                yield row, [], [_open_quote(row, *unclosed)], (end, row)
                 continue
             mapped = [
                 (k, h, restore(cells[i]) if cells[i][:1] == "'" else cells[i])
@@ -273,6 +285,26 @@ class ContactFile:
         if cursor is None:
             return 0
         return cursor[0]
+
+
+def _open_quote(row: int, where: str, lines: int) -> Problem:
+    if where == "end":
+        message = _(
+            "A quote opened in row %(row)s is not closed, so the rest of the file "
+            "(%(lines)s lines) was read as one value. The row was not imported; "
+            "close the quote and import the file again.",
+            row=row,
+            lines=lines,
+        )
+    else:
+        message = _(
+            "A quoted value that begins in row %(row)s runs over %(lines)s lines; "
+            "its closing quote is probably missing. The row was not imported; "
+            "check the quotes and import the file again.",
+            row=row,
+            lines=lines,
+        )
+    return Problem(row, "", message, ERROR)
 
 
 def _take(iterator, n):
