@@ -474,7 +474,9 @@ class Importer:
             date_format=ISO_DATE if contact_file.kind == VCARD else options.date_format,
             region=self.region,
             custom_fields=_custom_fields(contact_file.mapping),
-            check_phones=options.dry_run,
+            # Phones the insert cannot read are reported after writing, in a
+            # dry run too (see run).
+            check_phones=False,
             owners=OwnerResolver(actor, default_owner),
             phone_types=presets.phone_types(contact_file.preset),
         )
@@ -487,15 +489,25 @@ class Importer:
         self.result.unmapped = contact_file.unmapped
         named = [f"{i + 1} ({h})" for i, h in enumerate(contact_file.headers)]
         self.result.left_out = [(named[i], named[j]) for i, j in contact_file.left_out]
-        # Keys seen earlier in a dry run: nothing is written that the next
-        # batch's query could find.
-        self._dry_seen: set[str] = set()
         self._failed_rows: set[int] = set()
 
     def run(self, cursor=None, max_rows: int | None = None, progress=None):
-        """Process records from ``cursor``; return the cursor to resume at, or None."""
+        """Process records from ``cursor``; return the cursor to resume at, or None.
+
+        A dry run writes exactly as the run would, inside a savepoint that is
+        rolled back at the end: a row that repeats a contact of an earlier
+        batch then meets that contact as the run would, and the counts and
+        problems are the run's own.
+        """
         with fewer_collections():
-            return self._run(cursor, max_rows, progress)
+            if not self.options.dry_run:
+                return self._run(cursor, max_rows, progress)
+            open_transaction()
+            rehearsal = db.session.begin_nested()
+            try:
+                return self._run(cursor, max_rows, progress)
+            finally:
+                rehearsal.rollback()
 
     def _run(self, cursor, max_rows, progress):
         batch: list[_Pending] = []
@@ -571,11 +583,7 @@ class Importer:
                 else:
                     self._merge_into(earlier, pending)
                     merged.append((earlier, pending))
-        if self.options.dry_run:
-            self.result.created += len(creates)
-            self._dry_seen.update(k for p in creates for k in p.keys)
-        else:
-            self._insert(creates)
+        self._insert(creates)
         self._update(updates)
         if not self.options.dry_run:
             kept = [
@@ -621,8 +629,6 @@ class Importer:
         found: dict[str, int] = {}
         for key, contact_id in db.session.execute(query):
             found.setdefault(key, contact_id)
-        for key in keys & self._dry_seen:
-            found.setdefault(key, 0)
         return found
 
     def _merge_into(self, earlier: _Pending, later: _Pending) -> None:
@@ -739,24 +745,11 @@ class Importer:
         self.result.add_problem(Problem(row, "", message, ERROR))
 
     def _update(self, updates: list[tuple[int, _Pending]]) -> None:
-        """Fill the blanks of matched contacts, each in its own savepoint.
-
-        A dry run does the same inside a savepoint that is rolled back, so it
-        reports the same counts and rule problems and writes nothing.
-        """
-        # In a dry run, id 0 stands for a row of an earlier batch of the same
-        # file, which was not written: it would be merged into that row.
-        self.result.updated += sum(1 for i, _p in updates if not i)
-        updates = [(i, p) for i, p in updates if i]
+        """Fill the blanks of matched contacts, each in its own savepoint."""
         if not updates:
             return
         open_transaction()
-        outer = db.session.begin_nested() if self.options.dry_run else None
-        try:
-            self._apply_updates(updates)
-        finally:
-            if outer is not None:
-                outer.rollback()
+        self._apply_updates(updates)
 
     def _apply_updates(self, updates: list[tuple[int, _Pending]]) -> None:
         ids = {contact_id for contact_id, _p in updates}
