@@ -581,17 +581,38 @@ class Importer:
                 elif match is not None:
                     updates.append((match, pending))
                 else:
-                    self._merge_into(earlier, pending)
-                    merged.append((earlier, pending))
+                    changed = self._merge_into(earlier, pending)
+                    merged.append((earlier, pending, changed))
         self._insert(creates)
+        kept = self._count_merged(merged)
         self._update(updates)
         if not self.options.dry_run:
-            kept = [
-                later
-                for earlier, later in merged
-                if earlier.row not in self._failed_rows
-            ]
             self._opt_out(creates + [p for _i, p in updates] + kept)
+
+    def _count_merged(self, merged) -> list[_Pending]:
+        """Count the rows merged into earlier rows of the batch; return the kept ones.
+
+        A merged row shares the fate of the row it was merged into: when that
+        one could not be saved, the merged row is not imported either.
+        """
+        kept = []
+        for earlier, later, changed in merged:
+            if earlier.row in self._failed_rows:
+                self._failed(
+                    later.row,
+                    _(
+                        "The row repeats the contact of row %(row)s, which could "
+                        "not be saved.",
+                        row=earlier.row,
+                    ),
+                )
+            elif changed:
+                self.result.updated += 1
+                kept.append(later)
+            else:
+                self.result.skipped += 1
+                kept.append(later)
+        return kept
 
     def _opt_out(self, saved: list[_Pending]) -> None:
         """Opt out the addresses of the saved rows whose file says so.
@@ -631,8 +652,12 @@ class Importer:
             found.setdefault(key, contact_id)
         return found
 
-    def _merge_into(self, earlier: _Pending, later: _Pending) -> None:
-        """A second row for a contact of the same batch fills its blanks."""
+    def _merge_into(self, earlier: _Pending, later: _Pending) -> bool:
+        """A second row for a contact of the same batch fills its blanks.
+
+        Returns whether it added anything; the caller counts the row once the
+        earlier row is written.
+        """
         target, source = earlier.data, later.data
         changed = False
         for key, value in source.fields.items():
@@ -671,10 +696,7 @@ class Importer:
             if field_id not in target.custom:
                 target.custom[field_id] = value
                 changed = True
-        if changed:
-            self.result.updated += 1
-        else:
-            self.result.skipped += 1
+        return changed
 
     def _insert(self, creates: list[_Pending]) -> None:
         if not creates:
