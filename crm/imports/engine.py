@@ -48,7 +48,14 @@ from crm.extensions import db
 from crm.imports import csvfile, models, presets, reading, vcard
 from crm.imports.owners import OwnerResolver
 from crm.imports.reading import ReadError
-from crm.imports.rows import ERROR, ISO_DATE, WARNING, Problem, RowBuilder
+from crm.imports.rows import (
+    ERROR,
+    ISO_DATE,
+    WARNING,
+    Problem,
+    RowBuilder,
+    clean_cell,
+)
 from crm.mail import services as mail_services
 from crm.tags.models import ContactTag
 
@@ -191,7 +198,7 @@ class ContactFile:
             self.csv = csvfile.open_csv(decoded.text, options.delimiter)
             self.total = len(decoded.text)
         self.delimiter = self.csv.delimiter
-        self.headers = self.csv.headers
+        self.headers = [clean_cell(h)[0].strip() for h in self.csv.headers]
         if options.preset and options.preset not in presets.PRESETS:
             raise ServiceError(
                 _("There is no preset called %(name)s.", name=options.preset)

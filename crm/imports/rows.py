@@ -419,6 +419,30 @@ def _key_info() -> dict:
 _KEY_INFO = _key_info()
 
 
+# Control characters (C0 but tab and line breaks, DEL, C1) and the
+# byte-order mark: invisible, and PostgreSQL refuses NUL in text.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff]")
+_LINE_BREAK = re.compile("[ \t]*(?:\r\n|[\r\n\u2028\u2029])[ \t]*")
+
+
+def clean_cell(text: str, line_break: str = " ") -> tuple[str, bool]:
+    """The text without control characters, and whether any were removed.
+
+    A tab becomes a space. A line break is kept as a newline when
+    ``line_break`` is "\\n" (notes, address lines), else it becomes
+    ``line_break``; several in a row count as one.
+    """
+    kept = _CONTROLS.sub("", text)
+    removed = kept != text
+    kept = kept.replace("\t", " ")
+    if line_break == "\n":
+        kept = _LINE_BREAK.sub("\n", kept)
+    else:
+        lines = [line for line in _LINE_BREAK.split(kept) if line.strip()]
+        kept = line_break.join(lines)
+    return kept, removed
+
+
 # The builder.
 class RowBuilder:
     """Turns mapped cells into ContactData, collecting problems per row."""
@@ -456,13 +480,15 @@ class RowBuilder:
         ``phone_labels`` receives the column label of each phone kept.
         """
         self.phone_labels = phone_labels
-        values, labels = self._collect(cells)
-        if not values:
-            return None, []
         problems: list[Problem] = []
 
         def warn(column, message):
             problems.append(Problem(row, column, message, WARNING))
+
+        cells = self._clean(cells, warn)
+        values, labels = self._collect(cells)
+        if not values:
+            return None, problems
 
         try:
             data = self._contact(values, labels, warn)
@@ -470,6 +496,33 @@ class RowBuilder:
             problems.append(Problem(row, exc.column, exc.message, ERROR))
             return None, problems
         return data, problems
+
+    def _clean(self, cells, warn):
+        """The cells with control characters taken out (see ``clean_cell``)."""
+        cleaned = []
+        for key, label, raw in cells:
+            if isinstance(raw, str) and not (raw.isascii() and raw.isprintable()):
+                raw, removed = clean_cell(raw, self._line_breaks(key))
+                if removed:
+                    warn(label, _("Control characters were removed from this value."))
+            cleaned.append((key, label, raw))
+        return cleaned
+
+    def _line_breaks(self, key: str) -> str:
+        """What a line break in the field becomes: kept, a space or a comma."""
+        if key == "tags":
+            return ","
+        info = _KEY_INFO.get(key)
+        if info is not None and (
+            info[0] == "notes"
+            or (info[0] == "addr" and info[2] in ("full", "line1", "line2", "line3"))
+        ):
+            return "\n"
+        if key.startswith("custom:"):
+            field = self.custom_fields.get(int(key[7:]))
+            if field is not None and field.field_type == "text_area":
+                return "\n"
+        return " "
 
     @staticmethod
     def _collect(cells):
