@@ -690,11 +690,14 @@ class Importer:
                     have.append(phone)
                     changed = True
         for kind, values in source.addresses.items():
-            have = target.addresses.setdefault(kind, {})
-            for key, value in values.items():
-                if value and not have.get(key):
-                    have[key] = value
-                    changed = True
+            slot = address_slot(target.addresses, kind, values)
+            if slot is None:
+                continue
+            if slot == "":
+                self.warn(later.row, _address_left_out(values))
+                continue
+            target.addresses[slot] = dict(values)
+            changed = True
         folded = {fold(t) for t in target.tags}
         extra_tags = [t for t in source.tags if fold(t) not in folded]
         target.tags += extra_tags
@@ -1099,20 +1102,25 @@ def fill_blanks(
             changed = True
 
     by_kind = {a.kind: a for a in contact.addresses}
+    have = {kind: _address_parts(a) for kind, a in by_kind.items()}
     for kind, values in data.addresses.items():
-        address = by_kind.get(kind)
+        slot = address_slot(have, kind, values)
+        if slot is None:
+            continue
+        if slot == "":
+            importer.warn(pending.row, _address_left_out(values))
+            continue
+        address = by_kind.get(slot)
         if address is None:
-            address = ContactAddress(kind=kind, **values)
-            if kind == "billing":
+            address = ContactAddress(kind=slot)
+            if slot == "billing":
                 contact.billing_addresses.append(address)
             else:
                 contact.extra_addresses.append(address)
-            changed = True
-            continue
         for key, value in values.items():
-            if value and getattr(address, key) in (None, ""):
-                setattr(address, key, value)
-                changed = True
+            setattr(address, key, value)
+        have[slot] = dict(values)
+        changed = True
 
     have_tags = {link.tag_id for link in contact.tag_links}
     for name in data.tags:
@@ -1130,6 +1138,61 @@ def fill_blanks(
             contact.custom_values.append(CustomValue(field_id=field_id, value=value))
             changed = True
     return changed
+
+
+_ADDRESS_PARTS = (
+    "line1",
+    "line2",
+    "locality",
+    "region",
+    "postal_code",
+    "zip_four",
+    "country_code",
+)
+# Where an address goes when its own slot is taken.
+_SPARE_SLOTS = ("shipping", "other")
+
+
+def _address_parts(address: ContactAddress) -> dict:
+    return {key: getattr(address, key) for key in _ADDRESS_PARTS}
+
+
+def address_slot(have: dict[str, dict], kind: str, values: dict) -> str | None:
+    """The address slot an incoming address fills; None when a slot holds it.
+
+    An address is filled as a whole, never mixed with another: its own slot
+    when that is empty, else the first free spare slot. "" when none is free.
+    ``have`` holds the parts of the contact's addresses by kind.
+    """
+
+    def filled(parts):
+        return any(parts.get(key) not in (None, "") for key in _ADDRESS_PARTS)
+
+    def holds_it(parts):
+        # Every part the incoming address has, the slot has the same.
+        return all(
+            fold(str(parts.get(key) or "")) == fold(str(value))
+            for key, value in values.items()
+            if value not in (None, "")
+        )
+
+    if any(filled(parts) and holds_it(parts) for parts in have.values()):
+        return None
+    for slot in (kind, *(k for k in _SPARE_SLOTS if k != kind)):
+        if not filled(have.get(slot) or {}):
+            return slot
+    return ""
+
+
+def _address_left_out(values: dict) -> str:
+    text = ", ".join(
+        str(values[key]) for key in _ADDRESS_PARTS if values.get(key) not in (None, "")
+    )
+    return _(
+        "The address %(address)s was not added: the contact's addresses are all "
+        "filled.",
+        address=text,
+    )
 
 
 def _custom_fields(mapping: list[str]) -> dict[int, CustomField]:
