@@ -3,7 +3,7 @@
 from sqlalchemy import select
 
 from crm.contacts.models import Contact
-from crm.imports.engine import ImportOptions, run
+from crm.imports.engine import ImportOptions, address_slot, run
 from crm.imports.rows import WARNING
 
 SEED = b"first_name,email,street,city,postal code\nAnn,addr@example.com,1 Main St,,\n"
@@ -76,3 +76,13 @@ def test_rows_of_one_batch_are_merged_the_same_way(app, db):
         "billing": ("1 Main St", None, None),
         "shipping": ("5 Other Rd", "Boston", "02101"),
     }
+
+
+def test_two_spellings_of_one_address_are_one_address():
+    have = {"billing": {"line1": "Heidestraße 17", "locality": "Köln"}}
+
+    same = {"line1": "Heidestrasse 17", "locality": "Koeln"}
+    other = {"line1": "Heidestraße 19", "locality": "Köln"}
+
+    assert address_slot(have, "billing", same) is None
+    assert address_slot(have, "billing", other) == "shipping"

@@ -16,6 +16,7 @@ import gc
 import logging
 import os
 import threading
+import unicodedata
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -1171,7 +1172,7 @@ def address_slot(have: dict[str, dict], kind: str, values: dict) -> str | None:
     def holds_it(parts):
         # Every part the incoming address has, the slot has the same.
         return all(
-            fold(str(parts.get(key) or "")) == fold(str(value))
+            _loose(parts.get(key)) == _loose(value)
             for key, value in values.items()
             if value not in (None, "")
         )
@@ -1182,6 +1183,20 @@ def address_slot(have: dict[str, dict], kind: str, values: dict) -> str | None:
         if not filled(have.get(slot) or {}):
             return slot
     return ""
+
+
+_TRANSLITERATED = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
+
+
+def _loose(value) -> str:
+    """Text as compared between two spellings of one address.
+
+    Heidestraße and Heidestrasse, Köln and Koeln, "1 Main St." and "1 main st"
+    are the same; accents, case, spaces and punctuation do not count.
+    """
+    text = fold(str(value or "")).translate(_TRANSLITERATED)
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if c.isalnum())
 
 
 def _address_left_out(values: dict) -> str:
