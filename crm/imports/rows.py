@@ -443,6 +443,71 @@ def clean_cell(text: str, line_break: str = " ") -> tuple[str, bool]:
     return kept, removed
 
 
+# Titles before a name and qualifications after it, compared without dots
+# and case. "Sr" before a name is Señor, after it Senior.
+_NAME_PREFIXES = frozenset(
+    "mr mrs ms miss mx dr prof professor sir dame rev fr hr herr frau sr sra "
+    "srta don dona doña mme mlle m".split()
+)
+_NAME_SUFFIXES = frozenset(
+    "jr sr ii iii iv v phd md dds dmd esq mba cpa rn jd llm msc bsc ba ma "
+    "dphil mp qc kc obe mbe cbe".split()
+)
+# Words that begin a family name: Ludwig van Beethoven, Ana de la Cruz.
+_FAMILY_PARTICLES = frozenset(
+    "van von der den de del della di da dos das du la le ten ter st".split()
+)
+
+
+def _name_word(word: str) -> str:
+    return word.strip(".,").casefold()
+
+
+def split_full_name(text: str) -> dict[str, str | None]:
+    """A full name as prefix, given and family name and suffix.
+
+    The last word (with particles such as van or de) is the family name, the
+    words before it the given name. "Doe, Jane" is family name first; "Dr.
+    John Smith Jr." has a prefix and a suffix; a single word is a given name
+    ("Mr. Smith": a family name).
+    Runs of spaces count as one.
+    """
+    words = text.split()
+    suffixes: list[str] = []
+    family_first = None
+    if text.count(",") == 1:
+        before, after = (part.split() for part in " ".join(words).split(","))
+        if after and all(_name_word(w) in _NAME_SUFFIXES for w in after):
+            words, suffixes = before, after
+        elif before and after:
+            family_first, words = before, after
+
+    prefixes = []
+    while len(words) > 1 and _name_word(words[0]) in _NAME_PREFIXES:
+        prefixes.append(words.pop(0))
+    while len(words) > 1 and _name_word(words[-1]) in _NAME_SUFFIXES:
+        suffixes.insert(0, words.pop())
+
+    if family_first is not None:
+        family = " ".join(family_first)
+    elif len(words) > 1:
+        start = len(words) - 1
+        while start > 1 and _name_word(words[start - 1]) in _FAMILY_PARTICLES:
+            start -= 1
+        family = " ".join(words[start:])
+        words = words[:start]
+    elif prefixes and words:
+        family, words = words[0], []
+    else:
+        family = None
+    return {
+        "prefix": " ".join(prefixes) or None,
+        "given_name": " ".join(words) or None,
+        "family_name": family,
+        "suffix": " ".join(w.rstrip(",") for w in suffixes) or None,
+    }
+
+
 # The builder.
 class RowBuilder:
     """Turns mapped cells into ContactData, collecting problems per row."""
@@ -631,11 +696,8 @@ class RowBuilder:
         if not full or fields.get("given_name") or fields.get("family_name"):
             return
         label = labels["full_name"]
-        given, _sep, family = full.rpartition(" ")
-        if not given:
-            given, family = family, None
-        for key, text in (("given_name", given), ("family_name", family)):
-            if text:
+        for key, text in split_full_name(full).items():
+            if text and not fields.get(key):
                 fields[key] = self._text(key, text, label)
 
     def _date(self, key, raw, label, warn):
