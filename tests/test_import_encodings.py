@@ -110,3 +110,35 @@ def test_vcard_without_charset_in_cp1252_keeps_its_names(app, db):
     assert maria.billing_address.locality == "A Coruña"
     assert maria.billing_address.country_code == "ESP"
     assert (begona.given_name, begona.family_name) == ("Begoña", "Ibáñez")
+
+
+def test_vcard_iso_8859_1_is_read_as_cp1252(app, db):
+    data = (
+        b"BEGIN:VCARD\r\nVERSION:2.1\r\n"
+        b"N;CHARSET=ISO-8859-1;ENCODING=QUOTED-PRINTABLE:M=FCller;J=FCrgen;;;\r\n"
+        b"NOTE;CHARSET=ISO-8859-1;ENCODING=QUOTED-PRINTABLE:"
+        b"Preis =80 5 =96 =84Gr=FC=DFe=93\r\n"
+        b"EMAIL:latin@example.com\r\nEND:VCARD\r\n"
+    )
+
+    result = _import(db, data)
+
+    assert result.problems == []
+    [jurgen] = _contacts(db)
+    assert (jurgen.given_name, jurgen.family_name) == ("Jürgen", "Müller")
+    assert jurgen.person_notes == "Preis € 5 – „Grüße“"
+
+
+def test_vcard_value_not_in_its_declared_charset_is_read_in_the_files(app, db):
+    data = (
+        b"BEGIN:VCARD\r\nVERSION:2.1\r\nN;CHARSET=UTF-8:M\xfcller;J\xfcrgen;;;\r\n"
+        b"EMAIL:jw@example.com\r\nEND:VCARD\r\n"
+    )
+
+    result = _import(db, data)
+
+    [jurgen] = _contacts(db)
+    assert (jurgen.given_name, jurgen.family_name) == ("Jürgen", "Müller")
+    assert [(p.column, p.message) for p in result.problems] == [
+        ("N", "N is not in the charset it declares (UTF-8); it was read as cp1252.")
+    ]

@@ -89,6 +89,8 @@ class Property:
     charset: str | None = None
     text: str = ""
     undecodable: bool = False
+    # The value is not in its declared charset and was read in the file's.
+    misdeclared: bool = False
 
 
 @dataclass
@@ -355,7 +357,7 @@ def _fallback_encoding(cards, chosen: str | None, file_encoding: str) -> str:
     undeclared = bytearray()
     for card in cards:
         for prop in card.properties:
-            if prop.charset or prop.raw.isascii():
+            if prop.raw.isascii() or (prop.charset and _decodes(prop)):
                 continue
             try:
                 prop.raw.decode("utf-8")
@@ -366,16 +368,44 @@ def _fallback_encoding(cards, chosen: str | None, file_encoding: str) -> str:
     return reading.guess_single_byte(bytes(undeclared))
 
 
+def _decodes(prop: Property) -> bool:
+    """Whether the value reads in its declared charset."""
+    for name in _declared_codecs(prop.charset):
+        try:
+            prop.raw.decode(name)
+            return True
+        except UnicodeDecodeError:
+            continue
+    return False
+
+
+def _declared_codecs(charset: str | None) -> list[str]:
+    """The codecs that read a declared charset, best first.
+
+    ISO-8859-1 is read as Windows-1252, as browsers and Windows do: the bytes
+    0x80-0x9F are then the euro sign and typographic quotes its writers
+    meant, not control characters.
+    """
+    name = _codec(charset)
+    if name is None:
+        return []
+    if name in ("iso8859-1", "ascii"):
+        return ["cp1252", "iso8859-1"]
+    return [name]
+
+
 def _decode_value(prop: Property, fallback: str) -> str:
     if prop.raw.isascii():
         return prop.raw.decode("ascii")
-    names = [prop.charset] if prop.charset else []
-    names += ["utf-8", fallback]
+    declared = _declared_codecs(prop.charset)
+    names = declared + [n for n in ("utf-8", _codec(fallback)) if n]
     for name in names:
         try:
-            return prop.raw.decode(_codec(name))
-        except (UnicodeDecodeError, LookupError):
+            text = prop.raw.decode(name)
+        except UnicodeDecodeError:
             continue
+        prop.misdeclared = bool(prop.charset) and name not in declared
+        return text
     prop.undecodable = True
     return prop.raw.decode(_codec(prop.charset) or "utf-8", errors="replace")
 
@@ -483,9 +513,12 @@ def map_card(card: RawCard, fallback: str):
     if card.error is not None:
         return [], [Problem(card.number, "", _card_error(card), ERROR)]
     lines = ["BEGIN:VCARD", "VERSION:3.0"]
+    misdeclared = []
     for prop in card.properties:
         if _used(prop.name):
             lines.append(_content_line(prop, card.version, fallback))
+            if prop.misdeclared and prop.name not in dict(misdeclared):
+                misdeclared.append((prop.name, prop.charset))
     lines.append("END:VCARD")
     try:
         component = vobject.readOne("\r\n".join(lines) + "\r\n")
@@ -495,7 +528,23 @@ def map_card(card: RawCard, fallback: str):
             "The card could not be read (%(reason)s).", reason=_short_reason(exc)
         )
         return [], [Problem(card.number, "", message, ERROR)]
-    return _CardMapper(card, component).cells()
+    cells, problems = _CardMapper(card, component).cells()
+    for name, charset in misdeclared:
+        problems.append(
+            Problem(
+                card.number,
+                name,
+                _(
+                    "%(name)s is not in the charset it declares (%(charset)s); it "
+                    "was read as %(encoding)s.",
+                    name=name,
+                    charset=charset,
+                    encoding=fallback,
+                ),
+                WARNING,
+            )
+        )
+    return cells, problems
 
 
 def _card_error(card: RawCard) -> str:
