@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 
 from crm.imports import reading
 from crm.imports.language import contact_language
-from crm.imports.rows import ERROR, WARNING, Problem
+from crm.imports.rows import ERROR, WARNING, Problem, clean_cell
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,8 @@ class RawCard:
     properties: list = field(default_factory=list)
     version: str = "3.0"
     error: CardError | None = None
+    # What was repaired to read the card, as messages for warnings.
+    warnings: list = field(default_factory=list)
 
 
 @dataclass
@@ -120,6 +122,10 @@ class VCardFile:
             yield card.number, *map_card(card, self.fallback_encoding)
 
 
+# Lines of text a vCard file may have before its first BEGIN:VCARD.
+_LINES_BEFORE_CARDS = 3
+
+
 def looks_like_vcard(data: bytes) -> bool:
     """Whether the bytes (any encoding this module reads) begin with a vCard."""
     head = data[:4096]
@@ -129,7 +135,9 @@ def looks_like_vcard(data: bytes) -> bool:
             break
     if b"\x00" in head[:200]:
         head = head.replace(b"\x00", b"")
-    return bool(_BEGIN.match(head.lstrip()[:20] + b"\n"))
+    # A line of text may come first ("Exported by ..."); the cards follow.
+    lines = _LINE_BREAK.split(head.lstrip(), _LINES_BEFORE_CARDS + 1)
+    return any(_BEGIN.fullmatch(line) for line in lines[: _LINES_BEFORE_CARDS + 1])
 
 
 def read(data: bytes, encoding: str | None = None) -> VCardFile:
@@ -186,8 +194,13 @@ def _split_cards(data: bytes) -> list[RawCard]:
                 logical = []
             continue
         if _BEGIN.fullmatch(line):
-            current.error = CardError(
-                number, _("The card has no END:VCARD before the next card begins.")
+            _finish(current, logical)
+            current.warnings.append(
+                _(
+                    "The card has no END:VCARD before the next card begins (line "
+                    "%(line)s); it was read up to there.",
+                    line=number,
+                )
             )
             cards.append(current)
             current = RawCard(number=len(cards) + 1, line=number)
@@ -260,17 +273,49 @@ def _add_line(logical: list, number: int, line: bytes) -> None:
     logical.append([number, line, line.endswith(b"=") or _is_base64(head)])
 
 
+# Properties whose value a line without a name may continue: free text that
+# a writer folded without the leading space.
+_CONTINUED = {"NOTE", "FN", "TITLE", "ROLE", "LABEL", "ORG", "NICKNAME", "URL"}
+
+
 def _finish(card: RawCard, logical: list) -> None:
     for number, line, _soft in logical:
         try:
             prop = _parse_line(number, line)
-        except CardError as exc:
-            card.error = exc
-            return
+        except CardError:
+            _repair(card, number, line)
+            continue
         if prop.name == "VERSION":
             card.version = prop.raw.decode("ascii", "replace").strip() or "3.0"
             continue
         card.properties.append(prop)
+
+
+def _repair(card: RawCard, number: int, line: bytes) -> None:
+    """A line that is not a property: joined to a text value before it, or skipped.
+
+    Such a line is most often the rest of a value folded without its leading
+    space; the card keeps every other property either way.
+    """
+    last = card.properties[-1] if card.properties else None
+    if last is not None and (last.name in _CONTINUED or last.name.startswith("X-")):
+        last.raw += line
+        card.warnings.append(
+            _(
+                "Line %(line)s is not a vCard property; it was read as the rest of "
+                "the %(name)s line before it.",
+                line=number,
+                name=last.name,
+            )
+        )
+        return
+    card.warnings.append(
+        _(
+            "Line %(line)s is not a vCard property: %(text)s. It was left out.",
+            line=number,
+            text=_preview(line),
+        )
+    )
 
 
 def _split_outside_quotes(text: bytes, separator: bytes) -> list[bytes]:
@@ -322,7 +367,7 @@ def _parse_line(number: int, line: bytes) -> Property:
 
 
 def _preview(line: bytes) -> str:
-    text = line.decode("utf-8", "replace")
+    text = clean_cell(line.decode("utf-8", "replace"))[0]
     return text if len(text) <= 60 else text[:59] + "…"
 
 
@@ -512,6 +557,7 @@ def map_card(card: RawCard, fallback: str):
     """(cells, problems) of one card; cells use the field keys of presets."""
     if card.error is not None:
         return [], [Problem(card.number, "", _card_error(card), ERROR)]
+    repaired = [Problem(card.number, "", text, WARNING) for text in card.warnings]
     lines = ["BEGIN:VCARD", "VERSION:3.0"]
     misdeclared = []
     for prop in card.properties:
@@ -527,8 +573,9 @@ def map_card(card: RawCard, fallback: str):
         message = _(
             "The card could not be read (%(reason)s).", reason=_short_reason(exc)
         )
-        return [], [Problem(card.number, "", message, ERROR)]
+        return [], [*repaired, Problem(card.number, "", message, ERROR)]
     cells, problems = _CardMapper(card, component).cells()
+    problems = repaired + problems
     for name, charset in misdeclared:
         problems.append(
             Problem(
