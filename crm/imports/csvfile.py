@@ -215,8 +215,10 @@ def detect_delimiter(text: str) -> str:
     sample = _sample(text)
     try:
         dialect = Detector().detect(sample, delimiters=list(DELIMITERS))
-    except Exception:  # the detector gives up on some inputs; count instead
-        log.info("clevercsv could not detect the dialect", exc_info=True)
+    except Exception as exc:  # the detector gives up on some inputs; count instead
+        # A handled case: one line, and the traceback only at debug level.
+        log.info("clevercsv could not detect the dialect: %s", exc)
+        log.debug("clevercsv failure", exc_info=True)
         dialect = None
     if dialect is not None and dialect.delimiter in DELIMITERS:
         return dialect.delimiter

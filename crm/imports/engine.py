@@ -720,12 +720,15 @@ class Importer:
             self.result.created += len(rows)
             self._unread_phones(dict(zip(ids, creates, strict=True)))
             return
-        except (SQLAlchemyError, ServiceError, ValueError):
+        except (SQLAlchemyError, ServiceError, ValueError) as exc:
+            # Handled: each row is tried alone and a failing one is reported
+            # on its row. One line; the traceback only at debug level.
             log.warning(
-                "batch insert of %d rows failed; retrying row by row",
+                "batch insert of %d rows failed (%s); retrying row by row",
                 len(rows),
-                exc_info=True,
+                _reason(exc),
             )
+            log.debug("batch insert failure", exc_info=True)
         for pending in creates:
             try:
                 with db.session.begin_nested():
@@ -733,7 +736,7 @@ class Importer:
                 self.result.created += 1
                 self._unread_phones({new_id: pending})
             except (SQLAlchemyError, ServiceError, ValueError) as exc:
-                log.warning("row %s could not be saved: %s", pending.row, exc)
+                log.warning("row %s could not be saved: %s", pending.row, _reason(exc))
                 self._failed(pending.row, _not_saved(exc))
 
     def _unread_phones(self, by_id: dict[int, _Pending]) -> None:
