@@ -1,11 +1,13 @@
 """Short Windows-1252 and Latin-1 files, and the encodings vCards declare."""
 
+from io import BytesIO
+
 import pytest
 from sqlalchemy import select
 
 from crm.contacts.models import Contact
 from crm.imports.engine import ImportOptions, open_file, run
-from crm.imports.reading import decode, reads_as_western
+from crm.imports.reading import ReadError, decode, reads_as_western
 
 
 def _contacts(db):
@@ -142,3 +144,46 @@ def test_vcard_value_not_in_its_declared_charset_is_read_in_the_files(app, db):
     assert [(p.column, p.message) for p in result.problems] == [
         ("N", "N is not in the charset it declares (UTF-8); it was read as cp1252.")
     ]
+
+
+@pytest.mark.parametrize("name", ["rot13", "base64", "hex", "zlib", "undefined"])
+def test_a_codec_that_is_not_a_text_encoding_is_refused(app, db, name):
+    data = b"first_name\nAnn\n"
+
+    with pytest.raises(ReadError, match="is not an encoding this import knows"):
+        run(data, options=ImportOptions(encoding=name))
+    with pytest.raises(ReadError, match="is not an encoding this import knows"):
+        run(
+            b"BEGIN:VCARD\r\nN:A;B;;;\r\nEND:VCARD\r\n",
+            options=ImportOptions(encoding=name),
+        )
+
+
+def test_the_cli_refuses_rot13_in_one_line(runner, db, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_bytes(b"first_name\nAnn\n")
+
+    result = runner.invoke(
+        args=["contacts", "import", str(path), "--encoding", "rot13"]
+    )
+
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: rot13 is not an encoding this import knows."
+    ]
+
+
+def test_the_screen_refuses_rot13_with_a_message(web, login_as, db):
+    login_as("user")
+    answer = web.post(
+        "/admin/imports/upload",
+        {"file": (BytesIO(b"first_name,email\nAnn,a@example.com\n"), "p.csv")},
+        content_type="multipart/form-data",
+    )
+    url = answer.headers["Location"]
+
+    response = web.post(url, {"encoding": "rot13", "action": "apply"})
+
+    assert response.status_code == 302
+    page = web.get(url).get_data(as_text=True)
+    assert "rot13 is not an encoding this import knows." in page

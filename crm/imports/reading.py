@@ -229,13 +229,25 @@ def reads_as_western(text: str) -> bool:
 
 
 def canonical_encoding(name: str) -> str:
-    """The codec name Python uses; ReadError for an unknown encoding."""
+    """The codec name Python uses; ReadError for an unknown encoding.
+
+    Only text encodings count: Python's codecs also name transforms such as
+    rot13, base64 or zlib, which do not turn bytes into text.
+    """
     try:
-        return codecs.lookup(name.strip()).name
-    except (LookupError, AttributeError):
+        codec = codecs.lookup(name.strip())
+    except (LookupError, AttributeError, TypeError):
+        codec = None
+    # "undefined" is a text codec that refuses every byte.
+    if (
+        codec is None
+        or not getattr(codec, "_is_text_encoding", True)
+        or codec.name == "undefined"
+    ):
         raise ReadError(
             _("%(name)s is not an encoding this import knows.", name=name)
         ) from None
+    return codec.name
 
 
 def decode(data: bytes, encoding: str | None = None) -> Decoded:
