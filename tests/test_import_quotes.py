@@ -68,3 +68,30 @@ def test_closed_quotes_and_stray_quotes_are_read_as_before(app, db):
 
     assert result.summary() == "created 2, updated 0, skipped 0, failed 0"
     assert sorted(_names(db)) == ["Ann", 'Bo"b']
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+@pytest.mark.parametrize("first", [b"sep=;", b'"sep=;"', b"SEP=;"])
+def test_excel_sep_line_names_the_delimiter_and_is_no_header(
+    app, db, tmp_path, monkeypatch, first, streamed
+):
+    path = tmp_path / "excel_sep.csv"
+    path.write_bytes(
+        first + b"\r\nfirst_name;email;city\r\nAnn;ann@example.com;K\xc3\xb6ln\r\n"
+    )
+    if streamed:
+        monkeypatch.setattr(engine, "STREAM_FROM_BYTES", 10)
+
+    contact_file = engine.open_streamed(path, ImportOptions()) or engine.open_file(
+        path.read_bytes()
+    )
+    result = run(str(path))
+    db.session.commit()
+
+    assert (contact_file.delimiter, contact_file.headers) == (
+        ";",
+        ["first_name", "email", "city"],
+    )
+    assert result.summary() == "created 1, updated 0, skipped 0, failed 0"
+    [ann] = db.session.scalars(select(Contact))
+    assert (ann.given_name, ann.billing_address.locality) == ("Ann", "Köln")

@@ -23,6 +23,16 @@ log = logging.getLogger(__name__)
 DELIMITERS = (",", ";", "\t", "|")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 _SAMPLE_CHARS = 32_000
+# Excel's first line naming the delimiter: sep=; (quoted by some writers).
+_SEP_LINE = re.compile(r'"?sep=([,;\t|])"?[ \t]*(?:\r\n|\r|\n)', re.IGNORECASE)
+
+
+def sep_line(text: str) -> tuple[str | None, int]:
+    """The delimiter a "sep=" first line names and that line's length in characters."""
+    match = _SEP_LINE.match(text)
+    if match is None:
+        return None, 0
+    return match.group(1), match.end()
 
 
 @dataclass
@@ -163,14 +173,16 @@ def open_streamed(path: Path, encoding: str, head: str, delimiter=None):
     """Like ``open_csv`` for a file read from disk; ``head`` is its first text."""
     if delimiter and delimiter not in DELIMITERS:
         raise ReadError(_("Choose a comma, semicolon, tab or pipe as the delimiter."))
-    delimiter = delimiter or detect_delimiter(head)
+    named, skip = sep_line(head)
+    delimiter = delimiter or named or detect_delimiter(head[skip:])
     size = path.stat().st_size
     if csv.field_size_limit() < size + 1:
         csv.field_size_limit(size + 1)
 
     headers, body_start = None, 0
     with path.open("rb") as handle:
-        lines = _Lines(handle, encoding, _bom_length(handle, encoding))
+        start = _bom_length(handle, encoding) + len(head[:skip].encode(encoding))
+        lines = _Lines(handle, encoding, start)
         reader = csv.reader(lines, delimiter=delimiter, strict=False)
         try:
             for cells in reader:
@@ -254,9 +266,11 @@ def open_csv(text: str, delimiter: str | None = None) -> CsvFile:
         csv.field_size_limit(len(text) + 1)
     if delimiter and delimiter not in DELIMITERS:
         raise ReadError(_("Choose a comma, semicolon, tab or pipe as the delimiter."))
-    delimiter = delimiter or detect_delimiter(text)
+    named, skip = sep_line(text)
+    delimiter = delimiter or named or detect_delimiter(text[skip:])
 
     stream = io.StringIO(text, newline="")
+    stream.seek(skip)
     reader = csv.reader(stream, delimiter=delimiter, strict=False)
     headers = None
     try:
