@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from crm.contacts.models import Contact
 from crm.customfields.models import CustomField, CustomHeader, CustomTab
-from crm.imports.engine import open_file
+from crm.imports.engine import ImportOptions, open_file, run
 
 
 def _fields(db):
@@ -89,3 +89,20 @@ def test_the_cli_says_which_column_was_left_out(runner, db, tmp_path):
     assert lines[-1] == "created 1, updated 0, skipped 0, failed 0"
     [ann] = db.session.scalars(select(Contact)).all()
     assert [(v.field_id, v.value) for v in ann.custom_values] == [(plan.id, "Gold")]
+
+
+def test_a_custom_date_problem_reads_as_two_sentences(app, db):
+    tab = CustomTab(name="Dates")
+    header = CustomHeader(tab=tab, name="Renewal")
+    renewal = CustomField(
+        header=header, label="Renewal", field_name="Renewal", field_type="date"
+    )
+    db.session.add_all([tab, header, renewal])
+    db.session.commit()
+    data = b"first_name,Renewal\nAnn,12/31/2025\n"
+
+    result = run(data, options=ImportOptions(date_format="%d/%m/%Y"))
+
+    assert [p.message for p in result.problems] == [
+        "month 31 is not valid. This value was left out."
+    ]

@@ -1037,6 +1037,10 @@ class RowBuilder:
 
 
 def _left_out(problem: str) -> str:
+    problem = problem.rstrip()
+    if not problem.endswith((".", "!", "?", "…")):
+        # Some reasons are phrases ("month 31 is not valid"); two sentences follow.
+        problem += "."
     return _(
         "%(problem)s This value was left out.",
         problem=problem,
