@@ -363,8 +363,9 @@ _TAG_SEPARATORS = re.compile(r"[,;]")
 
 @lru_cache(maxsize=4096)
 def _tag_part(part: str) -> str | None:
-    # Cached per name: a file combines the same few tags in many ways.
-    return clean(part.strip().lstrip("*"))
+    # Cached per name: a file combines the same few tags in many ways. Runs
+    # of spaces are one, as for a tag named on its screen (tags/services.py).
+    return clean(" ".join(part.strip().lstrip("*").split()))
 
 
 def _json_address(text: str) -> dict | None:
