@@ -72,7 +72,7 @@ EXTENSION_LIMIT = 20
 _PHONE_TYPE_WORDS = (
     ("Mobile", ("mobile", "cell", "cellular", "handy", "iphone", "móvil", "movil")),
     ("Work", ("work", "business", "office", "company", "main", "trabajo", "arbeit")),
-    ("Home", ("home", "private", "personal", "casa", "privat")),
+    ("Home", ("home", "private", "personal", "casa", "privat", "particular")),
     (
         "Other",
         ("other", "pager", "car", "video", "isdn", "radio", "callback", "tty"),
