@@ -12,6 +12,7 @@ from crm.imports import engine
 from crm.imports.engine import ImportOptions, run
 from crm.imports.models import ImportJob
 from crm.imports.reading import ReadError
+from crm.imports.rows import WARNING
 from crm.tags.models import Tag
 
 
@@ -67,7 +68,7 @@ def test_file_over_the_limit_is_refused_before_reading(app, db):
     _nothing_written(db)
 
 
-def test_vcard_with_a_broken_line_fails_that_card_only(app, db):
+def test_vcard_with_a_broken_line_keeps_the_rest_of_that_card(app, db):
     data = (
         b"BEGIN:VCARD\r\nVERSION:3.0\r\nN:Doe;Jane;;;\r\nTHIS IS BROKEN\r\n"
         b"EMAIL:jane@example.com\r\nCATEGORIES:VIP\r\nEND:VCARD\r\n"
@@ -77,13 +78,18 @@ def test_vcard_with_a_broken_line_fails_that_card_only(app, db):
     result = run(data)
     db.session.commit()
 
-    assert result.summary() == "created 1, updated 0, skipped 0, failed 1"
+    assert result.summary() == "created 2, updated 0, skipped 0, failed 0"
     [problem] = result.problems
-    assert problem.row == 1
-    assert "Line 4 is not a vCard property: THIS IS BROKEN" in problem.message
-    names = [c.family_name for c in db.session.scalars(select(Contact))]
-    assert names == ["Roe"]
-    assert db.session.scalar(select(func.count()).select_from(Tag)) == 0
+    assert (problem.row, problem.level) == (1, WARNING)
+    assert problem.message == (
+        "Line 4 is not a vCard property: THIS IS BROKEN. It was left out."
+    )
+    contacts = db.session.scalars(select(Contact).order_by(Contact.id))
+    assert [(c.family_name, c.primary_email) for c in contacts] == [
+        ("Doe", "jane@example.com"),
+        ("Roe", None),
+    ]
+    assert db.session.scalar(select(func.count()).select_from(Tag)) == 1
 
 
 def test_vcard_cut_off_before_its_end_is_not_imported(app, db):

@@ -22,10 +22,10 @@ BROKEN_VCARD = (
     b"BEGIN:VCARD\r\nVERSION:3.0\r\nN:Roe;Bob;;;\r\nFN:Bob Roe\r\nEND:VCARD\r\n"
 )
 CARD_PROBLEM = {
-    "en": "Card 1 (line 5) was not imported: The card has no END:VCARD before the "
-    "next card begins.",
-    "es": "La tarjeta 1 (línea 5) no se importó: La tarjeta no tiene END:VCARD antes "
-    "de que empiece la siguiente.",
+    "en": "The card has no END:VCARD before the next card begins (line 5); it was "
+    "read up to there.",
+    "es": "La tarjeta no tiene END:VCARD antes de que empiece la siguiente (línea "
+    "5); se leyó hasta ahí.",
 }
 
 

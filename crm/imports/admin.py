@@ -2,7 +2,16 @@
 
 import logging
 
-from flask import abort, current_app, flash, jsonify, redirect, request, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_admin import expose
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -39,6 +48,11 @@ class ImportView(SecuredView):
         kwargs.setdefault("endpoint", "imports")
         kwargs.setdefault("url", "/admin/imports")
         super().__init__(**kwargs)
+
+    def create_blueprint(self, admin):
+        blueprint = super().create_blueprint(admin)
+        blueprint.register_error_handler(413, _upload_too_large)
+        return blueprint
 
     def is_accessible(self):
         return super().is_accessible() and policy.allowed(
@@ -135,7 +149,10 @@ class ImportView(SecuredView):
                 sample = jobs.sample(job, contact_file, PREVIEW_ROWS, current_user)
             except ServiceError as exc:
                 flash(exc.message, "error")
-            else:
+                # A saved mapping the file no longer accepts must not hide
+                # the mapping table that can correct it.
+                contact_file = _without_mapping(job)
+            if contact_file is not None:
                 preview = contact_file.preview(PREVIEW_ROWS)
         options = job.options or {}
         return self.render(
@@ -197,6 +214,16 @@ class ImportView(SecuredView):
         return jsonify(data)
 
 
+def _upload_too_large(error):
+    """The error page for an upload over the request limit, naming the import's.
+
+    The request limit (MAX_CONTENT_LENGTH) serves every upload of the app and
+    is larger than the import limit, which is the one to tell here.
+    """
+    limit = reading.format_size(current_app.config["IMPORT_MAX_BYTES"])
+    return render_template("errors/error.html", code=413, limit=limit), 413
+
+
 def shown_problems(stored: list[dict]) -> list[dict]:
     """Stored problems for the table, in the reader's language.
 
@@ -212,6 +239,14 @@ def shown_problems(stored: list[dict]) -> list[dict]:
         }
         for p in stored
     ]
+
+
+def _without_mapping(job):
+    """The job's file read again with the preset's mapping, or None."""
+    try:
+        return jobs.open_job_file(job, mapping=None)
+    except ServiceError:
+        return None
 
 
 def _wants_json() -> bool:

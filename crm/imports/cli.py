@@ -151,6 +151,10 @@ def import_contacts(
     click.echo(_describe(result, click.format_filename(file)))
     if result.unmapped:
         click.echo("Columns not imported: " + ", ".join(result.unmapped))
+    for header, earlier in result.left_out:
+        click.echo(
+            f"Column {header} was not imported: column {earlier} fills the same field."
+        )
     for problem in result.problems[:SHOWN_PROBLEMS]:
         click.echo(_problem_line(problem))
     hidden = result.problem_count - min(len(result.problems), SHOWN_PROBLEMS)

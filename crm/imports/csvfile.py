@@ -23,6 +23,16 @@ log = logging.getLogger(__name__)
 DELIMITERS = (",", ";", "\t", "|")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 _SAMPLE_CHARS = 32_000
+# Excel's first line naming the delimiter: sep=; (quoted by some writers).
+_SEP_LINE = re.compile(r'"?sep=([,;\t|])"?[ \t]*(?:\r\n|\r|\n)', re.IGNORECASE)
+
+
+def sep_line(text: str) -> tuple[str | None, int]:
+    """The delimiter a "sep=" first line names and that line's length in characters."""
+    match = _SEP_LINE.match(text)
+    if match is None:
+        return None, 0
+    return match.group(1), match.end()
 
 
 @dataclass
@@ -49,6 +59,14 @@ class CsvFile:
                 return
             yield cells, stream.tell()
 
+    def raw(self, start: int, end: int) -> str:
+        """The text of the file between two offsets."""
+        return self.text[start:end]
+
+    @property
+    def end(self) -> int:
+        return len(self.text)
+
 
 @dataclass
 class StreamedCsv:
@@ -71,6 +89,45 @@ class StreamedCsv:
             reader = csv.reader(lines, delimiter=self.delimiter, strict=False)
             for cells in reader:
                 yield cells, lines.offset
+
+    def raw(self, start: int, end: int) -> str:
+        """The text of the file between two byte offsets."""
+        with self.path.open("rb") as handle:
+            handle.seek(start)
+            return handle.read(end - start).decode(self.encoding, errors="replace")
+
+    @property
+    def end(self) -> int:
+        return self.path.stat().st_size
+
+
+# A quoted value that runs over more lines than this is taken for one whose
+# closing quote is missing.
+MAX_VALUE_LINES = 1000
+
+
+def open_quote_problem(cells: list[str], raw, at_end: bool, delimiter: str):
+    """Why the record seems to hold a quote that was never closed, or None.
+
+    ``raw`` gives the record's text. Without a closing quote the CSV reader
+    takes the rest of the file into one value; such a record is not imported.
+    """
+    lines = max((c.count("\n") + c.count("\r") for c in cells), default=0)
+    if lines > MAX_VALUE_LINES:
+        return "lines", lines
+    if not at_end:
+        return None
+    text = raw()
+    if text.count('"') % 2 == 0:
+        return None
+    stream = io.StringIO(text, newline="")
+    try:
+        for _cells in csv.reader(stream, delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as exc:
+        if "unexpected end of data" in str(exc):
+            return "end", text.count("\n")
+    return None
 
 
 # A carriage return not followed by a line feed ends a line too, as it does
@@ -116,14 +173,16 @@ def open_streamed(path: Path, encoding: str, head: str, delimiter=None):
     """Like ``open_csv`` for a file read from disk; ``head`` is its first text."""
     if delimiter and delimiter not in DELIMITERS:
         raise ReadError(_("Choose a comma, semicolon, tab or pipe as the delimiter."))
-    delimiter = delimiter or detect_delimiter(head)
+    named, skip = sep_line(head)
+    delimiter = delimiter or named or detect_delimiter(head[skip:])
     size = path.stat().st_size
     if csv.field_size_limit() < size + 1:
         csv.field_size_limit(size + 1)
 
     headers, body_start = None, 0
     with path.open("rb") as handle:
-        lines = _Lines(handle, encoding, _bom_length(handle, encoding))
+        start = _bom_length(handle, encoding) + len(head[:skip].encode(encoding))
+        lines = _Lines(handle, encoding, start)
         reader = csv.reader(lines, delimiter=delimiter, strict=False)
         try:
             for cells in reader:
@@ -168,8 +227,10 @@ def detect_delimiter(text: str) -> str:
     sample = _sample(text)
     try:
         dialect = Detector().detect(sample, delimiters=list(DELIMITERS))
-    except Exception:  # the detector gives up on some inputs; count instead
-        log.info("clevercsv could not detect the dialect", exc_info=True)
+    except Exception as exc:  # the detector gives up on some inputs; count instead
+        # A handled case: one line, and the traceback only at debug level.
+        log.info("clevercsv could not detect the dialect: %s", exc)
+        log.debug("clevercsv failure", exc_info=True)
         dialect = None
     if dialect is not None and dialect.delimiter in DELIMITERS:
         return dialect.delimiter
@@ -205,9 +266,11 @@ def open_csv(text: str, delimiter: str | None = None) -> CsvFile:
         csv.field_size_limit(len(text) + 1)
     if delimiter and delimiter not in DELIMITERS:
         raise ReadError(_("Choose a comma, semicolon, tab or pipe as the delimiter."))
-    delimiter = delimiter or detect_delimiter(text)
+    named, skip = sep_line(text)
+    delimiter = delimiter or named or detect_delimiter(text[skip:])
 
     stream = io.StringIO(text, newline="")
+    stream.seek(skip)
     reader = csv.reader(stream, delimiter=delimiter, strict=False)
     headers = None
     try:

@@ -16,6 +16,7 @@ import gc
 import logging
 import os
 import threading
+import unicodedata
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -48,7 +49,14 @@ from crm.extensions import db
 from crm.imports import csvfile, models, presets, reading, vcard
 from crm.imports.owners import OwnerResolver
 from crm.imports.reading import ReadError
-from crm.imports.rows import ERROR, ISO_DATE, WARNING, Problem, RowBuilder
+from crm.imports.rows import (
+    ERROR,
+    ISO_DATE,
+    WARNING,
+    Problem,
+    RowBuilder,
+    clean_cell,
+)
 from crm.mail import services as mail_services
 from crm.tags.models import ContactTag
 
@@ -98,6 +106,9 @@ class ImportResult:
     problems: list[Problem] = field(default_factory=list)
     problem_count: int = 0
     unmapped: list[str] = field(default_factory=list)
+    # "4 (Plan)", "3 (Plan)": each column the automatic mapping left out
+    # because an earlier one fills the same field, and that earlier column.
+    left_out: list[tuple[str, str]] = field(default_factory=list)
 
     def add_problem(self, problem: Problem) -> None:
         self.problem_count += 1
@@ -169,11 +180,15 @@ class ContactFile:
             self.headers = []
             self.preset = None
             self.mapping = []
+            self.left_out = []
             self.total = self.vcards.count
             return
 
         self.kind = CSV
         self.fallback_encoding = None
+        # (column, earlier column) pairs the automatic mapping left out
+        # because the earlier column already fills the same field.
+        self.left_out: list[tuple[int, int]] = []
         if streamed is not None:
             self.encoding = streamed.encoding
             self.csv = streamed
@@ -184,7 +199,7 @@ class ContactFile:
             self.csv = csvfile.open_csv(decoded.text, options.delimiter)
             self.total = len(decoded.text)
         self.delimiter = self.csv.delimiter
-        self.headers = self.csv.headers
+        self.headers = [clean_cell(h)[0].strip() for h in self.csv.headers]
         if options.preset and options.preset not in presets.PRESETS:
             raise ServiceError(
                 _("There is no preset called %(name)s.", name=options.preset)
@@ -194,7 +209,8 @@ class ContactFile:
             self.mapping = check_mapping(options.mapping, self.headers)
         else:
             sample = [cells for cells, _end in _take(self.csv.records(), 50)]
-            self.mapping = presets.auto_mapping(self.headers, self.preset, sample)
+            mapping = presets.auto_mapping(self.headers, self.preset, sample)
+            self.mapping, self.left_out = first_columns(mapping)
         if not presets.has_identity(self.mapping):
             raise ReadError(
                 _(
@@ -241,9 +257,21 @@ class ContactFile:
         pairs = enumerate(zip(self.headers, self.mapping, strict=True))
         columns = [(i, k, h) for i, (h, k) in pairs if k]
         width = len(self.headers)
+        start = self.csv.body_start if offset is None else offset
+        file_end = self.csv.end
         for cells, end in self.csv.records(offset):
             row += 1
+            begin, start = start, end
             if not "".join(cells).strip():
+                continue
+            unclosed = csvfile.open_quote_problem(
+                cells,
+                lambda b=begin, e=end: self.csv.raw(b, e),
+                end >= file_end,
+                self.delimiter,
+            )
+            if unclosed is not None:
+                yield row, [], [_open_quote(row, *unclosed)], (end, row)
                 continue
             mapped = [
                 (k, h, restore(cells[i]) if cells[i][:1] == "'" else cells[i])
@@ -274,11 +302,52 @@ class ContactFile:
         return cursor[0]
 
 
+def _open_quote(row: int, where: str, lines: int) -> Problem:
+    if where == "end":
+        message = _(
+            "A quote opened in row %(row)s is not closed, so the rest of the file "
+            "(%(lines)s lines) was read as one value. The row was not imported; "
+            "close the quote and import the file again.",
+            row=row,
+            lines=lines,
+        )
+    else:
+        message = _(
+            "A quoted value that begins in row %(row)s runs over %(lines)s lines; "
+            "its closing quote is probably missing. The row was not imported; "
+            "check the quotes and import the file again.",
+            row=row,
+            lines=lines,
+        )
+    return Problem(row, "", message, ERROR)
+
+
 def _take(iterator, n):
     for i, item in enumerate(iterator):
         if i >= n:
             return
         yield item
+
+
+def first_columns(mapping: list[str]) -> tuple[list[str], list[tuple[int, int]]]:
+    """The mapping with each single-value field kept for its first column only.
+
+    Two columns may name one custom field (its label and its field name, or
+    the same header twice). The later one is not imported; the pairs
+    (column, earlier column) say which columns were left out for which.
+    """
+    kept = list(mapping)
+    first: dict[str, int] = {}
+    left_out = []
+    for index, key in enumerate(mapping):
+        if not key or key in presets.SCALAR_KEYS:
+            continue
+        if key in first:
+            kept[index] = ""
+            left_out.append((index, first[key]))
+        else:
+            first[key] = index
+    return kept, left_out
 
 
 def check_mapping(mapping: list[str], headers: list[str]) -> list[str]:
@@ -420,7 +489,9 @@ class Importer:
             date_format=ISO_DATE if contact_file.kind == VCARD else options.date_format,
             region=self.region,
             custom_fields=_custom_fields(contact_file.custom_keys()),
-            check_phones=options.dry_run,
+            # Phones the insert cannot read are reported after writing, in a
+            # dry run too (see run).
+            check_phones=False,
             owners=OwnerResolver(actor, default_owner),
             phone_types=presets.phone_types(contact_file.preset),
         )
@@ -431,15 +502,27 @@ class Importer:
         self.result.preset = contact_file.preset
         self.result.dry_run = options.dry_run
         self.result.unmapped = contact_file.unmapped
-        # Keys seen earlier in a dry run: nothing is written that the next
-        # batch's query could find.
-        self._dry_seen: set[str] = set()
+        named = [f"{i + 1} ({h})" for i, h in enumerate(contact_file.headers)]
+        self.result.left_out = [(named[i], named[j]) for i, j in contact_file.left_out]
         self._failed_rows: set[int] = set()
 
     def run(self, cursor=None, max_rows: int | None = None, progress=None):
-        """Process records from ``cursor``; return the cursor to resume at, or None."""
+        """Process records from ``cursor``; return the cursor to resume at, or None.
+
+        A dry run writes exactly as the run would, inside a savepoint that is
+        rolled back at the end: a row that repeats a contact of an earlier
+        batch then meets that contact as the run would, and the counts and
+        problems are the run's own.
+        """
         with fewer_collections():
-            return self._run(cursor, max_rows, progress)
+            if not self.options.dry_run:
+                return self._run(cursor, max_rows, progress)
+            open_transaction()
+            rehearsal = db.session.begin_nested()
+            try:
+                return self._run(cursor, max_rows, progress)
+            finally:
+                rehearsal.rollback()
 
     def _run(self, cursor, max_rows, progress):
         batch: list[_Pending] = []
@@ -513,21 +596,38 @@ class Importer:
                 elif match is not None:
                     updates.append((match, pending))
                 else:
-                    self._merge_into(earlier, pending)
-                    merged.append((earlier, pending))
-        if self.options.dry_run:
-            self.result.created += len(creates)
-            self._dry_seen.update(k for p in creates for k in p.keys)
-        else:
-            self._insert(creates)
+                    changed = self._merge_into(earlier, pending)
+                    merged.append((earlier, pending, changed))
+        self._insert(creates)
+        kept = self._count_merged(merged)
         self._update(updates)
         if not self.options.dry_run:
-            kept = [
-                later
-                for earlier, later in merged
-                if earlier.row not in self._failed_rows
-            ]
             self._opt_out(creates + [p for _i, p in updates] + kept)
+
+    def _count_merged(self, merged) -> list[_Pending]:
+        """Count the rows merged into earlier rows of the batch; return the kept ones.
+
+        A merged row shares the fate of the row it was merged into: when that
+        one could not be saved, the merged row is not imported either.
+        """
+        kept = []
+        for earlier, later, changed in merged:
+            if earlier.row in self._failed_rows:
+                self._failed(
+                    later.row,
+                    _(
+                        "The row repeats the contact of row %(row)s, which could "
+                        "not be saved.",
+                        row=earlier.row,
+                    ),
+                )
+            elif changed:
+                self.result.updated += 1
+                kept.append(later)
+            else:
+                self.result.skipped += 1
+                kept.append(later)
+        return kept
 
     def _opt_out(self, saved: list[_Pending]) -> None:
         """Opt out the addresses of the saved rows whose file says so.
@@ -565,12 +665,14 @@ class Importer:
         found: dict[str, int] = {}
         for key, contact_id in db.session.execute(query):
             found.setdefault(key, contact_id)
-        for key in keys & self._dry_seen:
-            found.setdefault(key, 0)
         return found
 
-    def _merge_into(self, earlier: _Pending, later: _Pending) -> None:
-        """A second row for a contact of the same batch fills its blanks."""
+    def _merge_into(self, earlier: _Pending, later: _Pending) -> bool:
+        """A second row for a contact of the same batch fills its blanks.
+
+        Returns whether it added anything; the caller counts the row once the
+        earlier row is written.
+        """
         target, source = earlier.data, later.data
         changed = False
         for key, value in source.fields.items():
@@ -596,11 +698,14 @@ class Importer:
                     have.append(phone)
                     changed = True
         for kind, values in source.addresses.items():
-            have = target.addresses.setdefault(kind, {})
-            for key, value in values.items():
-                if value and not have.get(key):
-                    have[key] = value
-                    changed = True
+            slot = address_slot(target.addresses, kind, values)
+            if slot is None:
+                continue
+            if slot == "":
+                self.warn(later.row, _address_left_out(values))
+                continue
+            target.addresses[slot] = dict(values)
+            changed = True
         folded = {fold(t) for t in target.tags}
         extra_tags = [t for t in source.tags if fold(t) not in folded]
         target.tags += extra_tags
@@ -609,10 +714,7 @@ class Importer:
             if field_id not in target.custom:
                 target.custom[field_id] = value
                 changed = True
-        if changed:
-            self.result.updated += 1
-        else:
-            self.result.skipped += 1
+        return changed
 
     def _insert(self, creates: list[_Pending]) -> None:
         if not creates:
@@ -625,12 +727,15 @@ class Importer:
             self.result.created += len(rows)
             self._unread_phones(dict(zip(ids, creates, strict=True)))
             return
-        except (SQLAlchemyError, ServiceError, ValueError):
+        except (SQLAlchemyError, ServiceError, ValueError) as exc:
+            # Handled: each row is tried alone and a failing one is reported
+            # on its row. One line; the traceback only at debug level.
             log.warning(
-                "batch insert of %d rows failed; retrying row by row",
+                "batch insert of %d rows failed (%s); retrying row by row",
                 len(rows),
-                exc_info=True,
+                _reason(exc),
             )
+            log.debug("batch insert failure", exc_info=True)
         for pending in creates:
             try:
                 with db.session.begin_nested():
@@ -638,7 +743,7 @@ class Importer:
                 self.result.created += 1
                 self._unread_phones({new_id: pending})
             except (SQLAlchemyError, ServiceError, ValueError) as exc:
-                log.warning("row %s could not be saved: %s", pending.row, exc)
+                log.warning("row %s could not be saved: %s", pending.row, _reason(exc))
                 self._failed(pending.row, _not_saved(exc))
 
     def _unread_phones(self, by_id: dict[int, _Pending]) -> None:
@@ -683,24 +788,11 @@ class Importer:
         self.result.add_problem(Problem(row, "", message, ERROR))
 
     def _update(self, updates: list[tuple[int, _Pending]]) -> None:
-        """Fill the blanks of matched contacts, each in its own savepoint.
-
-        A dry run does the same inside a savepoint that is rolled back, so it
-        reports the same counts and rule problems and writes nothing.
-        """
-        # In a dry run, id 0 stands for a row of an earlier batch of the same
-        # file, which was not written: it would be merged into that row.
-        self.result.updated += sum(1 for i, _p in updates if not i)
-        updates = [(i, p) for i, p in updates if i]
+        """Fill the blanks of matched contacts, each in its own savepoint."""
         if not updates:
             return
         open_transaction()
-        outer = db.session.begin_nested() if self.options.dry_run else None
-        try:
-            self._apply_updates(updates)
-        finally:
-            if outer is not None:
-                outer.rollback()
+        self._apply_updates(updates)
 
     def _apply_updates(self, updates: list[tuple[int, _Pending]]) -> None:
         ids = {contact_id for contact_id, _p in updates}
@@ -1024,20 +1116,25 @@ def fill_blanks(
             changed = True
 
     by_kind = {a.kind: a for a in contact.addresses}
+    have = {kind: _address_parts(a) for kind, a in by_kind.items()}
     for kind, values in data.addresses.items():
-        address = by_kind.get(kind)
+        slot = address_slot(have, kind, values)
+        if slot is None:
+            continue
+        if slot == "":
+            importer.warn(pending.row, _address_left_out(values))
+            continue
+        address = by_kind.get(slot)
         if address is None:
-            address = ContactAddress(kind=kind, **values)
-            if kind == "billing":
+            address = ContactAddress(kind=slot)
+            if slot == "billing":
                 contact.billing_addresses.append(address)
             else:
                 contact.extra_addresses.append(address)
-            changed = True
-            continue
         for key, value in values.items():
-            if value and getattr(address, key) in (None, ""):
-                setattr(address, key, value)
-                changed = True
+            setattr(address, key, value)
+        have[slot] = dict(values)
+        changed = True
 
     have_tags = {link.tag_id for link in contact.tag_links}
     for name in data.tags:
@@ -1055,6 +1152,75 @@ def fill_blanks(
             contact.custom_values.append(CustomValue(field_id=field_id, value=value))
             changed = True
     return changed
+
+
+_ADDRESS_PARTS = (
+    "line1",
+    "line2",
+    "locality",
+    "region",
+    "postal_code",
+    "zip_four",
+    "country_code",
+)
+# Where an address goes when its own slot is taken.
+_SPARE_SLOTS = ("shipping", "other")
+
+
+def _address_parts(address: ContactAddress) -> dict:
+    return {key: getattr(address, key) for key in _ADDRESS_PARTS}
+
+
+def address_slot(have: dict[str, dict], kind: str, values: dict) -> str | None:
+    """The address slot an incoming address fills; None when a slot holds it.
+
+    An address is filled as a whole, never mixed with another: its own slot
+    when that is empty, else the first free spare slot. "" when none is free.
+    ``have`` holds the parts of the contact's addresses by kind.
+    """
+
+    def filled(parts):
+        return any(parts.get(key) not in (None, "") for key in _ADDRESS_PARTS)
+
+    def holds_it(parts):
+        # Every part the incoming address has, the slot has the same.
+        return all(
+            _loose(parts.get(key)) == _loose(value)
+            for key, value in values.items()
+            if value not in (None, "")
+        )
+
+    if any(filled(parts) and holds_it(parts) for parts in have.values()):
+        return None
+    for slot in (kind, *(k for k in _SPARE_SLOTS if k != kind)):
+        if not filled(have.get(slot) or {}):
+            return slot
+    return ""
+
+
+_TRANSLITERATED = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
+
+
+def _loose(value) -> str:
+    """Text as compared between two spellings of one address.
+
+    Heidestraße and Heidestrasse, Köln and Koeln, "1 Main St." and "1 main st"
+    are the same; accents, case, spaces and punctuation do not count.
+    """
+    text = fold(str(value or "")).translate(_TRANSLITERATED)
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if c.isalnum())
+
+
+def _address_left_out(values: dict) -> str:
+    text = ", ".join(
+        str(values[key]) for key in _ADDRESS_PARTS if values.get(key) not in (None, "")
+    )
+    return _(
+        "The address %(address)s was not added: the contact's addresses are all "
+        "filled.",
+        address=text,
+    )
 
 
 def _custom_fields(mapping: list[str]) -> dict[int, CustomField]:

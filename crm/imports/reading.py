@@ -6,6 +6,8 @@ can pick another one.
 
 import codecs
 import logging
+import re
+import unicodedata
 from dataclasses import dataclass
 
 import charset_normalizer
@@ -140,33 +142,112 @@ def detect_encoding(data: bytes) -> tuple[str, bool]:
 
 
 def guess_single_byte(data: bytes) -> str:
-    """charset-normalizer's best guess for bytes that are not UTF-8.
+    """The encoding of bytes that are not UTF-8 (nor UTF-16).
 
-    When the guess and cp1252 read the text the same way (common for German,
-    Spanish or French names), cp1252 is reported: it is the encoding Excel and
-    Outlook use on Western European systems.
+    cp1252 comes first: it is what Excel and Outlook write on Western
+    European systems, and charset-normalizer often misreads a short file of
+    such names (as cp1250, mac_roman or big5). When cp1252 reads the bytes as
+    Western European text it is the answer; otherwise charset-normalizer
+    guesses among the other likely encodings, and cp1252 is still reported
+    when the guess reads the text the same way.
     """
+    try:
+        as_cp1252 = data.decode("cp1252")
+    except UnicodeDecodeError:
+        as_cp1252 = None
+    if as_cp1252 is not None and reads_as_western(as_cp1252):
+        return "cp1252"
+
     found = charset_normalizer.from_bytes(
         data[:200_000], cp_isolation=list(FALLBACK_ENCODINGS)
     ).best()
     guess = found.encoding if found else "cp1252"
-    if guess != "cp1252":
+    if guess != "cp1252" and as_cp1252 is not None:
         try:
-            if data.decode("cp1252") == data.decode(guess):
+            if as_cp1252 == data.decode(guess):
                 return "cp1252"
         except (UnicodeDecodeError, LookupError):
             pass
     return guess
 
 
+_WORD = re.compile(r"[^\W\d_]+")
+# The non-letters of cp1252 that Western European text uses; the others
+# (a florin sign, daggers, a per-mille sign, lone accents and the like) show
+# up when text in another encoding is read as cp1252.
+_WESTERN_MARKS = frozenset(
+    "\u20ac\u201a\u201e\u2026\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u2122"
+    "\u2039\u203a\xa0\xa1\xa2\xa3\xa5\xa7\xa9\xaa\xab\xad\xae\xb0\xb1\xb2"
+    "\xb3\xb4\xb5\xb7\xb9\xba\xbb\xbc\xbd\xbe\xbf\xd7\xf7"
+)
+# In Spanish an n with a tilde comes before a vowel; before a consonant it is
+# the Polish n with an acute of a cp1250 or ISO-8859-2 file (Iksi\xf1ski).
+_N_TILDE_BEFORE_CONSONANT = re.compile(
+    r"[\xf1\xd1](?![aeiouyAEIOUY\xe0-\xf6\xc0-\xd6])[^\W\d_]"
+)
+# Marks that may stand between two letters: O\u2019Brien, O\xb4Brien, l\xb7l.
+_INSIDE_WORD = frozenset("\u2019\xb4\xb7\xad\u2013")
+
+
+def reads_as_western(text: str) -> bool:
+    """Whether the non-ASCII characters of the text look like Western European.
+
+    Names such as Müller, Núñez or Østby have a few accented Latin letters in
+    words of plain ones. Cyrillic, Greek or CJK bytes read as cp1252 give
+    words made only of accented letters and symbols between letters. One
+    odd word or mark in ten is tolerated.
+    """
+    items = odd = 0
+    for match in _WORD.finditer(text):
+        word = match.group()
+        if word.isascii():
+            continue
+        items += 1
+        accented = [c for c in word if not c.isascii()]
+        if not all(unicodedata.name(c, "").startswith("LATIN") for c in accented):
+            odd += 1
+        elif len(word) >= 2 and len(accented) == len(word):
+            odd += 1
+        elif len(word) >= 4 and len(accented) * 2 > len(word):
+            odd += 1
+        elif _N_TILDE_BEFORE_CONSONANT.search(word):
+            odd += 1
+    for i, char in enumerate(text):
+        if char.isascii() or char.isalpha():
+            continue
+        items += 1
+        if char not in _WESTERN_MARKS:
+            odd += 1
+        elif (
+            char not in _INSIDE_WORD
+            and 0 < i < len(text) - 1
+            and text[i - 1].isalpha()
+            and text[i + 1].isalpha()
+        ):
+            odd += 1
+    return items > 0 and odd * 10 <= items
+
+
 def canonical_encoding(name: str) -> str:
-    """The codec name Python uses; ReadError for an unknown encoding."""
+    """The codec name Python uses; ReadError for an unknown encoding.
+
+    Only text encodings count: Python's codecs also name transforms such as
+    rot13, base64 or zlib, which do not turn bytes into text.
+    """
     try:
-        return codecs.lookup(name.strip()).name
-    except (LookupError, AttributeError):
+        codec = codecs.lookup(name.strip())
+    except (LookupError, AttributeError, TypeError):
+        codec = None
+    # "undefined" is a text codec that refuses every byte.
+    if (
+        codec is None
+        or not getattr(codec, "_is_text_encoding", True)
+        or codec.name == "undefined"
+    ):
         raise ReadError(
             _("%(name)s is not an encoding this import knows.", name=name)
         ) from None
+    return codec.name
 
 
 def decode(data: bytes, encoding: str | None = None) -> Decoded:

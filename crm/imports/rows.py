@@ -72,7 +72,7 @@ EXTENSION_LIMIT = 20
 _PHONE_TYPE_WORDS = (
     ("Mobile", ("mobile", "cell", "cellular", "handy", "iphone", "móvil", "movil")),
     ("Work", ("work", "business", "office", "company", "main", "trabajo", "arbeit")),
-    ("Home", ("home", "private", "personal", "casa", "privat")),
+    ("Home", ("home", "private", "personal", "casa", "privat", "particular")),
     (
         "Other",
         ("other", "pager", "car", "video", "isdn", "radio", "callback", "tty"),
@@ -363,8 +363,9 @@ _TAG_SEPARATORS = re.compile(r"[,;]")
 
 @lru_cache(maxsize=4096)
 def _tag_part(part: str) -> str | None:
-    # Cached per name: a file combines the same few tags in many ways.
-    return clean(part.strip().lstrip("*"))
+    # Cached per name: a file combines the same few tags in many ways. Runs
+    # of spaces are one, as for a tag named on its screen (tags/services.py).
+    return clean(" ".join(part.strip().lstrip("*").split()))
 
 
 def _json_address(text: str) -> dict | None:
@@ -419,6 +420,95 @@ def _key_info() -> dict:
 _KEY_INFO = _key_info()
 
 
+# Control characters (C0 but tab and line breaks, DEL, C1) and the
+# byte-order mark: invisible, and PostgreSQL refuses NUL in text.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff]")
+_LINE_BREAK = re.compile("[ \t]*(?:\r\n|[\r\n\u2028\u2029])[ \t]*")
+
+
+def clean_cell(text: str, line_break: str = " ") -> tuple[str, bool]:
+    """The text without control characters, and whether any were removed.
+
+    A tab becomes a space. A line break is kept as a newline when
+    ``line_break`` is "\\n" (notes, address lines), else it becomes
+    ``line_break``; several in a row count as one.
+    """
+    kept = _CONTROLS.sub("", text)
+    removed = kept != text
+    kept = kept.replace("\t", " ")
+    if line_break == "\n":
+        kept = _LINE_BREAK.sub("\n", kept)
+    else:
+        lines = [line for line in _LINE_BREAK.split(kept) if line.strip()]
+        kept = line_break.join(lines)
+    return kept, removed
+
+
+# Titles before a name and qualifications after it, compared without dots
+# and case. "Sr" before a name is Señor, after it Senior.
+_NAME_PREFIXES = frozenset(
+    "mr mrs ms miss mx dr prof professor sir dame rev fr hr herr frau sr sra "
+    "srta don dona doña mme mlle m".split()
+)
+_NAME_SUFFIXES = frozenset(
+    "jr sr ii iii iv v phd md dds dmd esq mba cpa rn jd llm msc bsc ba ma "
+    "dphil mp qc kc obe mbe cbe".split()
+)
+# Words that begin a family name: Ludwig van Beethoven, Ana de la Cruz.
+_FAMILY_PARTICLES = frozenset(
+    "van von der den de del della di da dos das du la le ten ter st".split()
+)
+
+
+def _name_word(word: str) -> str:
+    return word.strip(".,").casefold()
+
+
+def split_full_name(text: str) -> dict[str, str | None]:
+    """A full name as prefix, given and family name and suffix.
+
+    The last word (with particles such as van or de) is the family name, the
+    words before it the given name. "Doe, Jane" is family name first; "Dr.
+    John Smith Jr." has a prefix and a suffix; a single word is a given name
+    ("Mr. Smith": a family name).
+    Runs of spaces count as one.
+    """
+    words = text.split()
+    suffixes: list[str] = []
+    family_first = None
+    if text.count(",") == 1:
+        before, after = (part.split() for part in " ".join(words).split(","))
+        if after and all(_name_word(w) in _NAME_SUFFIXES for w in after):
+            words, suffixes = before, after
+        elif before and after:
+            family_first, words = before, after
+
+    prefixes = []
+    while len(words) > 1 and _name_word(words[0]) in _NAME_PREFIXES:
+        prefixes.append(words.pop(0))
+    while len(words) > 1 and _name_word(words[-1]) in _NAME_SUFFIXES:
+        suffixes.insert(0, words.pop())
+
+    if family_first is not None:
+        family = " ".join(family_first)
+    elif len(words) > 1:
+        start = len(words) - 1
+        while start > 1 and _name_word(words[start - 1]) in _FAMILY_PARTICLES:
+            start -= 1
+        family = " ".join(words[start:])
+        words = words[:start]
+    elif prefixes and words:
+        family, words = words[0], []
+    else:
+        family = None
+    return {
+        "prefix": " ".join(prefixes) or None,
+        "given_name": " ".join(words) or None,
+        "family_name": family,
+        "suffix": " ".join(w.rstrip(",") for w in suffixes) or None,
+    }
+
+
 # The builder.
 class RowBuilder:
     """Turns mapped cells into ContactData, collecting problems per row."""
@@ -456,13 +546,15 @@ class RowBuilder:
         ``phone_labels`` receives the column label of each phone kept.
         """
         self.phone_labels = phone_labels
-        values, labels = self._collect(cells)
-        if not values:
-            return None, []
         problems: list[Problem] = []
 
         def warn(column, message):
             problems.append(Problem(row, column, message, WARNING))
+
+        cells = self._clean(cells, warn)
+        values, labels = self._collect(cells)
+        if not values:
+            return None, problems
 
         try:
             data = self._contact(values, labels, warn)
@@ -470,6 +562,33 @@ class RowBuilder:
             problems.append(Problem(row, exc.column, exc.message, ERROR))
             return None, problems
         return data, problems
+
+    def _clean(self, cells, warn):
+        """The cells with control characters taken out (see ``clean_cell``)."""
+        cleaned = []
+        for key, label, raw in cells:
+            if isinstance(raw, str) and not (raw.isascii() and raw.isprintable()):
+                raw, removed = clean_cell(raw, self._line_breaks(key))
+                if removed:
+                    warn(label, _("Control characters were removed from this value."))
+            cleaned.append((key, label, raw))
+        return cleaned
+
+    def _line_breaks(self, key: str) -> str:
+        """What a line break in the field becomes: kept, a space or a comma."""
+        if key == "tags":
+            return ","
+        info = _KEY_INFO.get(key)
+        if info is not None and (
+            info[0] == "notes"
+            or (info[0] == "addr" and info[2] in ("full", "line1", "line2", "line3"))
+        ):
+            return "\n"
+        if key.startswith("custom:"):
+            field = self.custom_fields.get(int(key[7:]))
+            if field is not None and field.field_type == "text_area":
+                return "\n"
+        return " "
 
     @staticmethod
     def _collect(cells):
@@ -578,11 +697,8 @@ class RowBuilder:
         if not full or fields.get("given_name") or fields.get("family_name"):
             return
         label = labels["full_name"]
-        given, _sep, family = full.rpartition(" ")
-        if not given:
-            given, family = family, None
-        for key, text in (("given_name", given), ("family_name", family)):
-            if text:
+        for key, text in split_full_name(full).items():
+            if text and not fields.get(key):
                 fields[key] = self._text(key, text, label)
 
     def _date(self, key, raw, label, warn):
@@ -922,6 +1038,10 @@ class RowBuilder:
 
 
 def _left_out(problem: str) -> str:
+    problem = problem.rstrip()
+    if not problem.endswith((".", "!", "?", "…")):
+        # Some reasons are phrases ("month 31 is not valid"); two sentences follow.
+        problem += "."
     return _(
         "%(problem)s This value was left out.",
         problem=problem,

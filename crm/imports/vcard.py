@@ -23,7 +23,7 @@ from flask_babel import gettext as _
 
 from crm.imports import presets, reading
 from crm.imports.language import contact_language
-from crm.imports.rows import ERROR, WARNING, Problem
+from crm.imports.rows import ERROR, WARNING, Problem, clean_cell
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,8 @@ class Property:
     charset: str | None = None
     text: str = ""
     undecodable: bool = False
+    # The value is not in its declared charset and was read in the file's.
+    misdeclared: bool = False
 
 
 @dataclass
@@ -107,6 +109,8 @@ class RawCard:
     properties: list = field(default_factory=list)
     version: str = "3.0"
     error: CardError | None = None
+    # What was repaired to read the card, as messages for warnings.
+    warnings: list = field(default_factory=list)
 
 
 @dataclass
@@ -129,6 +133,10 @@ class VCardFile:
             yield card.number, *map_card(card, self.fallback_encoding, self)
 
 
+# Lines of text a vCard file may have before its first BEGIN:VCARD.
+_LINES_BEFORE_CARDS = 3
+
+
 def looks_like_vcard(data: bytes) -> bool:
     """Whether the bytes (any encoding this module reads) begin with a vCard."""
     head = data[:4096]
@@ -138,7 +146,9 @@ def looks_like_vcard(data: bytes) -> bool:
             break
     if b"\x00" in head[:200]:
         head = head.replace(b"\x00", b"")
-    return bool(_BEGIN.match(head.lstrip()[:20] + b"\n"))
+    # A line of text may come first ("Exported by ..."); the cards follow.
+    lines = _LINE_BREAK.split(head.lstrip(), _LINES_BEFORE_CARDS + 1)
+    return any(_BEGIN.fullmatch(line) for line in lines[: _LINES_BEFORE_CARDS + 1])
 
 
 def read(data: bytes, encoding: str | None = None) -> VCardFile:
@@ -195,8 +205,13 @@ def _split_cards(data: bytes) -> list[RawCard]:
                 logical = []
             continue
         if _BEGIN.fullmatch(line):
-            current.error = CardError(
-                number, _("The card has no END:VCARD before the next card begins.")
+            _finish(current, logical)
+            current.warnings.append(
+                _(
+                    "The card has no END:VCARD before the next card begins (line "
+                    "%(line)s); it was read up to there.",
+                    line=number,
+                )
             )
             cards.append(current)
             current = RawCard(number=len(cards) + 1, line=number)
@@ -269,17 +284,49 @@ def _add_line(logical: list, number: int, line: bytes) -> None:
     logical.append([number, line, line.endswith(b"=") or _is_base64(head)])
 
 
+# Properties whose value a line without a name may continue: free text that
+# a writer folded without the leading space.
+_CONTINUED = {"NOTE", "FN", "TITLE", "ROLE", "LABEL", "ORG", "NICKNAME", "URL"}
+
+
 def _finish(card: RawCard, logical: list) -> None:
     for number, line, _soft in logical:
         try:
             prop = _parse_line(number, line)
-        except CardError as exc:
-            card.error = exc
-            return
+        except CardError:
+            _repair(card, number, line)
+            continue
         if prop.name == "VERSION":
             card.version = prop.raw.decode("ascii", "replace").strip() or "3.0"
             continue
         card.properties.append(prop)
+
+
+def _repair(card: RawCard, number: int, line: bytes) -> None:
+    """A line that is not a property: joined to a text value before it, or skipped.
+
+    Such a line is most often the rest of a value folded without its leading
+    space; the card keeps every other property either way.
+    """
+    last = card.properties[-1] if card.properties else None
+    if last is not None and (last.name in _CONTINUED or last.name.startswith("X-")):
+        last.raw += line
+        card.warnings.append(
+            _(
+                "Line %(line)s is not a vCard property; it was read as the rest of "
+                "the %(name)s line before it.",
+                line=number,
+                name=last.name,
+            )
+        )
+        return
+    card.warnings.append(
+        _(
+            "Line %(line)s is not a vCard property: %(text)s. It was left out.",
+            line=number,
+            text=_preview(line),
+        )
+    )
 
 
 def _split_outside_quotes(text: bytes, separator: bytes) -> list[bytes]:
@@ -331,7 +378,7 @@ def _parse_line(number: int, line: bytes) -> Property:
 
 
 def _preview(line: bytes) -> str:
-    text = line.decode("utf-8", "replace")
+    text = clean_cell(line.decode("utf-8", "replace"))[0]
     return text if len(text) <= 60 else text[:59] + "…"
 
 
@@ -366,7 +413,7 @@ def _fallback_encoding(cards, chosen: str | None, file_encoding: str) -> str:
     undeclared = bytearray()
     for card in cards:
         for prop in card.properties:
-            if prop.charset or prop.raw.isascii():
+            if prop.raw.isascii() or (prop.charset and _decodes(prop)):
                 continue
             try:
                 prop.raw.decode("utf-8")
@@ -377,16 +424,44 @@ def _fallback_encoding(cards, chosen: str | None, file_encoding: str) -> str:
     return reading.guess_single_byte(bytes(undeclared))
 
 
+def _decodes(prop: Property) -> bool:
+    """Whether the value reads in its declared charset."""
+    for name in _declared_codecs(prop.charset):
+        try:
+            prop.raw.decode(name)
+            return True
+        except UnicodeDecodeError:
+            continue
+    return False
+
+
+def _declared_codecs(charset: str | None) -> list[str]:
+    """The codecs that read a declared charset, best first.
+
+    ISO-8859-1 is read as Windows-1252, as browsers and Windows do: the bytes
+    0x80-0x9F are then the euro sign and typographic quotes its writers
+    meant, not control characters.
+    """
+    name = _codec(charset)
+    if name is None:
+        return []
+    if name in ("iso8859-1", "ascii"):
+        return ["cp1252", "iso8859-1"]
+    return [name]
+
+
 def _decode_value(prop: Property, fallback: str) -> str:
     if prop.raw.isascii():
         return prop.raw.decode("ascii")
-    names = [prop.charset] if prop.charset else []
-    names += ["utf-8", fallback]
+    declared = _declared_codecs(prop.charset)
+    names = declared + [n for n in ("utf-8", _codec(fallback)) if n]
     for name in names:
         try:
-            return prop.raw.decode(_codec(name))
-        except (UnicodeDecodeError, LookupError):
+            text = prop.raw.decode(name)
+        except UnicodeDecodeError:
             continue
+        prop.misdeclared = bool(prop.charset) and name not in declared
+        return text
     prop.undecodable = True
     return prop.raw.decode(_codec(prop.charset) or "utf-8", errors="replace")
 
@@ -497,10 +572,14 @@ def map_card(card: RawCard, fallback: str, source: VCardFile | None = None):
     """
     if card.error is not None:
         return [], [Problem(card.number, "", _card_error(card), ERROR)]
+    repaired = [Problem(card.number, "", text, WARNING) for text in card.warnings]
     lines = ["BEGIN:VCARD", "VERSION:3.0"]
+    misdeclared = []
     for prop in card.properties:
         if _used(prop.name):
             lines.append(_content_line(prop, card.version, fallback))
+            if prop.misdeclared and prop.name not in dict(misdeclared):
+                misdeclared.append((prop.name, prop.charset))
     lines.append("END:VCARD")
     try:
         component = vobject.readOne("\r\n".join(lines) + "\r\n")
@@ -509,8 +588,25 @@ def map_card(card: RawCard, fallback: str, source: VCardFile | None = None):
         message = _(
             "The card could not be read (%(reason)s).", reason=_short_reason(exc)
         )
-        return [], [Problem(card.number, "", message, ERROR)]
-    return _CardMapper(card, component, source).cells()
+        return [], [*repaired, Problem(card.number, "", message, ERROR)]
+    cells, problems = _CardMapper(card, component, source).cells()
+    problems = repaired + problems
+    for name, charset in misdeclared:
+        problems.append(
+            Problem(
+                card.number,
+                name,
+                _(
+                    "%(name)s is not in the charset it declares (%(charset)s); it "
+                    "was read as %(encoding)s.",
+                    name=name,
+                    charset=charset,
+                    encoding=fallback,
+                ),
+                WARNING,
+            )
+        )
+    return cells, problems
 
 
 def _card_error(card: RawCard) -> str:
