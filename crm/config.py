@@ -183,7 +183,7 @@ def load(app, overrides=None, environ=None) -> None:
         app.config["REMEMBER_COOKIE_SECURE"] = True
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(
-        app.config["DATABASE_URL"]
+        app.config["DATABASE_URL"], app.config.get("SQLITE_BUSY_SECONDS", 30)
     )
     if app.config.get("MAX_CONTENT_LENGTH") is None:
         # No request needs more than the largest upload a limit allows; a
@@ -227,9 +227,10 @@ def _check_password_profile(config) -> None:
         )
 
 
-def _engine_options(url: str) -> dict:
+def _engine_options(url: str, busy_seconds: float) -> dict:
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30}}
+        # How long a write waits for SQLite's one writer before it gives up.
+        return {"connect_args": {"timeout": busy_seconds}}
     return {"pool_pre_ping": True}
 
 

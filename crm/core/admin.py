@@ -35,7 +35,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, literal_column, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import FormField, PasswordField
 from wtforms.validators import ValidationError
@@ -457,6 +457,18 @@ class SecuredModelView(SecuredMixin, ModelView):
             return True
         if isinstance(exc, StaleDataError):
             flash(_(STALE_MESSAGE), "error")
+            return True
+        if isinstance(exc, OperationalError) and "database is locked" in str(exc):
+            # SQLite's one writer was busy for longer than the wait allowed.
+            db.session.rollback()
+            log.warning("%s: the database stayed locked; nothing saved", self.endpoint)
+            flash(
+                _(
+                    "The database is busy with another change (an import or a dry "
+                    "run, for instance); nothing was saved. Try again in a moment."
+                ),
+                "error",
+            )
             return True
         if current_app.config.get("FLASK_ADMIN_RAISE_ON_VIEW_EXCEPTION"):
             raise exc

@@ -12,6 +12,7 @@ from flask import (
     url_for,
 )
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from crm.core.text import human_size
 from crm.extensions import db
@@ -71,3 +72,15 @@ def too_large(error):
 @bp.app_errorhandler(500)
 def server_error(error):
     return render_template("errors/error.html", code=500), 500
+
+
+@bp.app_errorhandler(OperationalError)
+def database_error(error):
+    """SQLite's one writer busy for longer than a write may wait: say so.
+    Any other database error is a server error."""
+    db.session.rollback()
+    if "database is locked" not in str(error):
+        log.error("database error: %s", error)
+        return render_template("errors/error.html", code=500), 500
+    log.warning("the database stayed locked; the request saved nothing")
+    return render_template("errors/error.html", code=503), 503
