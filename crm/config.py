@@ -35,6 +35,8 @@ DEFAULTS = {
     "WEATHER_GEOCODE_URL": None,  # e.g. https://geocoding-api.open-meteo.com
     "WEATHER_TIMEOUT": 1.5,  # seconds per connect or read
     "WEATHER_DEADLINE": 2.0,  # seconds for a whole lookup (place and forecast)
+    # Seconds a write waits for SQLite's one writer before it is refused.
+    "SQLITE_BUSY_SECONDS": 30.0,
     "WEATHER_CACHE_SECONDS": 1800,
     "IMPORT_MAX_BYTES": 20 * 1024 * 1024,
     "IMPORT_STEP_ROWS": 2000,  # rows per step of an import from the screen
@@ -107,7 +109,7 @@ _BOOL_KEYS = {
     "REMEMBER_COOKIE_SECURE",
     "WEBFORMS_PROCESS_LATER",
 }
-_FLOAT_KEYS = {"WEATHER_TIMEOUT", "WEATHER_DEADLINE"}
+_FLOAT_KEYS = {"WEATHER_TIMEOUT", "WEATHER_DEADLINE", "SQLITE_BUSY_SECONDS"}
 _INT_KEYS = {
     "LIST_COUNT_CAP",
     "RESTRICTED_SEARCH_COUNT_CAP",
@@ -183,7 +185,7 @@ def load(app, overrides=None, environ=None) -> None:
         app.config["REMEMBER_COOKIE_SECURE"] = True
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(
-        app.config["DATABASE_URL"], app.config.get("SQLITE_BUSY_SECONDS", 30)
+        app.config["DATABASE_URL"], app.config["SQLITE_BUSY_SECONDS"]
     )
     if app.config.get("MAX_CONTENT_LENGTH") is None:
         # No request needs more than the largest upload a limit allows; a
