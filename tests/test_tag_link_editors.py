@@ -193,6 +193,96 @@ def test_a_stale_tags_form_is_refused_and_keeps_the_other_save(
     assert set(applied(db, jane)) == {"VIP"}
 
 
+STALE = STALE_MESSAGE.split(":")[0].replace("'", "&#39;")
+
+
+def change_tags_elsewhere(web, db, contact, how, tags):
+    """Change the contact's tags by a path other than the editor, as someone else."""
+    vip, customer = tags["VIP"], tags["Customer"]
+    if how == "quick apply":
+        web.post(f"/admin/tags-of/{contact.id}/apply", {"tag_id": str(vip.id)})
+    elif how == "quick remove":
+        web.post(f"/admin/tags-of/{contact.id}/remove/{customer.id}")
+    elif how == "automation apply":
+        tag_services.apply_tag(contact, vip, via="sequence:1")
+    elif how == "automation remove":
+        tag_services.remove_tag(contact, customer)
+    db.session.commit()
+
+
+@pytest.mark.parametrize(
+    ("how", "after"),
+    [
+        ("quick apply", {"Customer", "VIP"}),
+        ("quick remove", set()),
+        ("automation apply", {"Customer", "VIP"}),
+        ("automation remove", set()),
+    ],
+)
+def test_a_tags_form_opened_before_another_tag_change_stays_refused_until_reloaded(
+    web, db, jane, user, tags, signals, how, after
+):
+    tag_services.apply_tag(jane, tags["Customer"], user)
+    db.session.commit()
+    url = edit_url("tags", jane.id)
+    stale = open_form(web, url)
+    # B adds Webinar to the form opened before the change.
+    stale["tag_links-1-tag"] = str(tags["Webinar"].id)
+
+    change_tags_elsewhere(web, db, jane, how, tags)
+    assert set(applied(db, jane)) == after
+    signals.clear()
+
+    response = save(web, url, stale)
+    page = text(response)
+    assert response.request.path == "/admin/contact_tags/edit/"
+    assert STALE in page
+    assert "Tags saved." not in page
+    assert set(applied(db, jane)) == after
+    assert signals == []
+    # B's choice is still in the form shown again, and saving it again is refused.
+    again = read_form(page)
+    assert again["tag_links-1-tag"] == str(tags["Webinar"].id)
+    response = save(web, url, again)
+    assert STALE in text(response)
+    assert set(applied(db, jane)) == after
+
+    reloaded = open_form(web, url)
+    reloaded[f"tag_links-{len(after)}-tag"] = str(tags["Webinar"].id)
+    assert "Tags saved." in text(save(web, url, reloaded))
+    assert set(applied(db, jane)) == after | {"Webinar"}
+
+
+def test_a_tags_form_opened_after_the_change_saves(web, db, jane, user, tags):
+    url = edit_url("tags", jane.id)
+    change_tags_elsewhere(web, db, jane, "quick apply", tags)
+    fields = open_form(web, url)
+    assert fields["opened_with"] == str(tags["VIP"].id)
+    response = save(web, url, fields, **{"tag_links-1-tag": str(tags["Webinar"].id)})
+    assert "Tags saved." in text(response)
+    assert set(applied(db, jane)) == {"VIP", "Webinar"}
+
+
+@pytest.mark.parametrize("opened_with", [None, "", "x", "1 2 3"])
+def test_a_tags_post_without_the_tags_it_was_opened_with_is_refused(
+    web, db, jane, user, tags, opened_with
+):
+    url = edit_url("tags", jane.id)
+    fields = open_form(web, url)
+    response = save(
+        web,
+        url,
+        fields,
+        opened_with=opened_with,
+        **{"tag_links-0-tag": str(tags["VIP"].id)},
+    )
+    if opened_with == "":  # what the form of a contact without tags carries
+        assert "Tags saved." in text(response)
+        return
+    assert STALE in text(response)
+    assert applied(db, jane) == {}
+
+
 def test_tag_lookup_answers_with_matching_tags(web, user, tags):
     found = web.get(
         "/admin/contact_tags/ajax/lookup/",
@@ -358,6 +448,85 @@ def test_a_stale_links_form_is_refused(web, db, make_contact, jane, john, spouse
     response = save(web, url, stale, **{"del-links_out-0": None})
     assert STALE_MESSAGE.split(":")[0].replace("'", "&#39;") in text(response)
     assert links(db) == [(jane.id, "Spouse", john.id)]
+
+
+@pytest.fixture
+def colleague(db):
+    link_type = LinkType(name="Colleague", max_links=5)
+    db.session.add(link_type)
+    db.session.commit()
+    return link_type
+
+
+def quick_link(web, contact, other, link_type):
+    return web.post(
+        f"/admin/contact-links/{contact.id}/link",
+        {"link_type_id": str(link_type.id), "contact2": str(other.id)},
+    )
+
+
+@pytest.mark.parametrize("how", ["quick link", "unlink from the other side"])
+def test_a_links_form_opened_before_another_link_change_stays_refused_until_reloaded(
+    web, db, make_contact, jane, john, user, colleague, how
+):
+    jim = make_contact("Jim", "Poe", owner=user)
+    if how == "unlink from the other side":
+        link_services.link(jane, john, colleague, user)
+        db.session.commit()
+    url = edit_url("links", jane.id)
+    stale = open_form(web, url)
+    row = sum(1 for key in stale if key.endswith("-contact2"))
+    stale[f"links_out-{row}-link_type"] = str(colleague.id)
+    stale[f"links_out-{row}-contact2"] = str(jim.id)
+
+    if how == "quick link":
+        quick_link(web, jane, john, colleague)
+    else:
+        [link] = db.session.scalars(select(ContactLink)).all()
+        web.post(f"/admin/contact-links/{john.id}/unlink/{link.id}")
+    after = links(db)
+    assert after == ([(jane.id, "Colleague", john.id)] if how == "quick link" else [])
+
+    response = save(web, url, stale)
+    page = text(response)
+    assert response.request.path == "/admin/contact_links/edit/"
+    assert STALE in page
+    assert links(db) == after
+    again = read_form(page)
+    assert again[f"links_out-{row}-contact2"] == str(jim.id)
+    assert STALE in text(save(web, url, again))
+    assert links(db) == after
+
+    reloaded = open_form(web, url)
+    row = sum(1 for key in reloaded if key.endswith("-contact2"))
+    response = save(
+        web,
+        url,
+        reloaded,
+        **{
+            f"links_out-{row}-link_type": str(colleague.id),
+            f"links_out-{row}-contact2": str(jim.id),
+        },
+    )
+    assert "Links saved." in text(response)
+    assert links(db) == after + [(jane.id, "Colleague", jim.id)]
+
+
+def test_a_link_made_to_this_contact_leaves_its_open_links_form_valid(
+    web, db, jane, john, user, colleague
+):
+    url = edit_url("links", jane.id)
+    fields = open_form(web, url)
+    quick_link(web, john, jane, colleague)
+
+    response = save(
+        web,
+        url,
+        fields,
+        **{"links_out-0-link_type": str(colleague.id), "links_out-0-contact2": ""},
+    )
+    assert "Links saved." in text(response)
+    assert links(db) == [(john.id, "Colleague", jane.id)]
 
 
 # Access -----------------------------------------------------------------------

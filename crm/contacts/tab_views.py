@@ -675,10 +675,76 @@ class OtherLinksField(forms.FormOnlyMixin, Field):
         pass
 
 
+class OpenedWithField(forms.FormOnlyMixin, HiddenField):
+    """The ids of the rows a choice editor was opened with ("3 7 12").
+
+    Set by the view when the form is opened; on a post only the posted value
+    counts, so a refused form shown again keeps what it was opened with.
+    """
+
+    def process_formdata(self, valuelist):
+        self.data = valuelist[0] if valuelist else None
+
+
+def id_snapshot(ids) -> str:
+    """A set of row ids as the text an editor form carries."""
+    return " ".join(str(row_id) for row_id in sorted(ids))
+
+
+def same_ids(snapshot: str | None, ids) -> bool:
+    """Whether a posted ``id_snapshot`` names exactly ``ids`` (False if unreadable)."""
+    if snapshot is None:
+        return False
+    parts = snapshot.split()
+    if not all(part.isascii() and part.isdigit() for part in parts):
+        return False
+    return {int(part) for part in parts} == set(ids)
+
+
 class ChoiceTabView(ContactTabView):
-    """A tab editor whose rows are applied through services after prepare()."""
+    """A tab editor whose rows are applied through services after prepare().
+
+    Tags and links change without the contact's version moving: the quick
+    forms of the tab, automation steps, web forms, imports, bulk edits and
+    links made from the other contact all write their rows alone. So the form
+    also carries the ids of the rows it was opened with, and a save is refused
+    when the contact's rows are no longer those, whichever path changed them.
+    Bumping the contact's version on every such change would do the same, but
+    would also make every open General or Address form stale each time an
+    automation tags the contact.
+    """
 
     saved_message = ""
+    #: The contact's relationship that holds the rows, reloaded before comparing.
+    rows_attr = ""
+
+    def current_ids(self, contact) -> set[int]:
+        """The ids of the rows the editor shows, as the contact has them now."""
+        raise NotImplementedError
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        if obj is not None and request.method == "GET":
+            form.opened_with.data = id_snapshot(self.current_ids(obj))
+        return form
+
+    def apply(self, form, model, is_created):
+        # Hold the contact until the commit and read its rows afresh, so that
+        # a change committed meanwhile is seen (PostgreSQL; SQLite has one
+        # writer at a time), then compare with the rows the form was opened with.
+        db.session.execute(
+            select(Contact.id).where(Contact.id == model.id).with_for_update()
+        )
+        db.session.expire(model, [self.rows_attr])
+        if not same_ids(form.opened_with.data, self.current_ids(model)):
+            log.info(
+                "stale %s save refused: contact %s has %r, form had %r",
+                self.tab_key,
+                model.id,
+                id_snapshot(self.current_ids(model)),
+                form.opened_with.data,
+            )
+            raise ServiceError(str(STALE_MESSAGE))
 
     def get_save_return_url(self, model, is_created=False):
         replace_stock_flash(str(self.saved_message))
@@ -689,13 +755,21 @@ class TagsTabView(ChoiceTabView):
     """The applied tags: add a row to apply a tag, remove one to remove it."""
 
     tab_key = "tags"
-    form_columns = ("version",)
+    form_columns = ("version", "opened_with")
+    form_extra_fields = {
+        "version": forms.VersionField(),
+        "opened_with": OpenedWithField(),
+    }
     form_layout = ((_l("Applied tags"), ("tag_links",)),)
     saved_message = _l("Tags saved.")
+    rows_attr = "tag_links"
 
     def __init__(self, **kwargs):
         self.inline_models = (TagRows(),)
         super().__init__("contact_tags", _l("Tags"), **kwargs)
+
+    def current_ids(self, contact):
+        return {link.tag_id for link in contact.tag_links}
 
     def after_prepare(self, form, model, is_created):
         chosen = {}
@@ -714,9 +788,10 @@ class LinksTabView(ChoiceTabView):
     """Links from this contact as rows; links to it are listed read-only."""
 
     tab_key = "links"
-    form_columns = ("version", "other_links")
+    form_columns = ("version", "opened_with", "other_links")
     form_extra_fields = {
         "version": forms.VersionField(),
+        "opened_with": OpenedWithField(),
         "other_links": OtherLinksField(_l("Other links")),
     }
     form_layout = (
@@ -724,6 +799,7 @@ class LinksTabView(ChoiceTabView):
         (_l("Other links"), ("other_links",)),
     )
     saved_message = _l("Links saved.")
+    rows_attr = "links_out"
 
     def __init__(self, **kwargs):
         self.inline_models = (LinkRows(),)
@@ -735,6 +811,9 @@ class LinksTabView(ChoiceTabView):
             form.other_links.rows = self.other_links(obj)
             form.other_links.tab_url = record_url(obj.id, self.tab_key)
         return form
+
+    def current_ids(self, contact):
+        return {row.id for row in editable_links(contact.links_out)}
 
     def other_links(self, contact) -> list[tuple]:
         """(link, other contact, visible) for the links the rows leave out."""
