@@ -613,15 +613,17 @@ def test_required_field_must_be_filled_in_the_form(
     assert "Account number: this field is required." in page.get_data(as_text=True)
 
 
-def test_custom_edit_answers_404_for_unknown_contact_or_tab(
+def test_custom_edit_of_an_unknown_contact_or_tab_is_not_found(
     web, login_as, make_contact, three_fields
 ):
     login_as("user")
     tab_id = three_fields[0].header.tab_id
     contact = make_contact()
-    assert web.get(f"/admin/custom-values/999999/{tab_id}/").status_code == 404
     assert web.get(f"/admin/custom-values/{contact.id}/999999/").status_code == 404
-    assert web.post(f"/admin/custom-values/999999/{tab_id}/").status_code == 404
+    for method in (web.get, web.post):
+        response = method(f"/admin/custom-values/999999/{tab_id}/")
+        assert response.status_code == 302
+        assert response.headers["Location"].endswith("/admin/contact/")
 
 
 def test_yes_no_value_can_be_cleared_again(web, db, login_as, make_contact, make_field):

@@ -1,11 +1,20 @@
 """Failure kind E1: two editors, one record."""
 
 import pytest
+from sqlalchemy import func, select
 
 from crm.contacts.models import Contact
 from crm.core.admin import STALE_MESSAGE
+from crm.customfields.models import CustomField, CustomHeader, CustomTab, CustomValue
 from tests.conftest import Web
-from tests.record_helpers import edit_url, open_form, reload, save, sign_in
+from tests.record_helpers import (
+    edit_url,
+    open_form,
+    read_form,
+    reload,
+    save,
+    sign_in,
+)
 
 
 @pytest.fixture
@@ -74,3 +83,60 @@ def test_a_save_after_reloading_goes_through(web, second_web, db, jane):
     response = save(second_web, url, fresh, person_notes="Second")
     assert "Contact saved." in response.get_data(as_text=True)
     assert reload(db, Contact, jane.id).person_notes == "Second"
+
+
+GONE = "That contact does not exist any more: it was deleted"
+
+
+@pytest.mark.parametrize(
+    ("tab", "typed"),
+    [
+        ("general", {"given_name": "Janet"}),
+        ("address", {"billing_addresses-0-locality": "Springfield"}),
+        ("additional", {"spouse_name": "Jim"}),
+        ("notes", {"person_notes": "Typed while it was deleted"}),
+        ("tags", {}),
+        ("links", {}),
+    ],
+)
+def test_saving_an_editor_of_a_deleted_contact_says_so_on_the_list(
+    web, db, jane, tab, typed
+):
+    url = edit_url(tab, jane.id)
+    fields = open_form(web, url)
+    db.session.delete(jane)
+    db.session.commit()
+
+    response = save(web, url, fields, **typed)
+    page = response.get_data(as_text=True)
+    assert response.request.path == "/admin/contact/"
+    assert GONE in page and "Nothing was saved." in page
+    assert "Record does not exist." not in page
+    assert db.session.scalar(select(func.count()).select_from(Contact)) == 0
+
+    response = web.get(url, follow_redirects=True)
+    assert response.request.path == "/admin/contact/"
+    assert GONE in response.get_data(as_text=True)
+
+
+def test_saving_a_custom_tab_of_a_deleted_contact_says_so_on_the_list(web, db, jane):
+    tab = CustomTab(name="Preferences")
+    field = CustomField(
+        header=CustomHeader(tab=tab, name="Shopping"),
+        label="Size",
+        field_name="Size",
+        field_type="text",
+    )
+    db.session.add_all([tab, field])
+    db.session.commit()
+    url = f"/admin/custom-values/{jane.id}/{tab.id}/"
+    fields = read_form(web.get(url).get_data(as_text=True), "custom-values-form")
+    db.session.delete(jane)
+    db.session.commit()
+
+    response = save(web, url, fields, **{f"field_{field.id}": "42"})
+    page = response.get_data(as_text=True)
+    assert response.request.path == "/admin/contact/"
+    assert GONE in page and "Nothing was saved." in page
+    assert db.session.scalar(select(func.count()).select_from(CustomValue)) == 0
+    assert db.session.scalar(select(func.count()).select_from(Contact)) == 0

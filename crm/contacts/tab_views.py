@@ -180,6 +180,13 @@ class ContactTabView(SecuredModelView):
     def index_view(self):
         return redirect(url_for("contact.index_view"))
 
+    @expose("/edit/", methods=("GET", "POST"))
+    def edit_view(self):
+        # Flask-Admin would say "Record does not exist.": say what happened.
+        if self.get_one(request.args.get("id")) is None:
+            return contact_gone()
+        return super().edit_view()
+
     @expose("/details/")
     def details_view(self):
         contact = services.get_visible(request.args.get("id"), current_user)
@@ -244,6 +251,23 @@ class ContactTabView(SecuredModelView):
         message = _("Contact created.") if is_created else _("Contact saved.")
         replace_stock_flash(message)
         return record_url(model.id, self.tab_key)
+
+
+CONTACT_GONE = _l(
+    "That contact does not exist any more: it was deleted, or it is no longer "
+    "shared with you."
+)
+CONTACT_GONE_UNSAVED = _l(
+    "That contact does not exist any more: it was deleted, or it is no longer "
+    "shared with you. Nothing was saved."
+)
+
+
+def contact_gone():
+    """Back to the contact list, saying the contact an editor names is gone."""
+    unsaved = request.method == "POST"
+    flash(str(CONTACT_GONE_UNSAVED if unsaved else CONTACT_GONE), "error")
+    return redirect(url_for("contact.index_view"))
 
 
 def check_version(posted, contact) -> None:

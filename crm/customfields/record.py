@@ -15,6 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from crm.access import policy
 from crm.contacts import services as contacts
 from crm.contacts import tabs
+from crm.contacts.tab_views import contact_gone
 from crm.core.admin import STALE_MESSAGE, SecuredView
 from crm.core.errors import ServiceError
 from crm.customfields import forms, services
@@ -108,8 +109,10 @@ class CustomValuesView(SecuredView):
     @expose("/<int:contact_id>/<int:tab_id>/", methods=("GET", "POST"))
     def edit(self, contact_id, tab_id):
         contact = contacts.get_visible(contact_id, current_user, policy.EDIT)
+        if contact is None:
+            return contact_gone()
         tab = _load_tab(tab_id)
-        if contact is None or tab is None:
+        if tab is None:
             abort(404)
         fields = _fields(tab)
         stored = services.values_of(contact)
