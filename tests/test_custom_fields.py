@@ -626,6 +626,54 @@ def test_custom_edit_of_an_unknown_contact_or_tab_is_not_found(
         assert response.headers["Location"].endswith("/admin/contact/")
 
 
+def read_custom_form(response):
+    """The form as a browser posts it (a list box with nothing chosen sends nothing)."""
+    from tests.record_helpers import read_form
+
+    page = response.get_data(as_text=True)
+    fields = read_form(page, "custom-values-form")
+    for name in re.findall(r'<select[^>]* multiple[^>]* name="([^"]+)"', page):
+        if not re.search(
+            rf'name="{name}"[^>]*>(?:(?!</select>).)*selected', page, re.S
+        ):
+            fields.pop(name, None)
+    return fields
+
+
+def test_a_refused_stale_form_stays_refused_until_reloaded(
+    web, db, login_as, make_contact, make_user, three_fields
+):
+    from tests.conftest import Web
+
+    login_as("user")
+    other = Web(web.client.application.test_client())
+    other.login(make_user().email)
+    size, visit, colours = three_fields
+    contact = make_contact()
+    url = edit_url(contact, size.header.tab_id)
+    mine = read_custom_form(web.get(url))
+    theirs = read_custom_form(other.get(url))
+
+    assert other.post(url, {**theirs, f"field_{size.id}": "43"}).status_code == 302
+    refused = web.post(url, {**mine, f"field_{visit.id}": "2026-04-02"})
+    assert refused.status_code == 409
+    assert "changed by someone else" in refused.get_data(as_text=True)
+    again = read_custom_form(refused)
+    assert again["version"] == mine["version"]
+    assert again[f"field_{visit.id}"] == "2026-04-02"
+
+    refused = web.post(url, again)
+    assert refused.status_code == 409
+    db.session.expire_all()
+    assert services.values_of(contact) == {size.id: "43"}
+
+    reloaded = read_custom_form(web.get(url))
+    reloaded[f"field_{visit.id}"] = "2026-04-02"
+    assert web.post(url, reloaded).status_code == 302
+    db.session.expire_all()
+    assert services.values_of(contact) == {size.id: "43", visit.id: "2026-04-02"}
+
+
 def test_yes_no_value_can_be_cleared_again(web, db, login_as, make_contact, make_field):
     login_as("user")
     field = make_field("yes_no", label="Newsletter")

@@ -119,17 +119,20 @@ class CustomValuesView(SecuredView):
 
         if request.method == "GET":
             form = forms.build_form(fields, stored)
-            return self._render(contact, tab, form, {})
+            return self._render(contact, tab, form, {}, str(contact.version))
 
+        # A form shown again keeps the version it was opened at, so that a
+        # refused form stays refused until it is reloaded.
+        opened_at = request.form.get("version", "")
         form = forms.build_form(fields, stored, request.form)
-        if str(contact.version) != request.form.get("version"):
+        if str(contact.version) != opened_at:
             flash(_(STALE_MESSAGE), "error")
-            return self._render(contact, tab, form, {}, status=409)
+            return self._render(contact, tab, form, {}, opened_at, status=409)
 
         errors = _check(fields, request.form)
         if errors:
             flash(_("Nothing was saved: correct the fields marked below."), "error")
-            return self._render(contact, tab, form, errors, status=400)
+            return self._render(contact, tab, form, errors, opened_at, status=400)
 
         raw = {field: forms.raw_input(field, request.form) for field in fields}
         try:
@@ -146,7 +149,7 @@ class CustomValuesView(SecuredView):
             flash(_("Nothing changed."), "info")
         return redirect(self._record_url(contact, tab))
 
-    def _render(self, contact, tab, form, errors, status=200):
+    def _render(self, contact, tab, form, errors, version, status=200):
         fields = _fields(tab)
         sections = [
             (header, [(f, form[forms.form_key(f)]) for f in header.fields])
@@ -158,6 +161,7 @@ class CustomValuesView(SecuredView):
             tab=tab,
             sections=sections,
             errors=errors,
+            version=version,
             has_fields=bool(fields),
             back_url=self._record_url(contact, tab),
         )
