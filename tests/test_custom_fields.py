@@ -674,6 +674,123 @@ def test_a_refused_stale_form_stays_refused_until_reloaded(
     assert services.values_of(contact) == {size.id: "43", visit.id: "2026-04-02"}
 
 
+@pytest.fixture
+def retired(db, make_field, make_user, make_contact):
+    """Values stored while valid; then the user is deactivated and Green renamed."""
+    sofia = make_user("sofia@example.com", name="Sofía Márquez")
+    fields = {
+        "note": make_field("text", label="Note"),
+        "manager": make_field("user", label="Manager"),
+        "colour": make_field("dropdown", label="Colour", options=OPTIONS),
+        "shade": make_field("radio", label="Shade", options=OPTIONS),
+        "colours": make_field("list_box", label="Colours", options=OPTIONS),
+    }
+    contact = make_contact()
+    services.set_values(
+        contact,
+        {
+            fields["manager"]: str(sofia.id),
+            fields["colour"]: "Green",
+            fields["shade"]: "Green",
+            fields["colours"]: ["Red", "Green"],
+        },
+    )
+    sofia.active = False
+    for name in ("colour", "shade", "colours"):
+        fields[name].options = "Red\nLime\nBlue"
+    db.session.commit()
+    return contact, fields, sofia
+
+
+def test_values_no_longer_offered_are_shown_marked_and_kept_on_save(
+    web, db, login_as, retired
+):
+    login_as("user")
+    contact, fields, sofia = retired
+    before = services.values_of(contact)
+    url = edit_url(contact, fields["note"].header.tab_id)
+
+    response = web.get(url)
+    page = response.get_data(as_text=True)
+    assert "Sofía Márquez (deactivated)" in page
+    assert "Green (no longer offered)" in page
+    form = read_custom_form(response)
+    assert form[f"field_{fields['manager'].id}"] == str(sofia.id)
+    assert form[f"field_{fields['colour'].id}"] == "Green"
+    assert form[f"field_{fields['shade'].id}"] == "Green"
+    assert re.findall(r'<option selected value="([^"]*)"', page) == [
+        str(sofia.id),
+        "Green",
+        "Red",
+        "Green",
+    ]
+
+    data = {**form, f"field_{fields['note'].id}": "only this changed"}
+    data[f"field_{fields['colours'].id}"] = ["Red", "Green"]
+    assert web.post(url, data).status_code == 302
+    db.session.expire_all()
+    assert services.values_of(contact) == {
+        **before,
+        fields["note"].id: "only this changed",
+    }
+
+
+def test_a_value_no_longer_offered_can_be_changed_but_not_chosen_anew(
+    web, db, login_as, make_contact, retired
+):
+    login_as("user")
+    contact, fields, sofia = retired
+    colours = fields["colours"]
+    assert services.coerce_value(
+        colours, ["Green", "Lime"], stored='["Red", "Green"]'
+    ) == ('["Lime", "Green"]')
+    assert services.coerce_value(fields["colour"], "Lime", stored="Green") == "Lime"
+    with pytest.raises(ServiceError):
+        services.coerce_value(fields["colour"], "Green")
+    with pytest.raises(ServiceError):
+        services.coerce_value(colours, ["Green"], stored='["Red"]')
+
+    # On another contact, nothing is stored: Green is not offered there.
+    other = make_contact("John", "Roe")
+    url = edit_url(other, colours.header.tab_id)
+    page = web.get(url).get_data(as_text=True)
+    assert "no longer offered" not in page and "(deactivated)" not in page
+    response = web.post(
+        url, {f"field_{fields['colour'].id}": "Green", "version": str(other.version)}
+    )
+    assert response.status_code == 400
+    assert "Colour: “Green” is not one of the options" in response.get_data(
+        as_text=True
+    )
+
+
+@pytest.mark.parametrize("posted", ["id", "email"])
+def test_a_deactivated_user_is_refused_as_a_new_value(
+    web, db, login_as, make_contact, make_field, make_user, posted
+):
+    login_as("user")
+    field = make_field("user", label="Manager")
+    gone = make_user("gone@example.com", name="Gus Gone")
+    gone.active = False
+    db.session.commit()
+    contact = make_contact()
+    raw = str(gone.id) if posted == "id" else "Gone@Example.com"
+
+    with pytest.raises(ServiceError) as caught:
+        services.coerce_value(field, raw)
+    message = "Manager: Gus Gone is deactivated; choose an active user."
+    assert caught.value.message == message
+    assert services.coerce_value(field, raw, stored=str(gone.id)) == str(gone.id)
+
+    url = edit_url(contact, field.header.tab_id)
+    assert "Gus Gone" not in web.get(url).get_data(as_text=True)
+    response = web.post(url, {f"field_{field.id}": raw, "version": "1"})
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert services.values_of(contact) == {}
+
+
 def test_yes_no_value_can_be_cleared_again(web, db, login_as, make_contact, make_field):
     login_as("user")
     field = make_field("yes_no", label="Newsletter")

@@ -6,6 +6,7 @@ validated by ``services.coerce_value``, so a message reads the same in the
 form, in an import and in the API.
 """
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from wtforms import (
@@ -32,19 +33,38 @@ from crm.extensions import db
 BLANK = SelectChoice("", "—")
 
 
-def _choices(field):
-    return [SelectChoice(option) for option in field.option_list]
+def _choices(field, stored=None):
+    """The options, then those the stored value names that are no longer offered."""
+    choices = [SelectChoice(option) for option in field.option_list]
+    for option in services.retired_options(field, stored):
+        label = _("%(value)s (no longer offered)", value=option)
+        choices.append(SelectChoice(option, label))
+    return choices
 
 
-def _users():
+def _users(stored=None):
+    """The active users, and the stored one when it is deactivated or removed."""
     users = db.session.scalars(
         select(User).where(User.active.is_(True)).order_by(User.name, User.email)
     )
-    return [BLANK] + [SelectChoice(str(user.id), str(user)) for user in users]
+    choices = [BLANK] + [SelectChoice(str(user.id), str(user)) for user in users]
+    if stored and stored not in {choice.value for choice in choices}:
+        readable = stored.isascii() and stored.isdigit()
+        user = db.session.get(User, int(stored)) if readable else None
+        if user is not None:
+            label = _("%(user)s (deactivated)", user=str(user))
+        else:
+            label = _("%(value)s (user removed)", value=stored)
+        choices.insert(1, SelectChoice(stored, label))
+    return choices
 
 
-def _wtforms_field(field):
-    """The unbound WTForms field for one custom field definition."""
+def _wtforms_field(field, stored=None):
+    """The unbound WTForms field for one custom field definition.
+
+    ``stored`` is the record's value: an option or user it names that is no
+    longer offered is offered too, marked, so saving the form keeps it.
+    """
     label = field.label + (" *" if field.required else "")
     kind = field.field_type
     common = {"label": label, "description": _description(field)}
@@ -71,13 +91,15 @@ def _wtforms_field(field):
         )
     if kind == "dropdown":
         return SelectField(
-            **common, choices=[BLANK] + _choices(field), validate_choice=False
+            **common, choices=[BLANK] + _choices(field, stored), validate_choice=False
         )
     if kind == "radio":
-        return RadioField(**common, choices=_choices(field), validate_choice=False)
+        return RadioField(
+            **common, choices=_choices(field, stored), validate_choice=False
+        )
     if kind == "list_box":
         return SelectMultipleField(
-            **common, choices=_choices(field), validate_choice=False
+            **common, choices=_choices(field, stored), validate_choice=False
         )
     if kind == "email":
         return EmailField(**common)
@@ -86,7 +108,7 @@ def _wtforms_field(field):
     if kind == "website":
         return URLField(**common)
     if kind == "user":
-        return SelectField(**common, choices=_users(), validate_choice=False)
+        return SelectField(**common, choices=_users(stored), validate_choice=False)
     if kind == "year":
         return IntegerField(**common, render_kw={"min": 1000, "max": 9999})
     if kind == "month":
@@ -121,7 +143,9 @@ def build_form(fields, stored: dict[int, str], formdata=None) -> Form:
         pass
 
     for field in fields:
-        setattr(CustomTabForm, form_key(field), _wtforms_field(field))
+        setattr(
+            CustomTabForm, form_key(field), _wtforms_field(field, stored.get(field.id))
+        )
 
     if formdata is not None:
         # Re-showing a post: what was sent, and nothing stored for what was not.

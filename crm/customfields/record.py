@@ -129,7 +129,7 @@ class CustomValuesView(SecuredView):
             flash(_(STALE_MESSAGE), "error")
             return self._render(contact, tab, form, {}, opened_at, status=409)
 
-        errors = _check(fields, request.form)
+        errors = _check(fields, request.form, stored)
         if errors:
             flash(_("Nothing was saved: correct the fields marked below."), "error")
             return self._render(contact, tab, form, errors, opened_at, status=400)
@@ -172,12 +172,14 @@ class CustomValuesView(SecuredView):
         return url_for("contact.details_view", id=contact.id, tab=tab_key(tab))
 
 
-def _check(fields, formdata) -> dict[int, str]:
+def _check(fields, formdata, stored) -> dict[int, str]:
     """The message of every invalid field, by field id (empty when all are valid)."""
     errors = {}
     for field in fields:
         try:
-            services.coerce_value(field, forms.raw_input(field, formdata))
+            services.coerce_value(
+                field, forms.raw_input(field, formdata), stored=stored.get(field.id)
+            )
         except ServiceError as exc:
             errors[field.id] = exc.message
     return errors

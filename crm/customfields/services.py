@@ -65,13 +65,20 @@ _NAME_KEY = re.compile(r"[\W_]+")
 
 
 def coerce_value(
-    field: CustomField, raw, *, date_order: str | None = None
+    field: CustomField,
+    raw,
+    *,
+    date_order: str | None = None,
+    stored: str | None = None,
 ) -> str | None:
     """The canonical stored text of ``raw`` for ``field``, or None when empty.
 
     ``raw`` is text (a list for list boxes; date, datetime, bool and numbers
     are accepted too). ``date_order`` ("DMY" or "MDY") additionally accepts
     dates such as 31/12/1990 for imports; without it only YYYY-MM-DD is read.
+    ``stored`` is the value the record holds now: an option no longer offered
+    or a deactivated user that it names is still accepted, so saving a form
+    keeps it; a new value must be one offered now.
     Raises ServiceError("<Label>: <what is wrong>") for invalid input.
     """
     if _is_empty(raw):
@@ -84,6 +91,8 @@ def coerce_value(
         raise _invalid(field, _("the field type is not known."))
     if field.field_type == "date":
         return coerce(field, raw, date_order)
+    if field.field_type in KEEPS_STORED:
+        return coerce(field, raw, stored)
     return coerce(field, raw)
 
 
@@ -251,10 +260,29 @@ def _coerce_yes_no(field, raw):
     raise _invalid(field, _("answer yes or no."))
 
 
-def _choose(field, raw) -> str:
+def stored_options(field, stored: str | None) -> list[str]:
+    """The options a stored value names (one, or a list box's several)."""
+    if stored in (None, ""):
+        return []
+    if field.field_type != "list_box":
+        return [stored]
+    try:
+        items = json.loads(stored)
+    except ValueError:
+        return []
+    return [str(item) for item in items] if isinstance(items, list) else []
+
+
+def retired_options(field, stored: str | None) -> list[str]:
+    """The options a stored value names that the field no longer offers."""
+    offered = {fold(option) for option in field.option_list}
+    return [item for item in stored_options(field, stored) if fold(item) not in offered]
+
+
+def _choose(field, raw, kept=()) -> str:
     options = field.option_list
     text = clean(str(raw)) or ""
-    for option in options:
+    for option in [*options, *kept]:
         if fold(option) == fold(text):
             return option
     raise _invalid(
@@ -267,21 +295,25 @@ def _choose(field, raw) -> str:
     )
 
 
-def _coerce_option(field, raw):
+def _coerce_option(field, raw, stored=None):
     if isinstance(raw, list | tuple):
         items = [item for item in raw if not _is_empty(item)]
         if len(items) != 1:
             raise _invalid(field, _("choose one option."))
         raw = items[0]
-    return _choose(field, raw)
+    return _choose(field, raw, retired_options(field, stored))
 
 
-def _coerce_list_box(field, raw):
+def _coerce_list_box(field, raw, stored=None):
     if isinstance(raw, str):
         raw = _split_list(field, raw)
-    chosen = {_choose(field, item) for item in raw if not _is_empty(item)}
-    # Stored in the order the options are defined, so equal sets compare equal.
-    ordered = [option for option in field.option_list if option in chosen]
+    kept = retired_options(field, stored)
+    chosen = {_choose(field, item, kept) for item in raw if not _is_empty(item)}
+    if chosen and chosen == set(stored_options(field, stored)):
+        return stored
+    # Stored in the order the options are defined, so equal sets compare equal;
+    # options no longer offered that the value keeps come last.
+    ordered = [option for option in [*field.option_list, *kept] if option in chosen]
     return json.dumps(ordered, ensure_ascii=False) if ordered else None
 
 
@@ -336,7 +368,7 @@ def _coerce_website(field, raw):
     return text
 
 
-def _coerce_user(field, raw):
+def _coerce_user(field, raw, stored=None):
     text = clean(str(raw)) or ""
     user = None
     if text.isascii() and text.isdigit() and len(text) < 19:  # int() refuses "²"
@@ -344,7 +376,14 @@ def _coerce_user(field, raw):
     elif "@" in text:
         user = db.session.scalar(select(User).where(User.email == text.casefold()))
     if user is None:
+        if stored is not None and text == stored:
+            return stored  # the user was removed since; the value stays as it is
         raise _invalid(field, _("there is no user %(value)s.", value=text))
+    if not user.active and str(user.id) != stored:
+        raise _invalid(
+            field,
+            _("%(user)s is deactivated; choose an active user.", user=str(user)),
+        )
     return str(user.id)
 
 
@@ -406,6 +445,9 @@ def find_subdivision(text: str):
 def _default_country() -> str:
     return current_app.config.get("DEFAULT_PHONE_REGION", "US").upper()
 
+
+#: The types whose stored value may name a choice that is no longer offered.
+KEEPS_STORED = {"dropdown", "radio", "list_box", "user"}
 
 _COERCERS = {
     "text": _coerce_text,
@@ -495,19 +537,22 @@ def set_values(contact, values: dict, actor=None, **options) -> list[CustomField
     """Validate and store ``{field: raw}`` on the contact; the caller commits.
 
     Every value is checked before anything is written, so one bad value
-    changes nothing. Empty values remove the stored row. Returns the fields
-    whose value changed; when any did, the contact's ``updated_at`` moves so
-    its version increments. ``options`` go to ``coerce_value`` (date_order).
+    changes nothing; a value the contact holds stays valid when its option or
+    user is no longer offered. Empty values remove the stored row. Returns the
+    fields whose value changed; when any did, the contact's ``updated_at``
+    moves so its version increments. ``options`` go to ``coerce_value``
+    (date_order).
     """
-    canonical = {
-        field: coerce_value(field, raw, **options) for field, raw in values.items()
-    }
-
     # Rows added earlier in this unit of work may not have their field_id yet.
     existing = {
         row.field_id or (row.field.id if row.field else None): row
         for row in contact.custom_values
     }
+    canonical = {
+        field: coerce_value(field, raw, stored=_value(existing, field), **options)
+        for field, raw in values.items()
+    }
+
     changed = []
     for field, text in canonical.items():
         row = existing.get(field.id)
@@ -534,6 +579,11 @@ def set_values(contact, values: dict, actor=None, **options) -> list[CustomField
             ", ".join(field.field_name for field in changed),
         )
     return changed
+
+
+def _value(rows: dict, field) -> str | None:
+    row = rows.get(field.id)
+    return row.value if row is not None else None
 
 
 # Looking fields up ----------------------------------------------------------
