@@ -73,3 +73,30 @@ def test_search_text_migration_gives_e164_numbers_their_plus(app, make_contact):
     )
     assert after[other.id] == before[other.id].replace(" 12125550134", " +12125550134")
     assert after[plain.id] == before[plain.id]
+
+
+def test_tag_applied_via_migration_keeps_the_tag_links(app, make_contact):
+    from crm.tags import services as tags
+
+    contact = make_contact("Jane", "Doe")
+    tags.apply_tag(contact, tags.get_or_create_tag("Nurtured"), via="sequence:7")
+    db.session.commit()
+    revision = _script(app).get_revision("0021_tag_applied_via")
+
+    def rows():
+        db.session.remove()
+        columns = {c["name"] for c in inspect(db.engine).get_columns("contact_tags")}
+        kept = db.session.execute(text("SELECT contact_id, tag_id FROM contact_tags"))
+        kept = kept.all()
+        # No read may hold the table while a migration alters it (PostgreSQL).
+        db.session.remove()
+        return "applied_via" in columns, kept
+
+    downgrade(revision=revision.down_revision)
+    has_column, before = rows()
+    assert not has_column and len(before) == 1
+
+    upgrade(revision="heads")
+    has_column, after = rows()
+    assert has_column and after == before
+    assert db.session.scalar(text("SELECT applied_via FROM contact_tags")) is None

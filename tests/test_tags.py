@@ -1,3 +1,4 @@
+import re
 import unicodedata
 
 import pytest
@@ -315,3 +316,48 @@ def test_anonymous_visitors_cannot_apply_tags(web, db, jane):
     assert response.status_code == 302
     assert "/login" in response.headers["Location"]
     assert tags_of(db, jane) == {}
+
+
+def test_the_by_column_names_the_automation_or_web_form_that_applied_a_tag(
+    web, db, client, login_as, jane
+):
+    from crm.automation import engine
+    from crm.automation import services as automation
+    from tests.automation_helpers import make_campaign, make_sequence, utc
+    from tests.webform_helpers import make_form, submit
+
+    login_as("user")
+    nurtured = services.get_or_create_tag("Nurtured")
+    signed_up = services.get_or_create_tag("Signed up")
+    db.session.commit()
+    sequence = make_sequence(
+        db,
+        "Welcome",
+        steps=[("none", None, "apply_tag", {"tag_id": nurtured.id})],
+        campaign=make_campaign(db, "Onboarding"),
+    )
+    automation.start(jane, sequence, now=utc(2026, 5, 4, 10, 0))
+    db.session.commit()
+    engine.drain("w1", now=utc(2026, 5, 4, 10, 0))
+    form = make_form(db, "Spring newsletter")
+    form.tags.append(signed_up)
+    db.session.commit()
+    submit(client, form, {"email": "jane@example.com"})
+
+    rows = tags_of(db, jane)
+    assert rows["Nurtured"].applied_via == f"sequence:{sequence.id}"
+    assert rows["Signed up"].applied_via == f"webform:{form.id}"
+    page = web.get(record_url(jane)).get_data(as_text=True)
+    by = re.findall(r'<td class="applied-by">([^<]*)</td>', page)
+    assert sorted(by) == [
+        "Automation: Onboarding: Welcome",
+        "Web form: Spring newsletter",
+    ]
+
+    # What applied it is named even when it no longer exists.
+    db.session.delete(form)
+    db.session.delete(sequence)
+    db.session.commit()
+    page = web.get(record_url(jane)).get_data(as_text=True)
+    by = re.findall(r'<td class="applied-by">([^<]*)</td>', page)
+    assert sorted(by) == ["Automation", "Web form"]

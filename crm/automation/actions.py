@@ -191,7 +191,7 @@ def apply_tag(run, contact, settings, now) -> Outcome:
     from crm.tags import services as tags
 
     tag = _tag(settings)
-    tags.apply_tag(contact, tag)
+    tags.apply_tag(contact, tag, via=f"sequence:{run.step.sequence_id}")
     return Outcome(DONE, _("Tag %(name)s applied.", name=tag.name))
 
 

@@ -56,6 +56,8 @@ class ContactTag(db.Model):
     applied_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
+    #: What applied the tag when no user did: "sequence:<id>", "webform:<id>".
+    applied_via: Mapped[str | None] = mapped_column(String(40))
 
     tag = relationship("Tag", lazy="joined")
     contact = relationship("Contact", back_populates="tag_links")

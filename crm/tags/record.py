@@ -33,7 +33,7 @@ def render_tags_tab(contact, tab_key):
         render_template(
             "tags/tab.html",
             contact=contact,
-            links=links,
+            links=[(link, services.applied_by_text(link)) for link in links],
             can_edit=can_edit,
             apply_form=ApplyTagForm().fill(link.tag_id for link in links),
             new_form=NewTagForm().fill(),

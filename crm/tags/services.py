@@ -17,11 +17,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from crm.access import policy
+from crm.automation.models import Sequence
 from crm.core.db import utcnow
 from crm.core.errors import ServiceError
 from crm.core.text import clean, fold
 from crm.extensions import db
 from crm.tags.models import ContactTag, Tag, TagCategory
+from crm.webforms.models import WebForm
 
 log = logging.getLogger(__name__)
 
@@ -126,11 +128,12 @@ def applied(contact, tag) -> ContactTag | None:
     return next((link for link in contact.tag_links if link.tag_id == tag.id), None)
 
 
-def apply_tag(contact, tag, actor=None) -> ContactTag:
+def apply_tag(contact, tag, actor=None, via: str | None = None) -> ContactTag:
     """Apply ``tag`` to ``contact`` (once); the caller commits.
 
     Applying a tag that is already there changes nothing and sends no signal;
-    the first application time is kept.
+    the first application time is kept. ``via`` names what applied it when no
+    user did: ``"sequence:<id>"`` (automation) or ``"webform:<id>"``.
     """
     existing = applied(contact, tag)
     if existing is not None:
@@ -141,6 +144,7 @@ def apply_tag(contact, tag, actor=None) -> ContactTag:
         tag_id=tag.id,
         applied_at=utcnow(),
         applied_by_id=getattr(actor, "id", None),
+        applied_via=via,
     )
     contact.tag_links.append(link)
     db.session.flush()
@@ -170,6 +174,25 @@ def remove_tag(contact, tag, actor=None) -> bool:
     )
     tag_removed.send(contact, tag=tag, actor=actor)
     return True
+
+
+def applied_by_text(link: ContactTag) -> str:
+    """Who applied a tag: the user, else the automation or web form ("" if unknown)."""
+    if link.applied_by is not None:
+        return str(link.applied_by)
+    kind, _sep, ref = (link.applied_via or "").partition(":")
+    row_id = int(ref) if ref.isascii() and ref.isdigit() else None
+    if kind == "sequence":
+        sequence = db.session.get(Sequence, row_id) if row_id else None
+        if sequence is None:
+            return _("Automation")
+        return _("Automation: %(name)s", name=str(sequence))
+    if kind == "webform":
+        form = db.session.get(WebForm, row_id) if row_id else None
+        if form is None:
+            return _("Web form")
+        return _("Web form: %(name)s", name=form.name)
+    return ""
 
 
 def categories() -> list[TagCategory]:

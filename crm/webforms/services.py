@@ -412,7 +412,7 @@ def process(form: WebForm, checked: dict, submission: Submission) -> Outcome:
     if address:
         after += _sign_up(contact, address, form)
     for tag in form.tags:
-        tags.apply_tag(contact, tag)
+        tags.apply_tag(contact, tag, via=f"webform:{form.id}")
 
     submission.contact_id = contact.id
     submission.state = "processed"
