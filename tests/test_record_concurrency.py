@@ -3,6 +3,7 @@
 import pytest
 from sqlalchemy import func, select
 
+from crm.auth.models import User
 from crm.contacts.models import Contact
 from crm.core.admin import STALE_MESSAGE
 from crm.customfields.models import CustomField, CustomHeader, CustomTab, CustomValue
@@ -140,3 +141,16 @@ def test_saving_a_custom_tab_of_a_deleted_contact_says_so_on_the_list(web, db, j
     assert GONE in page and "Nothing was saved." in page
     assert db.session.scalar(select(func.count()).select_from(CustomValue)) == 0
     assert db.session.scalar(select(func.count()).select_from(Contact)) == 0
+
+
+def test_the_stale_message_reads_in_the_users_language(web, second_web, db, jane):
+    user = db.session.scalar(select(User).where(User.email == "u2@example.com"))
+    user.locale = "es"
+    db.session.commit()
+    url = edit_url("notes", jane.id)
+    stale = open_form(second_web, url)
+    save(web, url, open_form(web, url), person_notes="First")
+
+    page = save(second_web, url, stale, person_notes="Second").get_data(as_text=True)
+    assert "Otra persona ha cambiado este registro" in page
+    assert "changed by someone else" not in page

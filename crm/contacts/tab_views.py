@@ -279,7 +279,7 @@ def check_version(posted, contact) -> None:
             contact.version,
             posted,
         )
-        raise ServiceError(_(STALE_MESSAGE))
+        raise ServiceError(str(STALE_MESSAGE))
 
 
 def replace_stock_flash(message: str) -> None:

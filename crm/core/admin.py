@@ -47,7 +47,8 @@ from crm.extensions import db
 
 log = logging.getLogger(__name__)
 
-STALE_MESSAGE = (
+#: Lazy: read it with ``str()`` where the request's language is known.
+STALE_MESSAGE = _l(
     "This record was changed by someone else since you opened it. "
     "Nothing was saved: reload it to see their changes, then edit again."
 )
@@ -456,7 +457,7 @@ class SecuredModelView(SecuredMixin, ModelView):
             flash(exc.message, "error")
             return True
         if isinstance(exc, StaleDataError):
-            flash(_(STALE_MESSAGE), "error")
+            flash(str(STALE_MESSAGE), "error")
             return True
         if isinstance(exc, OperationalError) and "database is locked" in str(exc):
             # SQLite's one writer was busy for longer than the wait allowed.

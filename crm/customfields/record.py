@@ -126,7 +126,7 @@ class CustomValuesView(SecuredView):
         opened_at = request.form.get("version", "")
         form = forms.build_form(fields, stored, request.form)
         if str(contact.version) != opened_at:
-            flash(_(STALE_MESSAGE), "error")
+            flash(str(STALE_MESSAGE), "error")
             return self._render(contact, tab, form, {}, opened_at, status=409)
 
         errors = _check(fields, request.form, stored)
@@ -140,7 +140,7 @@ class CustomValuesView(SecuredView):
             db.session.commit()
         except StaleDataError:
             db.session.rollback()
-            flash(_(STALE_MESSAGE), "error")
+            flash(str(STALE_MESSAGE), "error")
             return redirect(self._record_url(contact, tab))
 
         if changed:

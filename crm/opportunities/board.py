@@ -175,7 +175,7 @@ def _move(opportunity, stage, reason, checklist):
     except StaleDataError:
         # Someone else moved or saved it in the meantime.
         db.session.rollback()
-        return _(STALE_MESSAGE), {}
+        return str(STALE_MESSAGE), {}
     return None
 
 
