@@ -853,3 +853,27 @@ def test_each_input_kind_saves_through_the_form(
     assert response.status_code == 302
     db.session.expire_all()
     assert services.values_of(contact) == {field.id: stored}
+
+
+@pytest.fixture
+def spanish_reader(app):
+    from flask_babel import refresh
+
+    with app.test_request_context(headers={"Accept-Language": "es"}):
+        refresh()
+        yield
+    refresh()
+
+
+def test_months_and_weekdays_read_in_the_readers_language(make_field, spanish_reader):
+    month = make_field("month", label="Mes")
+    weekday = make_field("day_of_week", label="Día")
+    assert services.display_value(month, "2") == "febrero"
+    assert services.display_value(weekday, "Monday") == "lunes"
+    # Typed in Spanish or in English, the same value is stored.
+    assert services.coerce_value(month, "febrero") == "2"
+    assert services.coerce_value(month, "February") == "2"
+    assert services.coerce_value(weekday, "lunes") == "Monday"
+    with pytest.raises(ServiceError) as caught:
+        services.coerce_value(make_field("date", label="Fecha"), "2025-02-30")
+    assert "febrero" in caught.value.message

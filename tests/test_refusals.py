@@ -48,7 +48,14 @@ def test_edit_of_an_invisible_contact_still_says_it_does_not_exist(
 
     assert response.status_code == 302
     assert "/details/" not in response.headers["Location"]
-    assert flashes(web) == ["Record does not exist."]
+    hidden = flashes(web)
+    # The same words as for an id no contact has: nothing tells them apart.
+    web.get(f"/admin/contact_general/edit/?id={contact.id + 1000}")
+    assert hidden == flashes(web)
+    assert hidden == [
+        "That contact does not exist any more: it was deleted, or it is no "
+        "longer shared with you."
+    ]
 
 
 def test_editable_shared_contact_still_opens_its_edit_screen(

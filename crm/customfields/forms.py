@@ -112,12 +112,13 @@ def _wtforms_field(field, stored=None):
     if kind == "year":
         return IntegerField(**common, render_kw={"min": 1000, "max": 9999})
     if kind == "month":
-        months = [
-            SelectChoice(str(n), name) for n, name in enumerate(services.MONTHS, 1)
-        ]
+        months = [SelectChoice(str(n), services.month_name(n)) for n in range(1, 13)]
         return SelectField(**common, choices=[BLANK] + months, validate_choice=False)
     if kind == "day_of_week":
-        days = [SelectChoice(day) for day in services.DAYS]
+        days = [
+            SelectChoice(day, services.day_name(i))
+            for i, day in enumerate(services.DAYS)
+        ]
         return SelectField(**common, choices=[BLANK] + days, validate_choice=False)
     if kind == "state":
         return StringField(**common, render_kw={"placeholder": "US-CA"})

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 
 import pycountry
 from flask import current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -46,8 +47,21 @@ PHONE_LIMIT = 40
 WEBSITE_LIMIT = 255
 FIELD_TYPE_KEYS = {key for key, _label in FIELD_TYPES}
 
-DAYS = tuple(calendar.day_name[i] for i in range(7))  # Monday .. Sunday
+DAYS = tuple(calendar.day_name[i] for i in range(7))  # Monday .. Sunday, as stored
 MONTHS = tuple(calendar.month_name[i] for i in range(1, 13))
+
+
+def month_name(number: int) -> str:
+    """The month's name (1 = January) in the reader's language."""
+    locale = get_locale()
+    return locale.months["format"]["wide"][number] if locale else MONTHS[number - 1]
+
+
+def day_name(index: int) -> str:
+    """The weekday's name (0 = Monday) in the reader's language."""
+    locale = get_locale()
+    return locale.days["format"]["wide"][index] if locale else DAYS[index]
+
 
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _PLAIN_DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
@@ -219,7 +233,7 @@ def _checked_date(field, year, month, day) -> date:
             _(
                 "day %(day)s is not valid in %(month)s %(year)s.",
                 day=day,
-                month=MONTHS[month - 1],
+                month=month_name(month),
                 year=year,
             ),
         )
@@ -399,16 +413,18 @@ def _coerce_month(field, raw):
     if text.isascii() and text.isdigit() and len(text) < 4 and 1 <= int(text) <= 12:
         return str(int(text))
     for number, name in enumerate(MONTHS, start=1):
-        if fold(text) in (fold(name), fold(name[:3])):
-            return str(number)
+        for known in (name, month_name(number)):
+            if fold(text) in (fold(known), fold(known[:3])):
+                return str(number)
     raise _invalid(field, _("enter a month, 1 to 12 or its name."))
 
 
 def _coerce_day_of_week(field, raw):
     text = fold(str(raw))
-    for day in DAYS:
-        if text in (fold(day), fold(day[:3])):
-            return day
+    for index, day in enumerate(DAYS):
+        for known in (day, day_name(index)):
+            if text in (fold(known), fold(known[:3])):
+                return day
     raise _invalid(field, _("enter a day of the week, Monday to Sunday."))
 
 
@@ -494,7 +510,9 @@ def display_value(field: CustomField, stored: str | None) -> str:
         if kind == "percent":
             return f"{stored} %"
         if kind == "month":
-            return MONTHS[int(stored) - 1]
+            return month_name(int(stored))
+        if kind == "day_of_week" and stored in DAYS:
+            return day_name(DAYS.index(stored))
         if kind == "user":
             user = db.session.get(User, int(stored))
             return str(user) if user else _("(user removed)")
