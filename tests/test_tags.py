@@ -361,3 +361,22 @@ def test_the_by_column_names_the_automation_or_web_form_that_applied_a_tag(
     page = web.get(record_url(jane)).get_data(as_text=True)
     by = re.findall(r'<td class="applied-by">([^<]*)</td>', page)
     assert sorted(by) == ["Automation", "Web form"]
+
+
+@pytest.mark.parametrize("name", ["Smith, Jones", "A;B"])
+def test_a_new_tag_name_cannot_hold_a_file_separator(db, name):
+    from crm.tags.services import get_or_create_tag
+
+    with pytest.raises(ServiceError) as caught:
+        get_or_create_tag(name)
+    assert "cannot hold a comma or a semicolon" in caught.value.message
+    assert db.session.query(Tag).count() == 0
+
+
+def test_the_tags_screen_refuses_a_separator_in_a_tag_name(web, db, login_as):
+    login_as("admin")
+    page = web.post(
+        "/admin/tag/new/", {"name": "Smith, Jones"}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "cannot hold a comma or a semicolon" in page
+    assert db.session.query(Tag).count() == 0

@@ -22,7 +22,10 @@ class _NamedReferenceView(SecuredModelView):
 
     def on_model_change(self, form, model, is_created):
         with db.session.no_autoflush:
-            model.name = services.clean_name(model.name, str(self.what))
+            if self.model is Tag:
+                model.name = services.clean_tag_name(model.name)
+            else:
+                model.name = services.clean_name(model.name, str(self.what))
             if services.name_taken(self.model, model.name, model.id):
                 raise ServiceError(
                     _("The name %(name)s is already used.", name=model.name)

@@ -52,6 +52,21 @@ def clean_name(value, what: str) -> str:
     return name
 
 
+def clean_tag_name(value) -> str:
+    """A new tag's name: ``clean_name``, and no comma or semicolon, which
+    separate tags in every contact file (they would come back as two tags)."""
+    name = clean_name(value, _("tag"))
+    if "," in name or ";" in name:
+        raise ServiceError(
+            _(
+                "A tag name cannot hold a comma or a semicolon (%(name)s): contact "
+                "files separate tags with them.",
+                name=name,
+            )
+        )
+    return name
+
+
 def _find(model, name: str):
     """The row of ``model`` whose name equals ``name`` ignoring case, or None."""
     found = db.session.scalar(
@@ -116,6 +131,7 @@ def get_or_create_tag(name: str, category_name: str | None = None) -> Tag:
     tag = _find(Tag, name)
     if tag is not None:
         return tag
+    name = clean_tag_name(name)
 
     category = get_or_create_category(category_name) if clean(category_name) else None
     tag = _create(Tag, name=name, category_id=category.id if category else None)
