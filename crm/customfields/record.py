@@ -164,6 +164,10 @@ class CustomValuesView(SecuredView):
             version=version,
             has_fields=bool(fields),
             back_url=self._record_url(contact, tab),
+            # The record's heading and tabs, as on the other tab editors.
+            top_tabs=tabs.top_row(),
+            active=tab_key(tab),
+            tag_links=contact.tag_links,
         )
         return page, status
 
