@@ -330,7 +330,7 @@ def test_files_that_together_pass_one_file_box_are_refused(app, client, db):
     assert nothing_written()
 
 
-def test_a_full_box_rolls_back_the_files_already_written_and_everything_else(
+def test_a_full_box_holds_the_submission_with_its_files_and_shows_none_of_it(
     app, client, db, make_contact
 ):
     app.config.update(FILE_MAX_BYTES=1000, FILEBOX_MAX_BYTES=1500)
@@ -353,14 +353,18 @@ def test_a_full_box_rolls_back_the_files_already_written_and_everything_else(
         },
     )
 
-    assert response.status_code == 400
-    page, error = _page_with_error(response, "f-file-2")
-    assert error.startswith("b.txt does not fit in this file box")
-    assert 'value="Janet"' in page
-    assert "choose them again" in page
-    assert on_disk() == before
-    assert count(ContactFile) == 1 and count(Submission) == 0
+    # The room Jane's files take is hers: the visitor is thanked, no more.
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200, page
+    assert "does not fit" not in page and "700 B" not in page
     db.session.expire_all()
+    held = db.session.scalars(select(Submission)).one()
+    assert (held.state, held.hold_reason) == ("held", "failed")
+    assert held.hold_detail.startswith("b.txt does not fit in this file box")
+    assert sorted(f.name for f in held.files) == ["a.txt", "b.txt"]
+    assert {f.state for f in held.files} == {uploads.PENDING}
+    assert count(ContactFile) == 1
+    assert len(on_disk()) == len(before) + 2
     assert db.session.get(Contact, jane.id).given_name == "Jane"
 
 

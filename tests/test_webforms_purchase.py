@@ -6,10 +6,10 @@ import time
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from crm.activity.models import ActivityEvent
-from crm.contacts.models import Contact
+from crm.contacts.models import Contact, ContactAddress
 from crm.core.signals import visitor_identified
 from crm.sales import gateway
 from crm.sales.models import Order, Product, Transaction
@@ -335,3 +335,26 @@ def test_a_free_product_cannot_get_an_order_page(db):
         from crm.webforms import checkout as checkouts
 
         checkouts.check_checkout(ProductCheckout(product=free))
+
+
+def test_an_update_refused_for_a_stored_value_shows_nothing_of_it(
+    client, db, lamp, make_contact
+):
+    bea = make_contact("Bea", "Buyer", email="bea@example.com")
+    bea.extra_addresses.append(ContactAddress(kind="other", country_code="ESP"))
+    db.session.commit()
+    # Stored before the country rule, as an old import could have left it.
+    db.session.execute(
+        update(ContactAddress)
+        .where(ContactAddress.contact_id == bea.id)
+        .values(country_code="QQQ")
+    )
+    db.session.commit()
+
+    response, _data = buy(client, lamp)
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "We could not take this order as sent. Nothing was charged" in page
+    assert "QQQ" not in page
+    assert count(db, Order) == count(db, Transaction) == 0

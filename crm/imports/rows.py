@@ -5,6 +5,10 @@ that does not match the chosen format, a name longer than the column): the
 row is left out and counted as failed. It is a *warning* when the contact is
 still imported and only the value named in the message is left out or kept
 as typed (an e-mail that is not an address, a phone that cannot be read).
+The record's rules for typed values are warnings here: a website that is no
+http(s) address, a birthday or anniversary out of range, person notes over
+64 KB and a phone without digits are left out; an extension typed with a
+number moves to its field (faxes and the assistant phone lose it).
 """
 
 import json
@@ -17,6 +21,7 @@ from functools import lru_cache
 
 from flask_babel import gettext as _
 
+from crm.contacts import services as record
 from crm.contacts.bulk import ContactData
 from crm.contacts.models import (
     ADDRESS_KINDS,
@@ -31,9 +36,11 @@ from crm.core.text import (
     clean,
     email_problem,
     fold,
+    has_digits,
     looks_spreadsheet_damaged,
     normalize_email,
     phone_to_e164,
+    split_extension,
 )
 from crm.imports import presets
 from crm.imports.language import contact_language
@@ -118,6 +125,9 @@ _MONTH_NAMES = {
 # check itself (which is slow) runs only for addresses outside it. Domains
 # repeat across a file, so their part of the check is cached.
 _NON_DIGITS = re.compile(r"\D+")
+# Text that may end in an extension ("x12", "#12", "ext. 12", ";ext=12"):
+# only such numbers are read by phonenumbers here, the slow part of a row.
+_EXTENSION_HINT = re.compile(r"[^\d\s+()./-]")
 _PLAIN_LOCAL = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
 )
@@ -623,7 +633,11 @@ class RowBuilder:
                     custom.append(key)
                 continue
             kind = info[0]
-            if kind == "text":
+            if key == "website":
+                fields[key] = self._website(raw, labels[key], warn)
+            elif key == "assistant_phone":
+                fields[key] = self._assistant_phone(raw, labels[key], warn)
+            elif kind == "text":
                 text = self._text(key, raw, labels[key])
                 if key == "company":
                     data.company = text
@@ -640,7 +654,7 @@ class RowBuilder:
             elif kind == "relation":
                 relations.setdefault(info[1], {})[info[2]] = key
             elif kind == "notes":
-                fields["person_notes"] = clean(raw.replace("\r\n", "\n"))
+                fields["person_notes"] = self._notes(raw, labels[key], warn)
             elif kind == "tags":
                 data.tags = self._tags(raw, labels[key], warn)
             elif kind == "owner" and self.owners is not None:
@@ -692,6 +706,55 @@ class RowBuilder:
             )
         return text
 
+    @staticmethod
+    def _website(raw, label, warn):
+        """The website as the record stores it (an http(s) address), or None."""
+        text = clean(raw)
+        try:
+            return record.website_address(text) if text else None
+        except ServiceError as exc:
+            warn(label, _left_out(exc.message))
+            return None
+
+    def _assistant_phone(self, raw, label, warn):
+        """The record's rules for the assistant phone: digits, and no extension."""
+        text = clean(raw)
+        if not text:
+            return None
+        if not has_digits(text):
+            warn(label, _no_digits(text))
+            return None
+        number, extension = self._split(text)
+        if extension:
+            warn(
+                label,
+                _(
+                    "The assistant phone has no extension; %(value)s was kept "
+                    "without the extension %(extension)s.",
+                    value=_shorten(number),
+                    extension=extension,
+                ),
+            )
+        return self._text("assistant_phone", number, label)
+
+    @staticmethod
+    def _notes(raw, label, warn):
+        notes = clean(raw.replace("\r\n", "\n"))
+        if notes and len(notes) > record.PERSON_NOTES_LIMIT:
+            warn(
+                label,
+                _left_out(
+                    _(
+                        "The person notes are %(length)s characters long; they may "
+                        "have at most %(limit)s.",
+                        length=f"{len(notes):,}",
+                        limit=f"{record.PERSON_NOTES_LIMIT:,}",
+                    )
+                ),
+            )
+            return None
+        return notes
+
     def _names(self, values, labels, fields):
         full = clean(values.get("full_name"))
         if not full or fields.get("given_name") or fields.get("family_name"):
@@ -717,6 +780,12 @@ class RowBuilder:
                     value=value.isoformat(),
                 ),
             )
+            return None
+        check = record.check_birthday if key == "birthday" else record.check_anniversary
+        try:
+            check(value)
+        except ServiceError as exc:
+            warn(label, _left_out(exc.message))
             return None
         return value
 
@@ -831,12 +900,14 @@ class RowBuilder:
             ext_key = parts.get("ext")
             extension = clean(values[ext_key]) if ext_key else None
             for part in raw.split(":::") if ":::" in raw else (raw,):
-                number, ext = _split_extension(clean(part) or "")
+                number, ext = self._split(clean(part) or "")
                 if not number:
                     continue
-                entry = self._phone(
-                    number, ext or extension, kind_name, label, warn, seen
-                )
+                if not has_digits(number):
+                    warn(label, _no_digits(number))
+                    continue
+                ext = self._extension(number, ext, extension, is_fax, label, warn)
+                entry = self._phone(number, ext, kind_name, label, warn, seen)
                 if entry is None:
                     continue
                 target, limit = (faxes, FAX_SLOTS) if is_fax else (found, PHONE_SLOTS)
@@ -870,6 +941,54 @@ class RowBuilder:
                 ),
             )
         return found, faxes
+
+    def _split(self, text: str) -> tuple[str, str | None]:
+        """The number without the extension typed with it, and that extension.
+
+        phonenumbers reads the extension as the record does ("x12", "#12",
+        "ext. 12", ";ext=12"); a number it cannot read still loses a plain
+        "x12" or ";ext=12".
+        """
+        if text.lower().startswith("tel:"):
+            text = text[4:].strip()
+        if not _EXTENSION_HINT.search(text):
+            return text, None
+        number, extension = split_extension(text, self.region)
+        if extension:
+            return number, extension
+        return _split_extension(text)
+
+    @staticmethod
+    def _extension(number, typed, column, is_fax, label, warn) -> str | None:
+        """The extension kept: the column's, else the one typed with the number.
+
+        Faxes have none: it is left out with a warning.
+        """
+        if is_fax:
+            for extension in dict.fromkeys(e for e in (typed, column) if e):
+                warn(
+                    label,
+                    _(
+                        "A fax has no extension; %(value)s was kept without the "
+                        "extension %(extension)s.",
+                        value=_shorten(number),
+                        extension=extension,
+                    ),
+                )
+            return None
+        if typed and column and typed != column:
+            warn(
+                label,
+                _(
+                    "The number %(value)s ends in extension %(typed)s but the "
+                    "extension column says %(extension)s; the column's extension "
+                    "was kept.",
+                    value=_shorten(number),
+                    typed=typed,
+                    extension=column,
+                ),
+            )
+        return column or typed
 
     def _phone(self, number, extension, kind_name, label, warn, seen):
         if ("E" in number or "e" in number) and looks_spreadsheet_damaged(number):
@@ -1077,6 +1196,13 @@ def _split_extension(number: str) -> tuple[str, str | None]:
     if match:
         return match.group(1).strip(), match.group(2)
     return number, None
+
+
+def _no_digits(text: str) -> str:
+    return _(
+        "%(value)s has no digits, so it is no phone number; it was left out.",
+        value=repr(_shorten(text)),
+    )
 
 
 def _po_box(text: str | None) -> str | None:

@@ -247,7 +247,19 @@ def _contact(checked: Checked) -> Contact:
                 contact.extra_addresses.append(shipping)
             for part, _required in ADDRESS_PARTS:
                 setattr(shipping, part, checked.shipping.get(part))
-        contacts.prepare(contact, None, is_new=is_new)
+        try:
+            contacts.prepare(contact, None, is_new=is_new)
+        except ServiceError as exc:
+            if is_new:
+                raise
+            # The message may quote what the contact holds: for the log only.
+            log.warning("checkout: contact %s not updated: %s", contact.id, exc)
+            raise ServiceError(
+                _(
+                    "We could not take this order as sent. Nothing was charged; "
+                    "please get in touch with us to place it."
+                )
+            ) from None
     db.session.flush()
     return contact
 

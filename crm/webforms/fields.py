@@ -19,7 +19,13 @@ from sqlalchemy import select
 from crm.contacts import services as contacts
 from crm.contacts.models import ContactAddress, ContactEmail, ContactPhone
 from crm.core.errors import ServiceError
-from crm.core.text import clean, email_problem, normalize_email, phone_to_e164
+from crm.core.text import (
+    clean,
+    email_problem,
+    normalize_email,
+    phone_to_e164,
+    split_extension,
+)
 from crm.customfields import services as customfields
 from crm.customfields.models import CustomField
 from crm.extensions import db
@@ -292,6 +298,8 @@ def write(contact, key: str, value, *, overwrite: bool) -> bool:
     current = current_value(contact, key)
     if current not in (None, "") and not overwrite:
         return False
+    if key == "phone":
+        return _write_phone(contact, value)
     if current == value:
         return False
     if key == "email":
@@ -302,11 +310,6 @@ def write(contact, key: str, value, *, overwrite: bool) -> bool:
             contact.emails.append(
                 ContactEmail(address=value, normalized=normalize_email(value), slot=1)
             )
-    elif key == "phone":
-        if contact.phones:
-            contact.phones[0].number = value
-        else:
-            contact.phones.append(ContactPhone(number=value, kind="phone", slot=1))
     elif key == "company":
         contact.company = contacts.get_or_create_company(value)
     elif key.startswith("billing."):
@@ -319,4 +322,25 @@ def write(contact, key: str, value, *, overwrite: bool) -> bool:
         setattr(contact, key, value)
     else:
         return False
+    return True
+
+
+def _write_phone(contact, value: str) -> bool:
+    """Put the visitor's number in phone 1 whole: its number and its extension.
+
+    The extension is the one typed with the number ("x12"), or none: a stored
+    extension never stays on a number the visitor typed without it, and is
+    never compared with the typed one (the answer would show it).
+    """
+    region = current_app.config["DEFAULT_PHONE_REGION"]
+    number, extension = split_extension(value, region)
+    if not contact.phones:
+        contact.phones.append(
+            ContactPhone(number=number, extension=extension, kind="phone", slot=1)
+        )
+        return True
+    phone = contact.phones[0]
+    if (clean(phone.number), clean(phone.extension)) == (number, extension):
+        return False
+    phone.number, phone.extension = number, extension
     return True

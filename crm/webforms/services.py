@@ -7,8 +7,10 @@ tags, puts the files sent into the contact's file box, keeps a Submission
 row with its source, records the "form_submitted" event (which campaign
 goals and score rules hear), credits a referral partner and tells the
 tracking code who the visitor is. Suspect submissions are kept as held rows
-and change no contact until an administrator approves. Mail to the notified
-user and the double opt-in link go out after the commit.
+and change no contact until an administrator approves; so is one whose
+update of an existing contact the record's rules or its file box refuse (the
+reason may quote what the contact holds, which no visitor sees). Mail to the
+notified user and the double opt-in link go out after the commit.
 """
 
 import logging
@@ -367,7 +369,34 @@ def submit(form: WebForm, values: dict, meta: Meta, files=None) -> Outcome:
 
     db.session.add(submission)
     db.session.flush()
-    return process(form, checked, submission)
+    try:
+        # A refusal undoes the savepoint only: the submission stays, held.
+        with db.session.begin_nested():
+            return process(form, checked, submission)
+    except ContactRefused as exc:
+        return _held_for_review(form, checked, submission, exc.message)
+
+
+class ContactRefused(ServiceError):
+    """The record's rules, or its file box, refused an existing contact's update.
+
+    Such a message may quote what the contact holds (another number, an
+    address, the room its files take), so a visitor never sees it: the
+    submission waits for someone who may see the contact.
+    """
+
+
+def _held_for_review(form, checked, submission, detail) -> Outcome:
+    """Hold a submission whose contact could not be updated; keep its files."""
+    if uploads.room_for_held(
+        form, checked, spam.setting("WEBFORMS_HELD_FILES_MAX_BYTES")
+    ):
+        uploads.keep_pending(submission, form, checked)
+    else:
+        uploads.note_dropped(submission, form, checked)
+    _hold(submission, "failed", detail)
+    db.session.flush()
+    return Outcome("held", submission=submission)
 
 
 def process(form: WebForm, checked: dict, submission: Submission) -> Outcome:
@@ -401,11 +430,23 @@ def process(form: WebForm, checked: dict, submission: Submission) -> Outcome:
             catalogue.write(contact, row.key, value, overwrite=overwrite)
         if is_new:
             contacts.require_contact_point(contact)
-        contacts.prepare(contact, None, is_new=is_new)
+        try:
+            contacts.prepare(contact, None, is_new=is_new)
+        except ServiceError as exc:
+            if is_new:
+                raise  # about the visitor's own values only
+            raise ContactRefused(exc.message) from None
     db.session.flush()
     if custom:
         customfields.set_values(contact, custom)
-    filed, not_kept = uploads.into_file_box(form, contact, submission, checked)
+    try:
+        filed, not_kept = uploads.into_file_box(form, contact, submission, checked)
+    except ServiceError as exc:
+        if is_new:
+            raise
+        # "does not fit in this file box (700 B of 1.5 KB used)" is the
+        # contact's, not the visitor's.
+        raise ContactRefused(exc.message, exc.field) from None
 
     after = []
     address = checked.get("email")
@@ -582,7 +623,7 @@ def _hold(submission: Submission, reason: str, detail: str) -> None:
     submission.state = "held"
     submission.hold_reason = reason
     submission.hold_detail = detail
-    log.warning("queued submission %s held (%s): %s", submission.id, reason, detail)
+    log.warning("web form submission %s held (%s): %s", submission.id, reason, detail)
 
 
 def record_failure(submission_id: int, detail: str) -> None:
