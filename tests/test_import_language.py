@@ -288,3 +288,13 @@ def test_the_import_screen_names_delimiters_and_dry_runs_in_spanish(db, web, log
     check(web, url)
     page = html.unescape(web.get(url).get_data(as_text=True))
     assert "se crearían 1, se actualizarían 0, se omitirían 0; fallarían 0" in page
+
+
+def test_the_preview_names_an_address_by_its_kind_in_spanish(db, web, login_as):
+    user_reading(db, login_as, "es")
+    data = ("email,city\njane@example.com," + "C" * 60 + "\n").encode()
+    url = _job_url(_upload(web, "long.csv", data))
+    page = html.unescape(web.get(url).get_data(as_text=True))
+    sample = page.split('id="sample-table"', 1)[1].split("</table>", 1)[0]
+    assert "(el límite de la dirección de facturación)" in sample
+    assert "billing" not in sample

@@ -2,6 +2,7 @@
 
 from datetime import date
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     CheckConstraint,
     Date,
@@ -23,6 +24,12 @@ PHONE_SLOTS = 5
 FAX_SLOTS = 2
 
 ADDRESS_KINDS = ("billing", "shipping", "other")
+# Each address kind as messages name it ("the limit of the billing address").
+ADDRESS_NAMES = {
+    "billing": _l("billing address"),
+    "shipping": _l("shipping address"),
+    "other": _l("other address"),
+}
 
 # Per-slot limits (Keap's REST v2 contract): address fields are shorter on
 # the billing address than on the other two.

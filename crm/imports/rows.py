@@ -26,6 +26,7 @@ from crm.contacts.bulk import ContactData
 from crm.contacts.models import (
     ADDRESS_KINDS,
     ADDRESS_LIMITS,
+    ADDRESS_NAMES,
     EMAIL_SLOTS,
     FAX_SLOTS,
     PHONE_SLOTS,
@@ -1102,10 +1103,10 @@ class RowBuilder:
                     column,
                     _(
                         "%(value)s is longer than %(limit)s characters (the limit "
-                        "of the %(kind)s address).",
+                        "of the %(address)s).",
                         value=_shorten(value),
                         limit=limit,
-                        kind=kind,
+                        address=ADDRESS_NAMES[kind],
                     ),
                 )
         if not any(address.values()):
