@@ -28,6 +28,7 @@ from crm.core.db import utcnow
 from crm.core.errors import ServiceError
 from crm.core.i18n import reader_locale
 from crm.core.text import (
+    as_id,
     clean,
     digits,
     email_problem,
@@ -696,9 +697,8 @@ def find_by_email(addresses, user) -> list[Contact]:
 
 def get_visible(contact_id, user, action=policy.VIEW) -> Contact | None:
     """The contact, when it exists and the user may act on it."""
-    try:
-        contact_id = int(contact_id)
-    except (TypeError, ValueError):
+    contact_id = as_id(contact_id)
+    if contact_id is None:
         return None
     return db.session.scalar(
         select(Contact).where(

@@ -113,6 +113,27 @@ def _patterns_of(key: int, catalog: dict) -> list:
     return _pattern_cache[key]
 
 
+#: The keys' integer range: PostgreSQL's INTEGER (SQLite's is wider). The
+#: database refuses to compare a key with a number outside it.
+ID_MIN, ID_MAX = -(2**31), 2**31 - 1
+
+
+def as_id(value) -> int | None:
+    """A posted or query-string id as an integer key, or None when it is none.
+
+    Text that is no integer, and an integer outside the keys' range, name no
+    row; callers read None as "no such id". Casting first also matters
+    because PostgreSQL refuses to compare an integer key with text.
+    """
+    if not isinstance(value, int | str):
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        return None
+    return number if ID_MIN <= number <= ID_MAX else None
+
+
 def clean(value) -> str | None:
     """Trimmed NFC text, or None for an empty value."""
     if value is None:
