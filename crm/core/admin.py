@@ -45,7 +45,7 @@ from wtforms.validators import ValidationError
 from crm.access import audit, policy
 from crm.core import csvsafe
 from crm.core.errors import ServiceError
-from crm.core.text import ID_MAX, ID_MIN, as_id
+from crm.core.text import ID_MAX, ID_MIN, as_id, shorten
 from crm.extensions import db
 
 log = logging.getLogger(__name__)
@@ -472,9 +472,41 @@ class SecuredModelView(SecuredMixin, ModelView):
         flash(str(self.read_only_message), "error")
         return redirect(self.read_only_url(model))
 
+    def _stray_list_arguments(self):
+        """Answer a list URL with arguments its export link cannot repeat.
+
+        The list's export link passes the query string on: "export_type" and
+        "endpoint" would collide with the link's own arguments, and the
+        names ``url_for`` reads itself ("_external", "_anchor"...) would
+        change the link. A known export type opens that export; any other
+        is refused with a message, on the list without those arguments.
+        """
+        stray = [
+            key
+            for key in request.args
+            if key in ("export_type", "endpoint") or key.startswith("_")
+        ]
+        if not stray:
+            return None
+        kept = {key: request.args.getlist(key) for key in request.args}
+        for key in stray:
+            kept.pop(key)
+        export_type = request.args.get("export_type")
+        if export_type is None:
+            return redirect(url_for(".index_view", **kept))
+        if self.can_export and export_type in self.export_types:
+            return redirect(url_for(".export", export_type=export_type, **kept))
+        flash(
+            _("This list has no export “%(type)s”.", type=shorten(export_type)),
+            "error",
+        )
+        return redirect(url_for(".index_view", **kept))
+
     # Exports: audited, and cells a spreadsheet would evaluate are neutralised.
     def _handle_view(self, name, **kwargs):
         response = super()._handle_view(name, **kwargs)
+        if response is None and name == "index_view":
+            response = self._stray_list_arguments()
         if response is None:
             response = self._refusal(name)
         if response is None and name == "export":

@@ -142,6 +142,12 @@ def clean(value) -> str | None:
     return text or None
 
 
+def shorten(value, limit: int = 40) -> str:
+    """A value as a message quotes it: its first ``limit`` characters, then "…"."""
+    text = str(value or "")
+    return text if len(text) <= limit else text[:limit].rstrip() + "…"
+
+
 def fold(value: str | None) -> str:
     """The form used to compare text: NFC, casefolded, single spaces."""
     if not value:
