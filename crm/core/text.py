@@ -148,6 +148,13 @@ def shorten(value, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit].rstrip() + "…"
 
 
+def unix_lines(value: str | None) -> str | None:
+    """Text with its line breaks as LF: a browser posts a textarea's as CRLF."""
+    if not value:
+        return value
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def fold(value: str | None) -> str:
     """The form used to compare text: NFC, casefolded, single spaces."""
     if not value:
@@ -209,6 +216,25 @@ def phone_to_e164(raw: str, region: str) -> str | None:
 def has_digits(raw: str | None) -> bool:
     """Whether the text has a digit: a phone number without any is no number."""
     return any(ch.isdigit() for ch in raw or "")
+
+
+# A number the typed text is appended to, to tell whether the text adds digits
+# to it or only an extension: phonenumbers reads "x12" alone as the number 12.
+_PROBE = "+1 212 555 0100 "
+_PROBE_NATIONAL = 2125550100
+
+
+def is_extension_only(raw: str | None) -> bool:
+    """Whether the text is an extension without a number ("x12", "ext. 12")."""
+    text = (raw or "").strip()
+    if not has_digits(text):
+        return False
+    probe = _parsed_phone(_PROBE + text, "US")
+    return (
+        probe is not None
+        and bool(probe.extension)
+        and probe.national_number == _PROBE_NATIONAL
+    )
 
 
 def split_extension(raw: str, region: str) -> tuple[str, str | None]:
