@@ -16,7 +16,7 @@ from crm.auth.passwords import (
 )
 from crm.core.db import utcnow
 from crm.core.errors import ServiceError
-from crm.core.text import email_problem, normalize_email
+from crm.core.text import email_problem, normalize_email, shorten
 from crm.extensions import db
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ def language_problem(value: str | None) -> str | None:
         return None
     return _(
         "“%(value)s” is not a language of the interface; choose one from the list.",
-        value=value,
+        value=shorten(value),
     )
 
 
