@@ -67,3 +67,11 @@ def test_a_long_export_type_is_shortened_in_the_message(web, login_as):
     login_as("admin")
     web.get("/admin/contact/", query_string={"export_type": "y" * 300})
     assert flashes(web) == [f"This list has no export “{'y' * 40}…”."]
+
+
+def test_the_refusal_is_said_in_the_readers_language(db, web, login_as):
+    user = login_as("admin")
+    user.locale = "es"
+    db.session.commit()
+    web.get("/admin/contact/", query_string={"export_type": "x"})
+    assert flashes(web) == ["Esta lista no tiene ninguna exportación «x»."]

@@ -88,6 +88,13 @@ def test_a_number_that_is_only_an_extension_is_refused(
     assert (contact.faxes, contact.assistant_phone) == ([], None)
 
 
+def test_an_extension_without_a_number_is_refused_in_spanish(web, db, user, jane):
+    user.locale = "es"
+    db.session.commit()
+    page = page_of(edit(web, "general", jane.id, phones__0__number="x12"))
+    assert "'x12' es solo una extensión, sin número" in page
+
+
 @pytest.mark.parametrize("number", ["12", "0261 8500000"])
 def test_an_unreadable_number_is_kept_as_typed_with_a_warning(web, db, jane, number):
     page = page_of(edit(web, "general", jane.id, phones__0__number=number))
