@@ -7,6 +7,7 @@
 4. The mapping passed to ``create_app`` (tests use this).
 """
 
+import math
 import os
 from pathlib import Path
 
@@ -183,6 +184,7 @@ def load(app, overrides=None, environ=None) -> None:
     if app.config["SESSION_COOKIE_SECURE"]:
         # A site served over HTTPS keeps the remember-me cookie off plain HTTP too.
         app.config["REMEMBER_COOKIE_SECURE"] = True
+    _check_seconds(app.config)
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(
         app.config["DATABASE_URL"], app.config["SQLITE_BUSY_SECONDS"]
@@ -199,6 +201,27 @@ def load(app, overrides=None, environ=None) -> None:
     _check_secret(app.config)
     _check_password_profile(app.config)
     _check_count_caps(app.config)
+
+
+#: Settings in seconds and the most each may be: a weather lookup holds up the
+#: record's page, a busy SQLite holds up the write waiting for it.
+_SECONDS_LIMITS = {
+    "WEATHER_TIMEOUT": 60,
+    "WEATHER_DEADLINE": 60,
+    "SQLITE_BUSY_SECONDS": 3600,
+}
+
+
+def _check_seconds(config) -> None:
+    for name, limit in _SECONDS_LIMITS.items():
+        value = config[name]
+        number = not isinstance(value, bool) and isinstance(value, int | float)
+        if not number or not (math.isfinite(value) and 0 < value <= limit):
+            raise ConfigError(
+                f"CRM_{name} is {value!r}; set it (or {name} in "
+                f"instance/config.py) to a number of seconds above 0 and at "
+                f"most {limit}."
+            )
 
 
 def _check_count_caps(config) -> None:

@@ -1,5 +1,6 @@
 """My account: each user's own interface language and password."""
 
+import html
 import re
 
 import pytest
@@ -123,6 +124,16 @@ def test_a_language_outside_the_choices_is_refused_and_nothing_stored(
     assert "<b>es</b>" not in page
     assert "Language saved." not in page
     assert reload(db, User, user.id).locale == "en"
+
+
+def test_a_long_refused_language_is_quoted_shortened(db, web, login_as):
+    login_as("user")
+    value = "q" * 300
+
+    page = html.unescape(_choose(web, value).get_data(as_text=True))
+
+    assert f"“{'q' * 40}…” is not a language of the interface" in page
+    assert "q" * 41 not in page
 
 
 def test_choosing_a_language_without_the_csrf_token_is_refused(db, web, login_as):

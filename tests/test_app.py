@@ -110,3 +110,37 @@ def test_a_setting_from_the_environment_that_is_not_a_number_names_itself(tmp_pa
         _load(tmp_path, {"CRM_EXPORT_MAX_ROWS": "lots"})
     with pytest.raises(ConfigError, match="CRM_WEATHER_TIMEOUT is '1,5'"):
         _load(tmp_path, {"CRM_WEATHER_TIMEOUT": "1,5"})
+
+
+SECONDS_KEYS = [
+    ("CRM_WEATHER_DEADLINE", 60),
+    ("CRM_WEATHER_TIMEOUT", 60),
+    ("CRM_SQLITE_BUSY_SECONDS", 3600),
+]
+
+
+@pytest.mark.parametrize("key, limit", SECONDS_KEYS)
+@pytest.mark.parametrize("raw", ["0", "-1", "nan", "inf", "-inf", "1e11", "3601"])
+def test_a_setting_in_seconds_must_be_positive_finite_and_bounded(
+    tmp_path, key, limit, raw
+):
+    with pytest.raises(ConfigError, match=rf"^{key} is .* above 0 and at most {limit}"):
+        _load(tmp_path, {key: raw})
+
+
+@pytest.mark.parametrize("key, limit", SECONDS_KEYS)
+def test_a_setting_in_seconds_takes_its_range(tmp_path, key, limit):
+    for raw in ("0.2", str(limit)):
+        assert _load(tmp_path, {key: raw}).config[key[4:]] == float(raw)
+
+
+@pytest.mark.parametrize("value", [0, True, "2", float("nan")])
+def test_a_setting_in_seconds_given_as_a_value_is_checked_too(tmp_path, value):
+    from flask import Flask
+
+    from crm import config
+
+    app = Flask("probe", instance_path=str(tmp_path))
+    overrides = {"TESTING": True, "WEATHER_DEADLINE": value}
+    with pytest.raises(ConfigError, match="CRM_WEATHER_DEADLINE is"):
+        config.load(app, overrides, environ={})

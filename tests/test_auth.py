@@ -114,6 +114,46 @@ def test_password_change_ends_other_sessions(app, db, make_user):
     assert second.get("/admin/contact/").status_code == 302
 
 
+def test_deactivation_ends_sessions_for_good(app, db, web, make_user):
+    from tests.conftest import Web
+    from tests.test_access_screens import permission_form
+
+    admin = make_user("admin@example.com", is_admin=True)
+    jane = make_user("jane@example.com")
+    assert web.login(admin.email).status_code == 302
+    janes = Web(app.test_client())
+    assert janes.login(jane.email).status_code == 302
+    assert janes.get("/admin/contact/").status_code == 200
+
+    url = f"/admin/user/edit/?id={jane.id}"
+    data = {"email": jane.email, **permission_form()}
+    assert web.post(url, data).status_code == 302  # "active" left unticked
+    assert janes.get("/admin/contact/").status_code == 302
+
+    assert web.post(url, {**data, "active": "y"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(User, jane.id).active
+    # Active again: the session from before stays signed out; a new one works.
+    assert janes.get("/admin/contact/").status_code == 302
+    assert janes.login(jane.email).status_code == 302
+    assert janes.get("/admin/contact/").status_code == 200
+
+
+def test_saving_an_active_user_keeps_their_sessions(app, db, web, make_user):
+    from tests.conftest import Web
+    from tests.test_access_screens import permission_form
+
+    admin = make_user("admin@example.com", is_admin=True)
+    jane = make_user("jane@example.com")
+    assert web.login(admin.email).status_code == 302
+    janes = Web(app.test_client())
+    assert janes.login(jane.email).status_code == 302
+
+    data = {"email": jane.email, "name": "Jane", "active": "y", **permission_form()}
+    assert web.post(f"/admin/user/edit/?id={jane.id}", data).status_code == 302
+    assert janes.get("/admin/contact/").status_code == 200
+
+
 def test_cli_create_admin(runner, db):
     result = runner.invoke(
         args=[

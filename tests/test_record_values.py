@@ -65,6 +65,36 @@ def test_an_assistant_phone_without_digits_is_refused(web, db, jane):
     assert reload(db, Contact, jane.id).assistant_phone is None
 
 
+@pytest.mark.parametrize("typed", ["x12", "ext. 12", "#12", ";ext=12", " x 12 "])
+@pytest.mark.parametrize(
+    ("field", "tab", "label"),
+    [
+        ("phones__0__number", "general", "Phone 1"),
+        ("faxes__0__number", "general", "Fax 1"),
+        ("assistant_phone", "additional", "Assistant phone"),
+    ],
+)
+def test_a_number_that_is_only_an_extension_is_refused(
+    web, db, jane, field, tab, label, typed
+):
+    page = page_of(edit(web, tab, jane.id, **{field: typed}))
+    assert (
+        f"{label}: {typed.strip()!r} is an extension without a number; type the "
+        "phone number before it."
+    ) in page
+    assert "Contact saved." not in page
+    contact = reload(db, Contact, jane.id)
+    assert [p.number for p in contact.phones] == ["+1 212 555 0199"]
+    assert (contact.faxes, contact.assistant_phone) == ([], None)
+
+
+def test_an_extension_without_a_number_is_refused_in_spanish(web, db, user, jane):
+    user.locale = "es"
+    db.session.commit()
+    page = page_of(edit(web, "general", jane.id, phones__0__number="x12"))
+    assert "'x12' es solo una extensión, sin número" in page
+
+
 @pytest.mark.parametrize("number", ["12", "0261 8500000"])
 def test_an_unreadable_number_is_kept_as_typed_with_a_warning(web, db, jane, number):
     page = page_of(edit(web, "general", jane.id, phones__0__number=number))
@@ -297,6 +327,30 @@ def test_person_notes_over_64_kb_are_refused(web, db, jane):
     page = page_of(edit(web, "notes", jane.id, person_notes="x" * 65_535))
     assert "Contact saved." in page
     assert len(reload(db, Contact, jane.id).person_notes) == 65_535
+
+
+def test_person_notes_count_a_browsers_line_break_as_one_character(web, db, jane):
+    # 21,845 lines of "ab": 65,535 characters with LF breaks, 87,380 with CRLF.
+    typed = "ab\r\n" * 21_845
+    page = page_of(edit(web, "notes", jane.id, person_notes=typed))
+    assert "Contact saved." in page
+    notes = reload(db, Contact, jane.id).person_notes
+    assert "\r" not in notes
+    assert notes == typed.replace("\r\n", "\n") and len(notes) == 65_535
+
+    # Opened again and saved as a browser posts it: the same notes.
+    page = page_of(edit(web, "notes", jane.id))
+    assert "Contact saved." in page
+    assert reload(db, Contact, jane.id).person_notes == notes
+
+
+def test_the_notes_limit_is_written_in_the_readers_language(web, db, user, jane):
+    user.locale = "es"
+    db.session.commit()
+    page = page_of(edit(web, "notes", jane.id, person_notes="x" * 70_000))
+    assert "70.000" in page and "65.535" in page
+    assert "70,000" not in page
+    assert reload(db, Contact, jane.id).person_notes is None
 
 
 def test_a_second_account_on_one_network_is_refused(web, db, jane):

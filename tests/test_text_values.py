@@ -2,7 +2,14 @@
 
 import pytest
 
-from crm.core.text import has_digits, phone_to_e164, split_extension, web_address
+from crm.core.text import (
+    has_digits,
+    is_extension_only,
+    phone_to_e164,
+    split_extension,
+    unix_lines,
+    web_address,
+)
 
 
 @pytest.mark.parametrize(
@@ -76,3 +83,33 @@ def test_has_digits(text, expected):
 )
 def test_web_address_accepts_http_addresses_only(typed, address):
     assert web_address(typed) == address
+
+
+@pytest.mark.parametrize(
+    ("typed", "only"),
+    [
+        ("x12", True),
+        ("ext. 12", True),
+        ("extension 12", True),
+        ("#12", True),
+        (";ext=12", True),
+        ("  x 12  ", True),
+        ("12", False),
+        ("12 x12", False),
+        ("+1 212 555 0100 x12", False),
+        ("1-800-FLOWERS x12", False),
+        ("x", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_is_extension_only(typed, only):
+    assert is_extension_only(typed) is only
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("a\r\nb\r\n", "a\nb\n"), ("a\rb", "a\nb"), ("a\nb", "a\nb"), (None, None)],
+)
+def test_unix_lines(text, expected):
+    assert unix_lines(text) == expected

@@ -18,6 +18,7 @@ from crm.contacts import tabs
 from crm.contacts.services import get_visible
 from crm.core.admin import SecuredModelView, SecuredView
 from crm.core.errors import NotFound, ServiceError
+from crm.core.text import as_id
 from crm.extensions import db
 
 log = logging.getLogger(__name__)
@@ -226,7 +227,7 @@ class ContactAccessView(SecuredView):
     @expose("/share/", methods=("POST",))
     def share(self):
         contact = self._contact(policy.VIEW)
-        principal = services.parse_principal(request.form.get("principal", ""))
+        principal = _principal(request.form.get("principal", ""))
         level = request.form.get("level", "")
         return self._finish(
             contact,
@@ -237,7 +238,7 @@ class ContactAccessView(SecuredView):
     @expose("/unshare/", methods=("POST",))
     def unshare(self):
         contact = self._contact(policy.VIEW)
-        grant_id = request.form.get("grant_id")
+        grant_id = as_id(request.form.get("grant_id"))
         return self._finish(
             contact,
             lambda: services.unshare(contact, grant_id, current_user),
@@ -247,8 +248,8 @@ class ContactAccessView(SecuredView):
     @expose("/reassign/", methods=("POST",))
     def reassign(self):
         contact = self._contact(policy.EDIT)
-        owner_id = request.form.get("owner", "")
-        new_owner = db.session.get(User, int(owner_id)) if owner_id.isdigit() else None
+        owner_id = as_id(request.form.get("owner"))
+        new_owner = db.session.get(User, owner_id) if owner_id is not None else None
 
         def work():
             if not services.can_reassign(current_user):
@@ -258,6 +259,18 @@ class ContactAccessView(SecuredView):
             services.reassign_owner(contact, new_owner, current_user)
 
         return self._finish(contact, work, _("Owner reassigned."))
+
+
+def _principal(value: str):
+    """The user or team a share form names (``user:<id>``), or None.
+
+    An id past the database's range names nobody.
+    """
+    kind, _sep, ident = value.partition(":")
+    ident = as_id(ident)
+    if ident is None or ident < 0:
+        return None
+    return services.parse_principal(f"{kind}:{ident}")
 
 
 @tabs.renderer("access")

@@ -152,6 +152,7 @@ class UserView(SecuredModelView):
         if password:
             services.set_password(model, password)
         services.check_admin_change(model, before, actor=current_user)
+        services.end_sessions_if_deactivated(model, before)
         return before
 
 

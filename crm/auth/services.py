@@ -16,7 +16,7 @@ from crm.auth.passwords import (
 )
 from crm.core.db import utcnow
 from crm.core.errors import ServiceError
-from crm.core.text import email_problem, normalize_email
+from crm.core.text import email_problem, normalize_email, shorten
 from crm.extensions import db
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,18 @@ def check_admin_change(user: User, before: dict, actor=None) -> None:
         )
 
 
+def end_sessions_if_deactivated(user: User, before: dict) -> None:
+    """End every session of a user who is deactivated now, for good.
+
+    Sessions carry the user's session token (see ``User.get_id``): a new one
+    means a session signed in before the deactivation stays signed out when
+    the user is made active again, as after a password change.
+    """
+    if before.get("active") and not user.active:
+        user.session_token = new_session_token()
+        log.info("sessions of %s ended: the user was deactivated", user.email)
+
+
 def record_user_change(user: User, before: dict, actor=None) -> None:
     """Audit a change of the administrator or active flag of ``user``."""
     from crm.access import audit
@@ -148,7 +160,7 @@ def language_problem(value: str | None) -> str | None:
         return None
     return _(
         "“%(value)s” is not a language of the interface; choose one from the list.",
-        value=value,
+        value=shorten(value),
     )
 
 

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from crm.auth import services, throttle
 from crm.auth.forms import LoginForm
 from crm.auth.models import User
+from crm.core.text import as_id
 from crm.extensions import db, login_manager
 
 bp = Blueprint("auth", __name__)
@@ -20,9 +21,10 @@ login_manager.session_protection = "basic"
 @login_manager.user_loader
 def load_user(user_id: str):
     ident, _, token = user_id.partition(":")
-    if not ident.isdigit():
+    ident = as_id(ident)
+    if ident is None:
         return None
-    user = db.session.get(User, int(ident))
+    user = db.session.get(User, ident)
     if user is None or not user.active or user.session_token != token:
         return None
     return user

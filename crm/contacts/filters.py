@@ -5,14 +5,14 @@ from datetime import UTC, datetime, time, timedelta
 from flask import g, has_request_context
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, false, select
 from sqlalchemy.orm import aliased
 
 from crm.auth.models import User
 from crm.contacts.forms import countries
 from crm.contacts.models import Contact
 from crm.contacts.picklists import CONTACT_TYPES
-from crm.core.text import fold
+from crm.core.text import as_id, fold
 from crm.extensions import db
 from crm.tags.models import ContactTag, Tag
 
@@ -39,16 +39,24 @@ def _tag_options():
     return g.crm_tag_options
 
 
-def _ids(value: str) -> list[int]:
+#: A tag id the filter was given that no tag can have (past the database's
+#: integer range): the filter keeps it, so that it matches nothing.
+NO_TAG = None
+
+
+def _ids(value: str) -> list[int | None]:
     """Tag ids from the filter's value: ids, or names typed into the box.
 
     The tag box lets a user type a name and press Enter instead of picking
     it from the list; such a name is read as the tag it names (in any case).
     An unknown name matches nothing, so the filter is refused as invalid.
+    An id past the database's range is read as ``NO_TAG``, which like an id
+    of no tag matches nothing.
     """
     parts = [part.strip() for part in str(value).split(",") if part.strip()]
-    ids = [int(part) for part in parts if part.isdigit()]
-    names = {fold(part) for part in parts if not part.isdigit()}
+    digits = [part for part in parts if part.isascii() and part.isdigit()]
+    ids = [as_id(part) for part in digits]
+    names = {fold(part) for part in parts if part not in digits}
     if names:
         by_name = {fold(name): int(tag_id) for tag_id, name in _tag_options()}
         ids += [by_name[name] for name in names if name in by_name]
@@ -89,6 +97,9 @@ class TagAnyFilter(DynamicOptionsFilter):
         return bool(_ids(value))
 
     def apply(self, query, value, alias=None):
+        value = [tag_id for tag_id in value if tag_id is not NO_TAG]
+        if not value:
+            return query.filter(false())
         if len(value) == 1:
             return join_tag(query, value[0])
         return query.filter(
@@ -103,6 +114,8 @@ class TagAnyFilter(DynamicOptionsFilter):
 
 class TagAllFilter(TagAnyFilter):
     def apply(self, query, value, alias=None):
+        if NO_TAG in value:
+            return query.filter(false())
         query = join_tag(query, value[0])
         for tag_id in value[1:]:
             query = query.filter(
@@ -127,10 +140,16 @@ class OwnerFilter(DynamicOptionsFilter):
         return [(str(uid), name or email) for uid, name, email in rows]
 
     def validate(self, value):
-        return str(value).isdigit()
+        return str(value).isascii() and str(value).isdigit()
+
+    def clean(self, value):
+        return as_id(value)
 
     def apply(self, query, value, alias=None):
-        return query.filter(Contact.owner_id == int(value))
+        # An id past the database's range is no user's: nobody owns a contact.
+        if value is None:
+            return query.filter(false())
+        return query.filter(Contact.owner_id == value)
 
     def operation(self):
         return _l("is")

@@ -8,6 +8,7 @@ from functools import lru_cache
 import pycountry
 from babel import Locale, UnknownLocaleError
 from flask import current_app, has_app_context
+from flask_babel import format_number
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import inspect, select
@@ -28,15 +29,18 @@ from crm.core.db import utcnow
 from crm.core.errors import ServiceError
 from crm.core.i18n import reader_locale
 from crm.core.text import (
+    as_id,
     clean,
     digits,
     email_problem,
     fold,
     has_digits,
+    is_extension_only,
     looks_spreadsheet_damaged,
     normalize_email,
     phone_to_e164,
     split_extension,
+    unix_lines,
     web_address,
 )
 from crm.extensions import db
@@ -412,12 +416,22 @@ def _no_extension(label: str, extension: str) -> str:
 
 
 def _require_digits(label: str, number: str | None) -> None:
+    """Refuse a number without digits, or one that is only an extension."""
     if not has_digits(number):
         raise ServiceError(
             _(
                 "%(field)s: %(value)s has no digits; type a phone number.",
                 field=label,
                 value=repr(clean(number) or ""),
+            )
+        )
+    if is_extension_only(number):
+        raise ServiceError(
+            _(
+                "%(field)s: %(value)s is an extension without a number; type "
+                "the phone number before it.",
+                field=label,
+                value=repr(clean(number)),
             )
         )
 
@@ -457,8 +471,8 @@ def _check_typed_fields(contact: Contact, typed: set[str], region: str) -> None:
             _(
                 "The person notes are %(length)s characters long; they may have "
                 "at most %(limit)s.",
-                length=f"{len(notes):,}",
-                limit=f"{PERSON_NOTES_LIMIT:,}",
+                length=format_number(len(notes)),
+                limit=format_number(PERSON_NOTES_LIMIT),
             )
         )
 
@@ -621,6 +635,8 @@ def prepare(contact: Contact, actor=None, *, is_new: bool = False) -> list[str]:
         "billing_information",
     ):
         setattr(contact, attr, clean(getattr(contact, attr)))
+    # A browser sends a textarea's line breaks as CRLF: kept (and counted) as LF.
+    contact.person_notes = unix_lines(contact.person_notes)
     _renumber(contact.emails)
     _renumber(contact.phones, "phone")
     _renumber(contact.faxes, "fax")
@@ -696,9 +712,8 @@ def find_by_email(addresses, user) -> list[Contact]:
 
 def get_visible(contact_id, user, action=policy.VIEW) -> Contact | None:
     """The contact, when it exists and the user may act on it."""
-    try:
-        contact_id = int(contact_id)
-    except (TypeError, ValueError):
+    contact_id = as_id(contact_id)
+    if contact_id is None:
         return None
     return db.session.scalar(
         select(Contact).where(

@@ -39,7 +39,7 @@ from crm.contacts import forms, picklists, services, tabs
 from crm.contacts.models import Company, Contact
 from crm.core.admin import STALE_MESSAGE, SecuredAjaxLoader, SecuredModelView
 from crm.core.errors import ServiceError
-from crm.core.text import clean
+from crm.core.text import as_id, clean
 from crm.extensions import db
 from crm.links import services as link_services
 from crm.links.models import ContactLink, LinkType
@@ -74,18 +74,6 @@ LABELS = {
     "billing_information": _l("Billing information"),
     "person_notes": _l("Person notes"),
 }
-
-
-def as_id(value) -> int | None:
-    """A posted or query-string id as an integer (None when it is not one).
-
-    Comparing an integer key with a string makes PostgreSQL refuse the query
-    (SQLAlchemy 2.1 binds the string as VARCHAR), so ids are cast first.
-    """
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 class UserLoader(SecuredAjaxLoader):
@@ -485,7 +473,7 @@ class OtherContactWidget(AjaxSelect2Widget):
     """The links editor's contact picker, without the contact being edited."""
 
     def __call__(self, field, **kwargs):
-        contact_id = request.args.get("id", type=int)
+        contact_id = as_id(request.args.get("id"))
         if contact_id is not None:
             kwargs.setdefault(
                 "data-url",

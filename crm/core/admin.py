@@ -9,6 +9,7 @@ classes here, which route each of those paths through ``access.policy``.
 import logging
 import re
 from datetime import datetime
+from decimal import Decimal
 
 from flask import (
     abort,
@@ -29,12 +30,13 @@ from flask_admin.contrib.sqla.fields import (
 )
 from flask_admin.contrib.sqla.typefmt import DEFAULT_FORMATTERS
 from flask_admin.helpers import get_redirect_target
+from flask_admin.model import filters as admin_filters
 from flask_admin.model.helpers import get_mdict_item_or_list
 from flask_admin.model.typefmt import DETAIL_FORMATTERS
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import Integer, Numeric, func, literal, literal_column, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import FormField, PasswordField
@@ -43,6 +45,7 @@ from wtforms.validators import ValidationError
 from crm.access import audit, policy
 from crm.core import csvsafe
 from crm.core.errors import ServiceError
+from crm.core.text import ID_MAX, ID_MIN, as_id, shorten
 from crm.extensions import db
 
 log = logging.getLogger(__name__)
@@ -58,6 +61,55 @@ def _login_redirect():
     return redirect(url_for("auth.login", next=request.full_path))
 
 
+def key_value(column, raw):
+    """A posted key as the value of ``column``, or None when it names no row.
+
+    PostgreSQL refuses to compare an integer key with text, and both engines
+    refuse to bind an integer past their range: such an id is no row's.
+    """
+    if isinstance(column.type, Integer):
+        return as_id(raw)
+    try:
+        return column.type.python_type(raw)
+    except (ValueError, TypeError, NotImplementedError):
+        return None
+
+
+class BoundedIntFilter:
+    """Flask-Admin's integer filters, for values past the database's range.
+
+    A list filter drops such a value (it names no row); a comparison reads
+    it as a number, which both engines compare with an integer column
+    without binding it as one.
+    """
+
+    def clean(self, value):
+        cleaned = super().clean(value)
+        if isinstance(cleaned, list):
+            return [number for number in cleaned if ID_MIN <= number <= ID_MAX]
+        if ID_MIN <= cleaned <= ID_MAX:
+            return cleaned
+        return literal(Decimal(cleaned), Numeric())
+
+
+_bounded_classes: dict[type, type] = {}
+
+
+def bound_int_filter(flt):
+    """Make a stock integer filter on an integer column a ``BoundedIntFilter``."""
+    cls = type(flt)
+    column = getattr(flt, "column", None)
+    if (
+        isinstance(flt, (admin_filters.BaseIntFilter, admin_filters.BaseIntListFilter))
+        and not isinstance(flt, BoundedIntFilter)
+        and isinstance(getattr(column, "type", None), Integer)
+    ):
+        if cls not in _bounded_classes:
+            _bounded_classes[cls] = type(cls.__name__, (BoundedIntFilter, cls), {})
+        flt.__class__ = _bounded_classes[cls]
+    return flt
+
+
 class SecuredAjaxLoader(QueryAjaxModelLoader):
     """An ajax picker that lists and accepts only rows the user may see."""
 
@@ -68,9 +120,8 @@ class SecuredAjaxLoader(QueryAjaxModelLoader):
         if pk in (None, ""):
             return None
         pk_column = getattr(self.model, self.pk)
-        try:
-            value = pk_column.type.python_type(pk)
-        except (ValueError, TypeError, NotImplementedError):
+        value = key_value(pk_column, pk)
+        if value is None:
             return None
         with db.session.no_autoflush:
             return self.get_query().filter(pk_column == value).one_or_none()
@@ -284,12 +335,9 @@ class SecuredModelView(SecuredMixin, ModelView):
 
     def get_one_for(self, id, action):
         """The row ``id`` if the user may ``action`` it, else None."""
-        try:
-            pk = self._get_model_pk()
-            # PostgreSQL refuses to compare an integer key with text: convert
-            # the posted id first, and treat one that does not convert as absent.
-            value = pk.type.python_type(id)
-        except (ValueError, TypeError, NotImplementedError):
+        pk = self._get_model_pk()
+        value = key_value(pk, id)
+        if value is None:
             return None
         return (
             db.session.query(self.model)
@@ -300,6 +348,12 @@ class SecuredModelView(SecuredMixin, ModelView):
 
     def _get_model_pk(self):
         return getattr(self.model, self._primary_key)
+
+    def get_filters(self):
+        filters = super().get_filters()
+        for flt in filters or ():
+            bound_int_filter(flt)
+        return filters
 
     def get_column_names(self, only_columns, excluded_columns):
         return [
@@ -347,20 +401,12 @@ class SecuredModelView(SecuredMixin, ModelView):
         return super().ajax_lookup()
 
     def coerce_ids(self, ids) -> list:
-        """Posted row ids as key values; ids that do not convert are dropped.
-
-        PostgreSQL refuses to compare an integer key with text.
-        """
+        """Posted row ids as key values; ids that name no row are dropped."""
         if isinstance(self._primary_key, tuple):
             return list(ids)
-        python_type = self._get_model_pk().type.python_type
-        values = []
-        for raw in ids:
-            try:
-                values.append(python_type(raw))
-            except (ValueError, TypeError):
-                continue
-        return values
+        pk = self._get_model_pk()
+        values = [key_value(pk, raw) for raw in ids]
+        return [value for value in values if value is not None]
 
     def action_delete(self, ids):
         return super().action_delete(self.coerce_ids(ids))
@@ -426,9 +472,41 @@ class SecuredModelView(SecuredMixin, ModelView):
         flash(str(self.read_only_message), "error")
         return redirect(self.read_only_url(model))
 
+    def _stray_list_arguments(self):
+        """Answer a list URL with arguments its export link cannot repeat.
+
+        The list's export link passes the query string on: "export_type" and
+        "endpoint" would collide with the link's own arguments, and the
+        names ``url_for`` reads itself ("_external", "_anchor"...) would
+        change the link. A known export type opens that export; any other
+        is refused with a message, on the list without those arguments.
+        """
+        stray = [
+            key
+            for key in request.args
+            if key in ("export_type", "endpoint") or key.startswith("_")
+        ]
+        if not stray:
+            return None
+        kept = {key: request.args.getlist(key) for key in request.args}
+        for key in stray:
+            kept.pop(key)
+        export_type = request.args.get("export_type")
+        if export_type is None:
+            return redirect(url_for(".index_view", **kept))
+        if self.can_export and export_type in self.export_types:
+            return redirect(url_for(".export", export_type=export_type, **kept))
+        flash(
+            _("This list has no export “%(type)s”.", type=shorten(export_type)),
+            "error",
+        )
+        return redirect(url_for(".index_view", **kept))
+
     # Exports: audited, and cells a spreadsheet would evaluate are neutralised.
     def _handle_view(self, name, **kwargs):
         response = super()._handle_view(name, **kwargs)
+        if response is None and name == "index_view":
+            response = self._stray_list_arguments()
         if response is None:
             response = self._refusal(name)
         if response is None and name == "export":

@@ -113,12 +113,46 @@ def _patterns_of(key: int, catalog: dict) -> list:
     return _pattern_cache[key]
 
 
+#: The keys' integer range: PostgreSQL's INTEGER (SQLite's is wider). The
+#: database refuses to compare a key with a number outside it.
+ID_MIN, ID_MAX = -(2**31), 2**31 - 1
+
+
+def as_id(value) -> int | None:
+    """A posted or query-string id as an integer key, or None when it is none.
+
+    Text that is no integer, and an integer outside the keys' range, name no
+    row; callers read None as "no such id". Casting first also matters
+    because PostgreSQL refuses to compare an integer key with text.
+    """
+    if not isinstance(value, int | str):
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        return None
+    return number if ID_MIN <= number <= ID_MAX else None
+
+
 def clean(value) -> str | None:
     """Trimmed NFC text, or None for an empty value."""
     if value is None:
         return None
     text = unicodedata.normalize("NFC", str(value)).strip()
     return text or None
+
+
+def shorten(value, limit: int = 40) -> str:
+    """A value as a message quotes it: its first ``limit`` characters, then "…"."""
+    text = str(value or "")
+    return text if len(text) <= limit else text[:limit].rstrip() + "…"
+
+
+def unix_lines(value: str | None) -> str | None:
+    """Text with its line breaks as LF: a browser posts a textarea's as CRLF."""
+    if not value:
+        return value
+    return value.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def fold(value: str | None) -> str:
@@ -182,6 +216,25 @@ def phone_to_e164(raw: str, region: str) -> str | None:
 def has_digits(raw: str | None) -> bool:
     """Whether the text has a digit: a phone number without any is no number."""
     return any(ch.isdigit() for ch in raw or "")
+
+
+# A number the typed text is appended to, to tell whether the text adds digits
+# to it or only an extension: phonenumbers reads "x12" alone as the number 12.
+_PROBE = "+1 212 555 0100 "
+_PROBE_NATIONAL = 2125550100
+
+
+def is_extension_only(raw: str | None) -> bool:
+    """Whether the text is an extension without a number ("x12", "ext. 12")."""
+    text = (raw or "").strip()
+    if not has_digits(text):
+        return False
+    probe = _parsed_phone(_PROBE + text, "US")
+    return (
+        probe is not None
+        and bool(probe.extension)
+        and probe.national_number == _PROBE_NATIONAL
+    )
 
 
 def split_extension(raw: str, region: str) -> tuple[str, str | None]:
