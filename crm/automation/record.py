@@ -32,7 +32,7 @@ from crm.contacts import tabs
 from crm.core.admin import SecuredView
 from crm.core.db import utcnow
 from crm.core.errors import ServiceError
-from crm.core.text import stored_message
+from crm.core.text import as_id, stored_message
 from crm.extensions import db
 
 logger = logging.getLogger(__name__)
@@ -270,7 +270,4 @@ class ContactAutomationView(SecuredView):
 
 
 def _int(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    return as_id(value)

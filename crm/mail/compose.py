@@ -22,6 +22,7 @@ from crm.contacts import services as contacts
 from crm.contacts.models import Contact
 from crm.core.admin import SecuredView
 from crm.core.errors import ServiceError
+from crm.core.text import as_id
 from crm.extensions import db
 from crm.files import services as filebox
 from crm.links import services as links
@@ -122,10 +123,8 @@ class ComposeView(SecuredView):
             return exc.message
 
     def _fill_from_template(self, form, template_id) -> None:
-        try:
-            template = db.session.get(EmailTemplate, int(template_id))
-        except (TypeError, ValueError):
-            template = None
+        found = as_id(template_id)
+        template = db.session.get(EmailTemplate, found) if found is not None else None
         if template is None:
             flash(_("That template no longer exists."), "error")
             return
@@ -218,8 +217,7 @@ class ComposeView(SecuredView):
         return not_kept
 
     def _template_id(self, raw):
-        try:
-            template_id = int(raw)
-        except (TypeError, ValueError):
+        template_id = as_id(raw)
+        if template_id is None:
             return None
         return template_id if db.session.get(EmailTemplate, template_id) else None

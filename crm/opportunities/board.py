@@ -13,6 +13,7 @@ from crm.access import policy
 from crm.core.admin import STALE_MESSAGE, SecuredView
 from crm.core.errors import ServiceError
 from crm.core.i18n import format_money
+from crm.core.text import as_id
 from crm.extensions import db
 from crm.opportunities import services
 from crm.opportunities.models import Stage
@@ -26,10 +27,7 @@ def owner_choice(raw) -> int | None:
     """The owner filter of the board and forecast: a user id, or None for all."""
     if raw == "me":
         return current_user.id
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        return None
+    return as_id(raw)
 
 
 def money(amounts: dict) -> str:
@@ -180,10 +178,8 @@ def _move(opportunity, stage, reason, checklist):
 
 
 def _stage(raw) -> Stage | None:
-    try:
-        return db.session.get(Stage, int(raw))
-    except (TypeError, ValueError):
-        return None
+    stage_id = as_id(raw)
+    return db.session.get(Stage, stage_id) if stage_id is not None else None
 
 
 def _answer(status, message, ok=False, **extra):

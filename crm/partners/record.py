@@ -20,6 +20,7 @@ from crm.contacts import services as contacts
 from crm.contacts import tabs
 from crm.core.admin import SecuredView
 from crm.core.errors import ServiceError
+from crm.core.text import as_id
 from crm.extensions import db
 from crm.partners import services
 from crm.partners.models import Referral, ReferralPartner
@@ -157,9 +158,8 @@ class ContactReferralsView(SecuredView):
 
 
 def _visible_partner(raw_id) -> ReferralPartner | None:
-    try:
-        partner_id = int(raw_id)
-    except (TypeError, ValueError):
+    partner_id = as_id(raw_id)
+    if partner_id is None:
         return None
     return db.session.scalar(
         select(ReferralPartner).where(

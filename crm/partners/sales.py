@@ -15,6 +15,7 @@ from sqlalchemy import ForeignKey
 from sqlalchemy.orm import mapped_column, relationship
 
 from crm.activity import services as activity
+from crm.core.text import as_id
 from crm.extensions import db
 from crm.partners import services
 from crm.sales import services as sales
@@ -50,10 +51,8 @@ def _order_of(event) -> Order | None:
     kind, _sep, raw = (event.target or "").partition(":")
     if kind != "order":
         return None
-    try:
-        return db.session.get(Order, int(raw))
-    except ValueError:
-        return None
+    order_id = as_id(raw)
+    return db.session.get(Order, order_id) if order_id is not None else None
 
 
 @activity.listen

@@ -20,7 +20,7 @@ from crm.access import policy
 from crm.automation.models import Sequence
 from crm.core.db import utcnow
 from crm.core.errors import ServiceError
-from crm.core.text import clean, fold
+from crm.core.text import as_id, clean, fold
 from crm.extensions import db
 from crm.tags.models import ContactTag, Tag, TagCategory
 from crm.webforms.models import WebForm
@@ -197,7 +197,7 @@ def applied_by_text(link: ContactTag) -> str:
     if link.applied_by is not None:
         return str(link.applied_by)
     kind, _sep, ref = (link.applied_via or "").partition(":")
-    row_id = int(ref) if ref.isascii() and ref.isdigit() else None
+    row_id = as_id(ref) if ref.isascii() and ref.isdigit() else None
     if kind == "sequence":
         sequence = db.session.get(Sequence, row_id) if row_id else None
         if sequence is None:
@@ -227,9 +227,8 @@ def get_category(category_id, user) -> TagCategory | None:
 
 
 def _get_visible(model, row_id, user):
-    try:
-        row_id = int(row_id)
-    except (TypeError, ValueError):
+    row_id = as_id(row_id)
+    if row_id is None:
         return None
     return db.session.scalar(
         select(model).where(model.id == row_id, policy.scope(model, user))

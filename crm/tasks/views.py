@@ -11,6 +11,7 @@ from sqlalchemy import select
 from crm.auth.models import User
 from crm.core.admin import SecuredView
 from crm.core.db import utcnow
+from crm.core.text import as_id
 from crm.extensions import db
 from crm.tasks import reminders, services
 from crm.tasks.models import PRIORITIES, Appointment, Task
@@ -63,10 +64,8 @@ class MyTasksView(SecuredView):
 
     def _owner(self):
         if current_user.is_admin and request.args.get("user_id"):
-            try:
-                user = db.session.get(User, int(request.args["user_id"]))
-            except ValueError:
-                user = None
+            user_id = as_id(request.args["user_id"])
+            user = db.session.get(User, user_id) if user_id is not None else None
             if user is not None:
                 return user
         return current_user._get_current_object()
