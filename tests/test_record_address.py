@@ -182,3 +182,13 @@ def test_the_extra_rows_cannot_hold_a_billing_address(web, db, jane):
     )
     assert "Choose a value from the list." in response.get_data(as_text=True)
     assert _kinds(db, jane.id) == {}
+
+
+def test_a_too_long_city_names_its_address_in_spanish(web, db, jane, user):
+    user.locale = "es"
+    db.session.commit()
+    page = edit(
+        web, "general", jane.id, billing_addresses__0__locality="C" * 60
+    ).get_data(as_text=True)
+    assert "Ciudad de la dirección de facturación supera los 50 caracteres." in page
+    assert "billing" not in page.split('id="tab-form"')[0]

@@ -17,6 +17,7 @@ from crm.access import policy
 from crm.auth.models import User
 from crm.contacts.models import (
     ADDRESS_LIMITS,
+    ADDRESS_NAMES,
     EMAIL_SLOTS,
     FAX_SLOTS,
     PHONE_SLOTS,
@@ -504,7 +505,7 @@ def website_address(text: str) -> str:
 
 def check_birthday(value: date) -> None:
     """Refuse a birthday before 1900 or in the future."""
-    _check_first_year(_("Birthday"), value)
+    _check_first_year(_l("Birthday"), value)
     if value > date.today():
         raise ServiceError(
             _("The birthday %(date)s lies in the future.", date=value.isoformat())
@@ -517,7 +518,7 @@ def check_anniversary(value: date) -> None:
     Keap says nothing of future anniversaries; a wedding planned for next
     year is one, a year such as 2999 is a typing error.
     """
-    _check_first_year(_("Anniversary"), value)
+    _check_first_year(_l("Anniversary"), value)
     if value.year > date.today().year + 1:
         raise ServiceError(
             _(
@@ -527,7 +528,7 @@ def check_anniversary(value: date) -> None:
         )
 
 
-def _check_first_year(label: str, value: date) -> None:
+def _check_first_year(label, value: date) -> None:
     if value.year < FIRST_YEAR:
         raise ServiceError(
             _(
@@ -591,10 +592,9 @@ def _validate_address(address) -> None:
         if value and len(value) > limit:
             raise ServiceError(
                 _(
-                    "%(field)s of the %(kind)s address is longer than %(limit)s "
-                    "characters.",
+                    "%(field)s of the %(address)s is longer than %(limit)s characters.",
                     field=ADDRESS_FIELD_LABELS[field],
-                    kind=address.kind,
+                    address=ADDRESS_NAMES[address.kind],
                     limit=limit,
                 )
             )
