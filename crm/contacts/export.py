@@ -33,6 +33,7 @@ from sqlalchemy.orm import joinedload, lazyload, selectinload
 from crm.auth.models import User
 from crm.contacts.models import (
     ADDRESS_KINDS,
+    ADDRESS_PARTS,
     EMAIL_SLOTS,
     FAX_SLOTS,
     PHONE_SLOTS,
@@ -87,15 +88,6 @@ ADDRESS_HEADERS = {
         "Country 3",
     ),
 }
-ADDRESS_PARTS = (
-    "line1",
-    "line2",
-    "locality",
-    "region",
-    "postal_code",
-    "zip_four",
-    "country_code",
-)
 # One column per network, named as the network writes itself.
 SOCIAL_HEADERS = {
     "FACEBOOK": "Facebook",

@@ -30,6 +30,7 @@ from wtforms.validators import Length, Optional, StopValidation, ValidationError
 
 from crm.contacts import picklists
 from crm.contacts.models import (
+    ADDRESS_PARTS,
     SOCIAL_LABELS,
     SOCIAL_TYPES,
     ContactAddress,
@@ -256,15 +257,7 @@ class FaxRow(RowForm):
 
 
 class AddressRow(RowForm):
-    content = (
-        "line1",
-        "line2",
-        "locality",
-        "region",
-        "postal_code",
-        "zip_four",
-        "country_code",
-    )
+    content = ADDRESS_PARTS
 
     # The column limits; the tighter per-kind limits are the service's rule.
     line1 = StringField(_l("Street address 1"), **_text(100))

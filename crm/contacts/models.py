@@ -24,6 +24,16 @@ PHONE_SLOTS = 5
 FAX_SLOTS = 2
 
 ADDRESS_KINDS = ("billing", "shipping", "other")
+# The parts of an address, in the order an address is written.
+ADDRESS_PARTS = (
+    "line1",
+    "line2",
+    "locality",
+    "region",
+    "postal_code",
+    "zip_four",
+    "country_code",
+)
 # Each address kind as messages name it ("the limit of the billing address").
 ADDRESS_NAMES = {
     "billing": _l("billing address"),

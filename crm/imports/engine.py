@@ -33,6 +33,7 @@ from crm.access import policy
 from crm.contacts import services as contact_services
 from crm.contacts.bulk import ContactData, insert_contacts, tag_ids
 from crm.contacts.models import (
+    ADDRESS_PARTS,
     EMAIL_SLOTS,
     FAX_SLOTS,
     PHONE_SLOTS,
@@ -1154,21 +1155,12 @@ def fill_blanks(
     return changed
 
 
-_ADDRESS_PARTS = (
-    "line1",
-    "line2",
-    "locality",
-    "region",
-    "postal_code",
-    "zip_four",
-    "country_code",
-)
 # Where an address goes when its own slot is taken.
 _SPARE_SLOTS = ("shipping", "other")
 
 
 def _address_parts(address: ContactAddress) -> dict:
-    return {key: getattr(address, key) for key in _ADDRESS_PARTS}
+    return {key: getattr(address, key) for key in ADDRESS_PARTS}
 
 
 def address_slot(have: dict[str, dict], kind: str, values: dict) -> str | None:
@@ -1180,7 +1172,7 @@ def address_slot(have: dict[str, dict], kind: str, values: dict) -> str | None:
     """
 
     def filled(parts):
-        return any(parts.get(key) not in (None, "") for key in _ADDRESS_PARTS)
+        return any(parts.get(key) not in (None, "") for key in ADDRESS_PARTS)
 
     def holds_it(parts):
         # Every part the incoming address has, the slot has the same.
@@ -1214,7 +1206,7 @@ def _loose(value) -> str:
 
 def _address_left_out(values: dict) -> str:
     text = ", ".join(
-        str(values[key]) for key in _ADDRESS_PARTS if values.get(key) not in (None, "")
+        str(values[key]) for key in ADDRESS_PARTS if values.get(key) not in (None, "")
     )
     return _(
         "The address %(address)s was not added: the contact's addresses are all "
