@@ -382,3 +382,14 @@ def test_a_second_account_on_one_network_is_refused(web, db, jane):
     assert "Contact saved." in page
     networks = {a.type for a in reload(db, Contact, jane.id).social_accounts}
     assert networks == {"TWITTER", "FACEBOOK"}
+
+
+def test_companies_are_matched_by_lower_case_not_casefold():
+    from crm.contacts.services import company_key
+
+    # Two surnames, one company; capital and small dotted i.
+    assert company_key("Buße GmbH") != company_key("Busse GmbH")
+    assert company_key("İstanbul Halı") == company_key("istanbul Halı")
+    assert company_key("İSTANBUL") == company_key("istanbul")
+    assert company_key("  ACME   Widgets ") == company_key("acme widgets")
+    assert company_key(None) == company_key("  ") == ""

@@ -153,8 +153,16 @@ def _territory_names(locale: str) -> dict[str, str]:
 
 
 def company_key(name: str | None) -> str:
-    """What company names are matched by: "ACME  Widgets" is "acme widgets"."""
-    return fold(clean(name))
+    """What company names are matched by: "ACME  Widgets" is "acme widgets".
+
+    Lower case rather than casefold: casefolding makes "Buße" "busse", and
+    those are two surnames. The dot a capital İ leaves when lowered goes, so
+    "İstanbul" is "istanbul".
+    """
+    text = clean(name)
+    if not text:
+        return ""
+    return " ".join(text.lower().replace("i\u0307", "i").split())
 
 
 def company_ids(names) -> dict[str, int]:
@@ -163,8 +171,8 @@ def company_ids(names) -> dict[str, int]:
     A name matches the company written the same way, else one that differs
     only in case and spacing (the oldest, when there are several). The one
     rule for the record, web forms and imports. A name without an exact
-    match is compared with the folded name of every company: the folding is
-    Python's (NFC, casefold), which neither database does the same way.
+    match is compared with the key of every company: the key is Python's
+    (NFC, lower case), which neither database does the same way.
     """
     spellings = {text for text in (clean(n) for n in names) if text}
     if not spellings:
