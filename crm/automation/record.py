@@ -181,7 +181,7 @@ class ContactAutomationView(SecuredView):
     @expose("/<int:contact_id>/start", methods=("POST",))
     def start(self, contact_id):
         contact = self._contact(contact_id)
-        sequence = _int(request.form.get("sequence_id"))
+        sequence = as_id(request.form.get("sequence_id"))
         sequence = db.session.get(Sequence, sequence) if sequence else None
         if sequence is None or sequence.campaign_id is not None:
             return self._back(contact, "sequences", _("Choose a sequence to start."))
@@ -246,7 +246,7 @@ class ContactAutomationView(SecuredView):
     @expose("/<int:contact_id>/achieve", methods=("POST",))
     def achieve(self, contact_id):
         contact = self._contact(contact_id)
-        goal_id = _int(request.form.get("goal_id"))
+        goal_id = as_id(request.form.get("goal_id"))
         goal = db.session.get(Goal, goal_id) if goal_id else None
         if goal is None or goal.kind != "manual":
             return self._back(contact, "campaigns", _("Choose a goal to achieve."))
@@ -267,7 +267,3 @@ class ContactAutomationView(SecuredView):
     def _back(self, contact, tab, message, category="error"):
         flash(message, category)
         return redirect(url_for("contact.details_view", id=contact.id, tab=tab))
-
-
-def _int(value):
-    return as_id(value)
